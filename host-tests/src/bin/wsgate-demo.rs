@@ -1,0 +1,143 @@
+//! `make run`: Envoy + wsgate + an echo upstream on 127.0.0.1, trusting a local demo
+//! key, until Ctrl-C.
+
+use clap::Parser;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use wsgate_core::mint::{SigningKey, jwks};
+use wsgate_host_tests::stack::{Stack, StackOptions, trust_keys};
+
+#[derive(Parser)]
+#[command(about = "Run Envoy with wsgate in front of a demo upstream on 127.0.0.1")]
+struct Args {
+    #[arg(long)]
+    envoy: PathBuf,
+    #[arg(long)]
+    wasm: PathBuf,
+    /// The `wsgate` CLI, to print how to mint more tokens.
+    #[arg(long)]
+    cli: PathBuf,
+    /// Plugin config; the first provider is made to trust the demo key.
+    #[arg(long)]
+    config: PathBuf,
+    #[arg(long)]
+    envoy_template: PathBuf,
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    #[arg(long, default_value_t = 9901)]
+    admin_port: u16,
+    #[arg(long, default_value = "target/demo")]
+    dir: PathBuf,
+}
+
+fn main() {
+    if let Err(message) = run(&Args::parse()) {
+        eprintln!("wsgate-demo: {message}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: &Args) -> Result<(), String> {
+    let key_path = args.dir.join("signing-key.json");
+    let key = demo_key(&key_path)?;
+    let mut config: Value = serde_json::from_str(&read(&args.config)?).map_err(|e| format!("{}: {e}", args.config.display()))?;
+    trust_keys(&mut config, 0, jwks(&[&key]));
+    let options = StackOptions {
+        envoy_binary: args.envoy.clone(),
+        wasm: args.wasm.clone(),
+        envoy_template: read(&args.envoy_template)?,
+        plugin_config: config,
+        dir: args.dir.clone(),
+        listen_port: Some(args.port),
+        admin_port: Some(args.admin_port),
+    };
+    println!("run: starting Envoy on 127.0.0.1:{} (admin 127.0.0.1:{}) …", args.port, args.admin_port);
+    let mut stack = Stack::start_ready(&options)?;
+    let tokens = mint_examples(&key, &args.dir)?;
+    print_instructions(args, &stack, &key_path, &tokens);
+    wait_for_ctrl_c(&mut stack)
+}
+
+/// Reuses the key of an earlier run, so tokens minted then keep working.
+fn demo_key(path: &Path) -> Result<SigningKey, String> {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        return SigningKey::from_private_jwk(&text);
+    }
+    println!("run: generating a demo signing key (demo only, never trusted outside this demo)");
+    let key = SigningKey::generate_rs256("wsgate-demo-1")?;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+    }
+    std::fs::write(path, key.to_private_jwk()).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(key)
+}
+
+/// One token per demo caller, written to `<dir>/<name>.jwt`.
+fn mint_examples(key: &SigningKey, dir: &Path) -> Result<Vec<(&'static str, PathBuf)>, String> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let callers = [("alice", "alice@example.com", "example.com"), ("bob", "bob@partner.example", "partner.example")];
+    let mut written = Vec::new();
+    for (name, email, hd) in callers {
+        let claims = json!({
+            "iss": "https://accounts.google.com", "aud": "wsgate-demo", "sub": format!("demo-{name}"),
+            "email": email, "email_verified": true, "hd": hd, "iat": now, "exp": now + 3600,
+        });
+        let path = dir.join(format!("{name}.jwt"));
+        std::fs::write(&path, key.sign(&claims)?).map_err(|e| format!("{}: {e}", path.display()))?;
+        written.push((name, path));
+    }
+    Ok(written)
+}
+
+fn print_instructions(args: &Args, stack: &Stack, key_path: &Path, tokens: &[(&str, PathBuf)]) {
+    let url = format!("http://127.0.0.1:{}", stack.port());
+    let token = |name: &str| tokens.iter().find(|(n, _)| *n == name).map(|(_, p)| p.display().to_string()).unwrap_or_default();
+    println!(
+        "\nwsgate is up: Envoy {url} → wsgate.wasm → echo upstream 127.0.0.1:{upstream}
+policy: {config} (public /healthz; domain example.com and pat@partner.example admitted)
+
+  curl -i {url}/healthz                                             # public: 200
+  curl -i {url}/hello                                               # no token: 401
+  curl -i -H \"Authorization: Bearer $(cat {alice})\" {url}/hello   # alice@example.com: 200, see x-workspace-* in the echo
+  curl -i -H \"Authorization: Bearer $(cat {bob})\" {url}/hello     # bob@partner.example: 403 not_allowed
+  curl -i -H 'x-workspace-email: ceo@example.com' {url}/healthz     # spoofed identity header: stripped
+
+mint a token for anyone (1 hour, signed by the demo key):
+  {cli} mint --key {key} --email carol@example.com
+
+decision log: {log} (one JSON line per request)
+stats:        curl -s http://127.0.0.1:{admin}/stats?filter=wsgate
+
+Ctrl-C stops Envoy and the upstream.",
+        upstream = stack.upstream.port,
+        config = args.config.display(),
+        alice = token("alice"),
+        bob = token("bob"),
+        cli = args.cli.display(),
+        key = key_path.display(),
+        log = stack.envoy.log_path().display(),
+        admin = stack.envoy.ports.admin,
+    );
+}
+
+fn wait_for_ctrl_c(stack: &mut Stack) -> Result<(), String> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).map_err(|e| e.to_string())?;
+    while !stop.load(Ordering::SeqCst) {
+        if !stack.envoy.is_running() {
+            return Err(format!("envoy stopped unexpectedly; see {}", stack.envoy.log_path().display()));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    println!("\nrun: stopping Envoy and the upstream");
+    stack.envoy.stop();
+    Ok(())
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+}

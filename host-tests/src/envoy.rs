@@ -1,0 +1,137 @@
+//! Real Envoy as a child process: render its config from `envoy/demo.yaml`, start it
+//! on loopback, wait until it is ready, read its log and stats, stop it on drop.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// The ports an Envoy config is rendered with.
+#[derive(Debug, Clone, Copy)]
+pub struct Ports {
+    pub listen: u16,
+    pub admin: u16,
+    pub upstream: u16,
+}
+
+/// Fills the template's placeholders. The plugin configuration goes in as a JSON
+/// string literal, which is also a valid YAML double-quoted scalar.
+pub fn render(template: &str, ports: Ports, wasm: &Path, plugin_config: &str) -> String {
+    let quoted = serde_json::to_string(plugin_config).unwrap_or_default();
+    template
+        .replace("{{LISTEN_PORT}}", &ports.listen.to_string())
+        .replace("{{ADMIN_PORT}}", &ports.admin.to_string())
+        .replace("{{UPSTREAM_PORT}}", &ports.upstream.to_string())
+        .replace("{{WASM_PATH}}", &wasm.display().to_string())
+        .replace("{{PLUGIN_CONFIG}}", &quoted)
+}
+
+/// A running Envoy; killed when dropped.
+pub struct Envoy {
+    child: Child,
+    pub ports: Ports,
+    log_path: PathBuf,
+}
+
+impl Envoy {
+    /// Writes `config` to `dir/envoy.yaml` and starts Envoy with it, logging to
+    /// `dir/envoy.log`. One worker thread: these machines have two cores.
+    pub fn start(binary: &Path, config: &str, dir: &Path, ports: Ports) -> Result<Envoy, String> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let config_path = dir.join("envoy.yaml");
+        let log_path = dir.join("envoy.log");
+        std::fs::write(&config_path, config).map_err(|e| format!("{}: {e}", config_path.display()))?;
+        let log = File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+        let child = Command::new(binary)
+            .arg("-c")
+            .arg(&config_path)
+            .args(["--concurrency", "1", "--disable-hot-restart", "--log-level", "info"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+        Ok(Envoy { child, ports, log_path })
+    }
+
+    /// Waits until the admin endpoint answers `/ready` with 200, or fails with the
+    /// log's tail if Envoy exits or takes longer than `timeout`.
+    pub fn wait_ready(&mut self, timeout: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("envoy exited ({status}) before it was ready:\n{}", self.log_tail(40)));
+            }
+            if crate::http::get(self.ports.admin, "/ready", &[]).is_ok_and(|r| r.status == 200) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(format!("envoy not ready after {timeout:?}:\n{}", self.log_tail(40)))
+    }
+
+    /// Waits for Envoy to exit by itself (e.g. after refusing its configuration).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    /// Whether Envoy is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    pub fn log(&self) -> String {
+        let mut text = String::new();
+        if let Ok(mut file) = File::open(&self.log_path) {
+            let _ = file.read_to_string(&mut text);
+        }
+        text
+    }
+
+    pub fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+
+    fn log_tail(&self, lines: usize) -> String {
+        let log = self.log();
+        let all: Vec<&str> = log.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// Counters whose name contains `filter`, as `name: value` lines.
+    pub fn stats(&self, filter: &str) -> Result<String, String> {
+        crate::http::get(self.ports.admin, &format!("/stats?filter={filter}"), &[])
+            .map(|r| r.body)
+            .map_err(|e| format!("admin /stats: {e}"))
+    }
+
+    /// The value of one counter, 0 if Envoy does not list it.
+    pub fn counter(&self, name: &str) -> u64 {
+        let stats = self.stats(name).unwrap_or_default();
+        stats
+            .lines()
+            .filter_map(|line| line.split_once(": "))
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, v)| v.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Envoy {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,58 @@
+//! Envoy + wsgate.wasm + the echo upstream, started together: what `make run` shows a
+//! user and what every end-to-end test talks to.
+
+use crate::envoy::{Envoy, Ports, render};
+use crate::ports::free_port;
+use crate::upstream::EchoUpstream;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where things are and which ports to use (`None`: any free port).
+pub struct StackOptions {
+    pub envoy_binary: PathBuf,
+    pub wasm: PathBuf,
+    /// The text of an Envoy config template such as `envoy/demo.yaml`.
+    pub envoy_template: String,
+    pub plugin_config: Value,
+    /// Directory for the rendered config and Envoy's log.
+    pub dir: PathBuf,
+    pub listen_port: Option<u16>,
+    pub admin_port: Option<u16>,
+}
+
+pub struct Stack {
+    pub upstream: EchoUpstream,
+    pub envoy: Envoy,
+}
+
+impl Stack {
+    /// Starts Envoy and the upstream; Envoy may still be starting when this returns
+    /// (see [`Stack::start_ready`]).
+    pub fn start(options: &StackOptions) -> Result<Stack, String> {
+        let upstream = EchoUpstream::start(0).map_err(|e| format!("echo upstream: {e}"))?;
+        let port = |fixed: Option<u16>| fixed.map_or_else(free_port, Ok).map_err(|e| format!("no free port: {e}"));
+        let ports = Ports { listen: port(options.listen_port)?, admin: port(options.admin_port)?, upstream: upstream.port };
+        let config = render(&options.envoy_template, ports, &options.wasm, &options.plugin_config.to_string());
+        let envoy = Envoy::start(&options.envoy_binary, &config, &options.dir, ports)?;
+        Ok(Stack { upstream, envoy })
+    }
+
+    /// Starts everything and waits until Envoy serves.
+    pub fn start_ready(options: &StackOptions) -> Result<Stack, String> {
+        let mut stack = Stack::start(options)?;
+        stack.envoy.wait_ready(Duration::from_secs(30))?;
+        Ok(stack)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.envoy.ports.listen
+    }
+}
+
+/// Makes provider `index` of a plugin config trust `jwks`.
+pub fn trust_keys(config: &mut Value, index: usize, jwks: Value) {
+    if let Some(provider) = config.get_mut("providers").and_then(|p| p.get_mut(index)) {
+        provider["local_jwks"] = jwks;
+    }
+}

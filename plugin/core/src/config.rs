@@ -1,0 +1,196 @@
+//! The filter's configuration as users write it (JSON in Envoy's `configuration`).
+//!
+//! These structs only describe the wire format; `settings` checks them and turns them
+//! into what the gate runs with. Unknown fields are refused everywhere so that a typo
+//! never silently turns a check off.
+
+use serde::Deserialize;
+
+/// The whole plugin configuration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Who may issue tokens, and how to verify them. At least one.
+    pub providers: Vec<ProviderConfig>,
+    /// Who may call, once verified.
+    pub policy: PolicyConfig,
+    /// Where to look for the token, first match wins.
+    #[serde(default = "default_token_sources")]
+    pub token_sources: Vec<TokenSourceConfig>,
+    /// Names of the headers that carry the verified identity to the service.
+    #[serde(default)]
+    pub identity_headers: IdentityHeadersConfig,
+    /// Remove the token from the request before it is forwarded.
+    #[serde(default)]
+    pub strip_token: bool,
+    /// The `realm` in `WWW-Authenticate` challenges.
+    #[serde(default = "default_realm")]
+    pub realm: String,
+    /// Tokens longer than this are refused before any parsing.
+    #[serde(default = "default_max_token_bytes")]
+    pub max_token_bytes: usize,
+    /// How many verified tokens each VM remembers, so a signature is checked once.
+    #[serde(default = "default_token_cache_entries")]
+    pub token_cache_entries: usize,
+}
+
+/// One place a token may be found: a header (with an optional scheme prefix) or a cookie.
+#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSourceConfig {
+    pub header: Option<String>,
+    /// For headers: text before the token, matched case-insensitively (`"Bearer "`).
+    pub prefix: Option<String>,
+    pub cookie: Option<String>,
+}
+
+/// A token issuer and what its tokens must satisfy.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// Names the provider in logs.
+    pub name: String,
+    /// Accepted `iss` values; unique across providers (the issuer picks the provider).
+    pub issuers: Vec<String>,
+    /// Accepted `aud` values: a Cloud Run URL, an OAuth client id, an IAP audience.
+    pub audiences: Vec<String>,
+    /// The verification keys as a JWKS (`{"keys": [...]}`), inline as JSON or as a
+    /// JSON string. A later `remote_jwks` sits beside it.
+    pub local_jwks: Option<serde_json::Value>,
+    #[serde(default = "default_algorithms")]
+    pub algorithms: Vec<Algorithm>,
+    #[serde(default = "default_clock_skew_seconds")]
+    pub clock_skew_seconds: u64,
+    #[serde(default = "default_max_lifetime_seconds")]
+    pub max_lifetime_seconds: u64,
+    /// Accepted Workspace domains (`hd`); empty accepts any, including none.
+    #[serde(default)]
+    pub allowed_domains: Vec<String>,
+    /// Refuse tokens whose email is not marked verified. IAP assertions carry no
+    /// `email_verified`: set this to false for an IAP provider.
+    #[serde(default = "default_true")]
+    pub require_email_verified: bool,
+    /// Accepted `azp` values; empty accepts any.
+    #[serde(default)]
+    pub allowed_azp: Vec<String>,
+}
+
+/// Signing algorithms the gate can verify. HMAC and `none` are deliberately absent.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    /// RSA PKCS#1 v1.5 with SHA-256: Google ID tokens.
+    RS256,
+    /// ECDSA P-256 with SHA-256: IAP assertions.
+    ES256,
+}
+
+impl Algorithm {
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::RS256 => "RS256",
+            Algorithm::ES256 => "ES256",
+        }
+    }
+}
+
+/// The first policy: public paths, and who may call everything else.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Path prefixes served without a token (`/healthz` covers `/healthz` and
+    /// `/healthz/live`, not `/healthzz`).
+    #[serde(default)]
+    pub public_paths: Vec<String>,
+    pub allow: AllowConfig,
+}
+
+/// Verified callers admitted everywhere outside the public paths.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllowConfig {
+    /// Exact email addresses, compared case-insensitively.
+    #[serde(default)]
+    pub emails: Vec<String>,
+    /// Workspace domains, matched against the token's `hd` (never the email's suffix).
+    #[serde(default)]
+    pub domains: Vec<String>,
+    /// Admit any caller with a verified token.
+    #[serde(default)]
+    pub authenticated: bool,
+}
+
+/// Request headers that carry the identity upstream. Always removed from the client's
+/// request first.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityHeadersConfig {
+    #[serde(default = "default_email_header")]
+    pub email: String,
+    #[serde(default = "default_subject_header")]
+    pub subject: String,
+    #[serde(default = "default_domain_header")]
+    pub domain: String,
+}
+
+impl Default for IdentityHeadersConfig {
+    fn default() -> Self {
+        Self {
+            email: default_email_header(),
+            subject: default_subject_header(),
+            domain: default_domain_header(),
+        }
+    }
+}
+
+fn default_token_sources() -> Vec<TokenSourceConfig> {
+    ["authorization", "x-serverless-authorization"]
+        .into_iter()
+        .map(|header| TokenSourceConfig {
+            header: Some(header.to_owned()),
+            prefix: Some("Bearer ".to_owned()),
+            cookie: None,
+        })
+        .collect()
+}
+
+fn default_realm() -> String {
+    "wsgate".to_owned()
+}
+
+/// Google ID tokens are about 1 KiB; 8 KiB leaves room for large group claims.
+fn default_max_token_bytes() -> usize {
+    8192
+}
+
+fn default_token_cache_entries() -> usize {
+    4096
+}
+
+fn default_algorithms() -> Vec<Algorithm> {
+    vec![Algorithm::RS256, Algorithm::ES256]
+}
+
+fn default_clock_skew_seconds() -> u64 {
+    60
+}
+
+/// Google ID tokens live exactly one hour.
+fn default_max_lifetime_seconds() -> u64 {
+    3600
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_email_header() -> String {
+    "x-workspace-email".to_owned()
+}
+
+fn default_subject_header() -> String {
+    "x-workspace-subject".to_owned()
+}
+
+fn default_domain_header() -> String {
+    "x-workspace-domain".to_owned()
+}

@@ -1,0 +1,172 @@
+//! Turns a JWKS document (RFC 7517) into verification keys indexed by `kid`.
+//!
+//! Import is strict (jwt-simple refuses short RSA moduli, odd exponents and keys whose
+//! `alg` contradicts their type), because a key we half-understand is a key we may
+//! verify wrongly.
+
+use crate::config::Algorithm;
+use jwt_simple::prelude::{ES256PublicKey, RS256PublicKey};
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// A public key that verifies exactly one algorithm.
+pub enum VerifyingKey {
+    Rs256(RS256PublicKey),
+    Es256(ES256PublicKey),
+}
+
+impl VerifyingKey {
+    pub fn algorithm(&self) -> Algorithm {
+        match self {
+            VerifyingKey::Rs256(_) => Algorithm::RS256,
+            VerifyingKey::Es256(_) => Algorithm::ES256,
+        }
+    }
+}
+
+impl std::fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "VerifyingKey({})", self.algorithm().name())
+    }
+}
+
+/// Keys by `kid`.
+pub type KeySet = HashMap<String, VerifyingKey>;
+
+/// What is wrong with one key of a JWKS, with its index in `keys`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct KeyError {
+    /// `None` when the document itself is wrong, not one key.
+    pub index: Option<usize>,
+    pub message: String,
+}
+
+/// Parses a JWKS given either as a JSON object or as a JSON string holding one.
+/// Keys meant for encryption (`"use": "enc"`) are skipped; every other problem is
+/// reported, so a config with one bad key is refused rather than half-loaded.
+pub fn parse_jwks(document: &Value) -> Result<KeySet, Vec<KeyError>> {
+    let parsed;
+    let document = match document {
+        Value::String(text) => {
+            parsed = serde_json::from_str::<Value>(text)
+                .map_err(|e| vec![document_error(format!("is not JSON: {e}"))])?;
+            &parsed
+        }
+        other => other,
+    };
+    let Some(keys) = document.get("keys").and_then(Value::as_array) else {
+        return Err(vec![document_error("must be an object with a `keys` array".to_owned())]);
+    };
+    let mut set = KeySet::new();
+    let mut errors = Vec::new();
+    for (index, key) in keys.iter().enumerate() {
+        match parse_key(key) {
+            Ok(None) => {}
+            Ok(Some((kid, _))) if set.contains_key(&kid) => errors.push(KeyError {
+                index: Some(index),
+                message: format!("duplicate kid `{kid}`"),
+            }),
+            Ok(Some((kid, verifying_key))) => {
+                set.insert(kid, verifying_key);
+            }
+            Err(message) => errors.push(KeyError { index: Some(index), message }),
+        }
+    }
+    if errors.is_empty() { Ok(set) } else { Err(errors) }
+}
+
+fn document_error(message: String) -> KeyError {
+    KeyError { index: None, message }
+}
+
+fn parse_key(key: &Value) -> Result<Option<(String, VerifyingKey)>, String> {
+    if key.get("use").and_then(Value::as_str) == Some("enc") {
+        return Ok(None);
+    }
+    let kid = key
+        .get("kid")
+        .and_then(Value::as_str)
+        .filter(|kid| !kid.is_empty())
+        .ok_or("needs a `kid`: tokens pick their key by it")?
+        .to_owned();
+    let json = key.to_string();
+    let verifying_key = match key.get("kty").and_then(Value::as_str) {
+        Some("RSA") => RS256PublicKey::from_jwk(&json)
+            .map(VerifyingKey::Rs256)
+            .map_err(|e| format!("not a usable RS256 key: {e}"))?,
+        Some("EC") => ES256PublicKey::from_jwk(&json)
+            .map(VerifyingKey::Es256)
+            .map_err(|e| format!("not a usable ES256 (P-256) key: {e}"))?,
+        Some(other) => return Err(format!("unsupported kty `{other}` (use RSA or EC)")),
+        None => return Err("needs a `kty`".to_owned()),
+    };
+    Ok(Some((kid, verifying_key)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mint::TestKeys;
+    use serde_json::json;
+
+    #[test]
+    fn a_google_style_jwks_yields_one_key_per_kid() {
+        let keys = TestKeys::shared();
+        let set = parse_jwks(&keys.jwks()).unwrap();
+        assert_eq!(set.len(), 2);
+        assert_eq!(set["rsa-1"].algorithm(), Algorithm::RS256);
+        assert_eq!(set["ec-1"].algorithm(), Algorithm::ES256);
+    }
+
+    #[test]
+    fn a_jwks_given_as_a_json_string_is_accepted() {
+        let keys = TestKeys::shared();
+        let set = parse_jwks(&Value::String(keys.jwks().to_string())).unwrap();
+        assert_eq!(set.len(), 2);
+    }
+
+    #[test]
+    fn a_key_without_kid_is_refused_with_its_index() {
+        let mut jwks = TestKeys::shared().jwks();
+        jwks["keys"][1].as_object_mut().unwrap().remove("kid");
+        let errors = parse_jwks(&jwks).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].index, Some(1));
+        assert!(errors[0].message.contains("kid"));
+    }
+
+    #[test]
+    fn duplicate_kids_are_refused() {
+        let mut jwks = TestKeys::shared().jwks();
+        jwks["keys"][1]["kid"] = json!("rsa-1");
+        let errors = parse_jwks(&jwks).unwrap_err();
+        assert!(errors[0].message.contains("duplicate kid `rsa-1`"), "{errors:?}");
+    }
+
+    #[test]
+    fn a_symmetric_key_is_refused() {
+        let jwks = json!({"keys": [{"kty": "oct", "kid": "k", "k": "c2VjcmV0"}]});
+        let errors = parse_jwks(&jwks).unwrap_err();
+        assert!(errors[0].message.contains("unsupported kty `oct`"));
+    }
+
+    #[test]
+    fn an_rsa_key_with_a_mangled_modulus_is_refused() {
+        let mut jwks = TestKeys::shared().jwks();
+        jwks["keys"][0]["n"] = json!("AQAB");
+        let errors = parse_jwks(&jwks).unwrap_err();
+        assert!(errors[0].message.contains("RS256"), "{errors:?}");
+    }
+
+    #[test]
+    fn encryption_keys_are_skipped_not_refused() {
+        let jwks = json!({"keys": [{"kty": "RSA", "use": "enc", "kid": "e"}]});
+        assert!(parse_jwks(&jwks).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_document_without_keys_is_refused() {
+        let errors = parse_jwks(&json!({"key": []})).unwrap_err();
+        assert_eq!(errors[0].index, None);
+    }
+}

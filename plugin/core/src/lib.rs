@@ -1,0 +1,30 @@
+//! wsgate-core: everything wsgate decides, with no proxy-wasm dependency.
+//!
+//! The proxy-wasm glue (`wsgate-filter`) reads a request's headers through
+//! [`RequestHeaders`], passes the host's clock in, and carries out the returned
+//! [`Action`]. Everything else — finding the token, verifying it against Google's keys,
+//! applying the policy, choosing the response and the log line — happens here and is
+//! tested with plain `cargo test`.
+
+pub mod cache;
+pub mod config;
+pub mod extract;
+pub mod gate;
+pub mod jwks;
+pub mod log;
+#[cfg(any(test, feature = "mint"))]
+pub mod mint;
+pub mod policy;
+pub mod provider;
+pub mod reason;
+pub mod request;
+pub mod respond;
+pub mod settings;
+pub mod verify;
+
+pub use gate::{Action, Gate, Verdict};
+pub use reason::Reason;
+pub use request::{RequestHeaders, RequestSnapshot};
+pub use respond::LocalResponse;
+pub use settings::{ConfigError, ConfigErrors, Settings};
+pub use verify::Identity;

@@ -1,0 +1,31 @@
+//! The decision log: one JSON line per request, with everything needed to answer
+//! "why was this request let through or refused?".
+
+use serde::Serialize;
+
+/// One decision, as written to the proxy's log.
+#[derive(Debug, Serialize)]
+pub struct DecisionRecord<'a> {
+    /// "allow" or "deny".
+    pub decision: &'static str,
+    pub status: u16,
+    pub reason: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<&'a str>,
+    pub method: &'a str,
+    pub authority: &'a str,
+    pub path: &'a str,
+    pub request_id: &'a str,
+}
+
+impl DecisionRecord<'_> {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| format!("{{\"decision\":\"{}\",\"reason\":\"{}\"}}", self.decision, self.reason))
+    }
+}

@@ -1,0 +1,192 @@
+//! Why a request was let through or refused: one stable code per outcome, shared by
+//! the decision log, the metrics and the response body.
+//!
+//! Codes are part of the public interface (dashboards and alerts key on them):
+//! add new ones, never rename or reuse old ones.
+
+/// The reason behind every decision the gate makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// A verified caller admitted by the policy.
+    Allowed,
+    /// The path is public: no token was needed or checked.
+    PublicPath,
+
+    // --- 401: no acceptable credential ------------------------------------------
+    /// No token in any configured source.
+    MissingToken,
+    /// Larger than `max_token_bytes`; refused before any parsing.
+    TokenTooLarge,
+    /// Not three base64url segments, bad base64, non-JSON header or payload, non-ASCII.
+    MalformedToken,
+    /// `alg` is `none`, HMAC, or not in the provider's `algorithms`.
+    AlgorithmNotAllowed,
+    /// The token's header names no `kid`.
+    MissingKeyId,
+    /// No key of the provider has the token's `kid`.
+    UnknownKeyId,
+    /// The key named by `kid` is of another type than the token's `alg`.
+    AlgorithmKeyMismatch,
+    /// The signature does not verify with the provider's key.
+    BadSignature,
+    /// No provider accepts the token's `iss`.
+    IssuerNotAllowed,
+    /// None of the token's `aud` values is configured.
+    AudienceNotAllowed,
+    /// `exp` (plus clock skew) is in the past.
+    TokenExpired,
+    /// `nbf` is in the future beyond the clock skew.
+    TokenNotYetValid,
+    /// `iat` is in the future beyond the clock skew.
+    IssuedInFuture,
+    /// The token carries no `exp`.
+    MissingExpiry,
+    /// The token carries no `iat`, so its lifetime cannot be bounded.
+    MissingIssuedAt,
+    /// `exp - iat` exceeds the provider's `max_lifetime_seconds`.
+    LifetimeTooLong,
+    /// The Workspace domain (`hd`) is missing or not in the provider's `allowed_domains`.
+    DomainNotAllowed,
+    /// The token has an email whose `email_verified` is not true.
+    EmailNotVerified,
+    /// `azp` is missing or not in the provider's `allowed_azp`.
+    AuthorizedPartyNotAllowed,
+
+    // --- 403: authenticated, not admitted ---------------------------------------
+    /// A verified caller that no policy entry admits.
+    NotAllowed,
+}
+
+impl Reason {
+    /// Every reason, for defining metrics up front and for documentation tests.
+    pub const ALL: [Reason; 22] = [
+        Reason::Allowed,
+        Reason::PublicPath,
+        Reason::MissingToken,
+        Reason::TokenTooLarge,
+        Reason::MalformedToken,
+        Reason::AlgorithmNotAllowed,
+        Reason::MissingKeyId,
+        Reason::UnknownKeyId,
+        Reason::AlgorithmKeyMismatch,
+        Reason::BadSignature,
+        Reason::IssuerNotAllowed,
+        Reason::AudienceNotAllowed,
+        Reason::TokenExpired,
+        Reason::TokenNotYetValid,
+        Reason::IssuedInFuture,
+        Reason::MissingExpiry,
+        Reason::MissingIssuedAt,
+        Reason::LifetimeTooLong,
+        Reason::DomainNotAllowed,
+        Reason::EmailNotVerified,
+        Reason::AuthorizedPartyNotAllowed,
+        Reason::NotAllowed,
+    ];
+
+    /// The stable, snake_case code used in logs, metrics and response bodies.
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::Allowed => "allowed",
+            Reason::PublicPath => "public_path",
+            Reason::MissingToken => "missing_token",
+            Reason::TokenTooLarge => "token_too_large",
+            Reason::MalformedToken => "malformed_token",
+            Reason::AlgorithmNotAllowed => "algorithm_not_allowed",
+            Reason::MissingKeyId => "missing_kid",
+            Reason::UnknownKeyId => "unknown_kid",
+            Reason::AlgorithmKeyMismatch => "algorithm_key_mismatch",
+            Reason::BadSignature => "bad_signature",
+            Reason::IssuerNotAllowed => "issuer_not_allowed",
+            Reason::AudienceNotAllowed => "audience_not_allowed",
+            Reason::TokenExpired => "token_expired",
+            Reason::TokenNotYetValid => "token_not_yet_valid",
+            Reason::IssuedInFuture => "issued_in_future",
+            Reason::MissingExpiry => "missing_exp",
+            Reason::MissingIssuedAt => "missing_iat",
+            Reason::LifetimeTooLong => "lifetime_too_long",
+            Reason::DomainNotAllowed => "domain_not_allowed",
+            Reason::EmailNotVerified => "email_not_verified",
+            Reason::AuthorizedPartyNotAllowed => "azp_not_allowed",
+            Reason::NotAllowed => "not_allowed",
+        }
+    }
+
+    /// The HTTP status a refusal with this reason gets; 200 for the two admitting reasons.
+    pub fn status(self) -> u16 {
+        match self {
+            Reason::Allowed | Reason::PublicPath => 200,
+            Reason::NotAllowed => 403,
+            _ => 401,
+        }
+    }
+
+    /// Whether this reason lets the request through.
+    pub fn admits(self) -> bool {
+        matches!(self, Reason::Allowed | Reason::PublicPath)
+    }
+
+    /// A short human text for RFC 6750's `error_description`. It must stay within the
+    /// characters RFC 6750 allows there (printable ASCII without `"` and `\`), and it
+    /// never names keys, issuers or anything else from the configuration.
+    pub fn description(self) -> &'static str {
+        match self {
+            Reason::Allowed => "allowed",
+            Reason::PublicPath => "public path",
+            Reason::MissingToken => "no token was sent",
+            Reason::TokenTooLarge => "the token is too large",
+            Reason::MalformedToken => "the token is not a well-formed JWT",
+            Reason::AlgorithmNotAllowed => "the token's signing algorithm is not accepted",
+            Reason::MissingKeyId => "the token names no signing key",
+            Reason::UnknownKeyId => "the token's signing key is not known",
+            Reason::AlgorithmKeyMismatch => "the token's algorithm does not match its key",
+            Reason::BadSignature => "the token's signature is invalid",
+            Reason::IssuerNotAllowed => "the token's issuer is not accepted",
+            Reason::AudienceNotAllowed => "the token is not meant for this service",
+            Reason::TokenExpired => "the token has expired",
+            Reason::TokenNotYetValid => "the token is not valid yet",
+            Reason::IssuedInFuture => "the token is issued in the future",
+            Reason::MissingExpiry => "the token has no expiry",
+            Reason::MissingIssuedAt => "the token has no issue time",
+            Reason::LifetimeTooLong => "the token's lifetime is too long",
+            Reason::DomainNotAllowed => "the token's Workspace domain is not accepted",
+            Reason::EmailNotVerified => "the token's email is not verified",
+            Reason::AuthorizedPartyNotAllowed => "the token's authorized party is not accepted",
+            Reason::NotAllowed => "the caller is not allowed",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn every_code_is_unique_and_snake_case() {
+        let codes: HashSet<_> = Reason::ALL.iter().map(|r| r.code()).collect();
+        assert_eq!(codes.len(), Reason::ALL.len());
+        for code in codes {
+            assert!(code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{code}");
+        }
+    }
+
+    #[test]
+    fn descriptions_stay_within_rfc6750_error_description_characters() {
+        for reason in Reason::ALL {
+            let text = reason.description();
+            assert!(
+                text.bytes().all(|b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\'),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_allowed_and_public_path_admit() {
+        let admitting: Vec<_> = Reason::ALL.into_iter().filter(|r| r.admits()).collect();
+        assert_eq!(admitting, [Reason::Allowed, Reason::PublicPath]);
+        assert_eq!(Reason::NotAllowed.status(), 403);
+        assert_eq!(Reason::BadSignature.status(), 401);
+    }
+}

@@ -1,0 +1,319 @@
+//! Checks a [`Config`] and compiles it into the [`Settings`] the gate runs with.
+//!
+//! Every problem is reported with the path of the field it concerns
+//! (`providers[0].local_jwks.keys[1]: needs a kid`), and all of them at once, so a
+//! user fixes a config in one pass. Anything doubtful is an error, never a default.
+
+use crate::config::{Config, IdentityHeadersConfig, PolicyConfig, ProviderConfig, TokenSourceConfig};
+use crate::extract::TokenSource;
+use crate::jwks::parse_jwks;
+use crate::policy::Policy;
+use crate::provider::Provider;
+use crate::verify::Verifier;
+use std::collections::HashSet;
+use std::fmt;
+
+/// One problem in a configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Where, as `field[index].field`; empty for the document as a whole.
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// Every problem found in a configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        write!(f, "{}", lines.join("; "))
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Identity header names, lower-cased.
+#[derive(Debug, Clone)]
+pub struct IdentityHeaders {
+    pub email: String,
+    pub subject: String,
+    pub domain: String,
+}
+
+impl IdentityHeaders {
+    pub fn all(&self) -> [&str; 3] {
+        [&self.email, &self.subject, &self.domain]
+    }
+}
+
+/// A validated configuration.
+#[derive(Debug)]
+pub struct Settings {
+    pub verifier: Verifier,
+    pub policy: Policy,
+    pub token_sources: Vec<TokenSource>,
+    pub identity_headers: IdentityHeaders,
+    pub strip_token: bool,
+    pub realm: String,
+    pub token_cache_entries: usize,
+}
+
+const MAX_CLOCK_SKEW_SECONDS: u64 = 600;
+const MAX_LIFETIME_SECONDS: u64 = 24 * 3600;
+const TOKEN_BYTES_RANGE: std::ops::RangeInclusive<usize> = 512..=65536;
+const MAX_CACHE_ENTRIES: usize = 1_000_000;
+
+impl Settings {
+    /// Parses and checks a JSON configuration.
+    pub fn from_json(json: &[u8]) -> Result<Settings, ConfigErrors> {
+        let mut deserializer = serde_json::Deserializer::from_slice(json);
+        let config: Config = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+            let path = e.path().to_string();
+            let path = if path == "." { String::new() } else { path };
+            ConfigErrors(vec![ConfigError { path, message: e.into_inner().to_string() }])
+        })?;
+        Settings::from_config(config)
+    }
+
+    pub fn from_config(config: Config) -> Result<Settings, ConfigErrors> {
+        let mut check = Checker::default();
+        let providers = check.providers(&config.providers);
+        let policy = check.policy(&config.policy);
+        let token_sources = check.token_sources(&config.token_sources);
+        let identity_headers = check.identity_headers(&config.identity_headers, &token_sources);
+        check.realm(&config.realm);
+        check.bounds(&config);
+        if !check.errors.is_empty() {
+            return Err(ConfigErrors(check.errors));
+        }
+        Ok(Settings {
+            verifier: Verifier::new(providers, config.max_token_bytes),
+            policy,
+            token_sources,
+            identity_headers,
+            strip_token: config.strip_token,
+            realm: config.realm,
+            token_cache_entries: config.token_cache_entries,
+        })
+    }
+}
+
+#[derive(Default)]
+struct Checker {
+    errors: Vec<ConfigError>,
+}
+
+impl Checker {
+    fn error(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(ConfigError { path: path.into(), message: message.into() });
+    }
+
+    fn providers(&mut self, providers: &[ProviderConfig]) -> Vec<Provider> {
+        if providers.is_empty() {
+            self.error("providers", "needs at least one provider");
+        }
+        let mut names = HashSet::new();
+        let mut issuers = HashSet::new();
+        let mut compiled = Vec::new();
+        for (index, provider) in providers.iter().enumerate() {
+            let path = format!("providers[{index}]");
+            if !names.insert(provider.name.as_str()) {
+                self.error(format!("{path}.name"), format!("`{}` is used by another provider", provider.name));
+            }
+            for (i, issuer) in provider.issuers.iter().enumerate() {
+                if !issuers.insert(issuer.as_str()) {
+                    self.error(format!("{path}.issuers[{i}]"), format!("`{issuer}` belongs to another provider already: the issuer picks the provider"));
+                }
+            }
+            if let Some(provider) = self.provider(&path, provider) {
+                compiled.push(provider);
+            }
+        }
+        compiled
+    }
+
+    fn provider(&mut self, path: &str, config: &ProviderConfig) -> Option<Provider> {
+        if config.name.trim().is_empty() {
+            self.error(format!("{path}.name"), "must not be empty");
+        }
+        self.non_empty_list(&format!("{path}.issuers"), &config.issuers, "needs at least one issuer, e.g. https://accounts.google.com");
+        self.non_empty_list(&format!("{path}.audiences"), &config.audiences, "needs at least one audience: a token for another service must not be accepted here");
+        if config.algorithms.is_empty() {
+            self.error(format!("{path}.algorithms"), "needs at least one of RS256, ES256");
+        }
+        if config.clock_skew_seconds > MAX_CLOCK_SKEW_SECONDS {
+            self.error(format!("{path}.clock_skew_seconds"), format!("must be at most {MAX_CLOCK_SKEW_SECONDS}"));
+        }
+        if config.max_lifetime_seconds == 0 || config.max_lifetime_seconds > MAX_LIFETIME_SECONDS {
+            self.error(format!("{path}.max_lifetime_seconds"), format!("must be between 1 and {MAX_LIFETIME_SECONDS}"));
+        }
+        self.non_blank_entries(&format!("{path}.allowed_domains"), &config.allowed_domains);
+        self.non_blank_entries(&format!("{path}.allowed_azp"), &config.allowed_azp);
+        let keys = self.keys(path, config)?;
+        Some(Provider {
+            name: config.name.clone(),
+            issuers: config.issuers.clone(),
+            audiences: config.audiences.iter().cloned().collect(),
+            keys,
+            algorithms: config.algorithms.clone(),
+            clock_skew: config.clock_skew_seconds,
+            max_lifetime: config.max_lifetime_seconds,
+            allowed_domains: config.allowed_domains.iter().map(|d| d.to_ascii_lowercase()).collect(),
+            require_email_verified: config.require_email_verified,
+            allowed_azp: config.allowed_azp.iter().cloned().collect(),
+        })
+    }
+
+    fn keys(&mut self, path: &str, config: &ProviderConfig) -> Option<crate::jwks::KeySet> {
+        let Some(document) = &config.local_jwks else {
+            self.error(format!("{path}.local_jwks"), "is required: the provider's verification keys as a JWKS");
+            return None;
+        };
+        let jwks_path = format!("{path}.local_jwks");
+        match parse_jwks(document) {
+            Ok(keys) if keys.values().any(|key| config.algorithms.contains(&key.algorithm())) => Some(keys),
+            Ok(_) => {
+                self.error(jwks_path, "holds no key for the provider's algorithms");
+                None
+            }
+            Err(errors) => {
+                for error in errors {
+                    let at = error.index.map_or(jwks_path.clone(), |i| format!("{jwks_path}.keys[{i}]"));
+                    self.error(at, error.message);
+                }
+                None
+            }
+        }
+    }
+
+    fn policy(&mut self, config: &PolicyConfig) -> Policy {
+        for (index, prefix) in config.public_paths.iter().enumerate() {
+            if !prefix.starts_with('/') || prefix.contains(['?', '#', '*', '\\']) || prefix.contains("/..") {
+                self.error(format!("policy.public_paths[{index}]"), format!("`{prefix}` must be a plain path prefix starting with `/` (no `?`, `#`, `*`, `\\` or `..`)"));
+            }
+        }
+        let allow = &config.allow;
+        self.non_blank_entries("policy.allow.emails", &allow.emails);
+        self.non_blank_entries("policy.allow.domains", &allow.domains);
+        if allow.emails.is_empty() && allow.domains.is_empty() && !allow.authenticated {
+            self.error("policy.allow", "admits nobody: list `emails` or `domains`, or set `authenticated: true`");
+        }
+        Policy {
+            public_paths: config.public_paths.clone(),
+            emails: allow.emails.iter().map(|e| e.to_ascii_lowercase()).collect(),
+            domains: allow.domains.iter().map(|d| d.to_ascii_lowercase()).collect(),
+            any_authenticated: allow.authenticated,
+        }
+    }
+
+    fn token_sources(&mut self, sources: &[TokenSourceConfig]) -> Vec<TokenSource> {
+        if sources.is_empty() {
+            self.error("token_sources", "needs at least one source");
+        }
+        sources
+            .iter()
+            .enumerate()
+            .filter_map(|(index, source)| self.token_source(&format!("token_sources[{index}]"), source))
+            .collect()
+    }
+
+    fn token_source(&mut self, path: &str, source: &TokenSourceConfig) -> Option<TokenSource> {
+        match (&source.header, &source.cookie, &source.prefix) {
+            (Some(header), None, prefix) => {
+                let name = self.header_name(&format!("{path}.header"), header)?;
+                Some(TokenSource::Header { name, prefix: prefix.clone().unwrap_or_default() })
+            }
+            (None, Some(cookie), None) => {
+                if !is_token(cookie) {
+                    self.error(format!("{path}.cookie"), format!("`{cookie}` is not a valid cookie name"));
+                    return None;
+                }
+                Some(TokenSource::Cookie { name: cookie.clone() })
+            }
+            (None, Some(_), Some(_)) => {
+                self.error(format!("{path}.prefix"), "applies to headers only, not cookies");
+                None
+            }
+            _ => {
+                self.error(path, "set exactly one of `header` or `cookie`");
+                None
+            }
+        }
+    }
+
+    fn identity_headers(&mut self, config: &IdentityHeadersConfig, sources: &[TokenSource]) -> IdentityHeaders {
+        let mut names = Vec::new();
+        for (field, value) in [("email", &config.email), ("subject", &config.subject), ("domain", &config.domain)] {
+            let path = format!("identity_headers.{field}");
+            let Some(name) = self.header_name(&path, value) else { continue };
+            if names.contains(&name) {
+                self.error(&path, format!("`{name}` is used for another identity header"));
+            }
+            let carries_token = sources.iter().any(|s| matches!(s, TokenSource::Header { name: n, .. } if *n == name));
+            if carries_token || ["authorization", "cookie", "host"].contains(&name.as_str()) {
+                self.error(&path, format!("`{name}` would be removed from every request: pick a dedicated header"));
+            }
+            names.push(name);
+        }
+        let lower = |name: &String| name.to_ascii_lowercase();
+        IdentityHeaders { email: lower(&config.email), subject: lower(&config.subject), domain: lower(&config.domain) }
+    }
+
+    fn realm(&mut self, realm: &str) {
+        let quotable = realm.bytes().all(|b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\');
+        if realm.is_empty() || !quotable {
+            self.error("realm", "must be non-empty printable ASCII without `\"` or `\\`");
+        }
+    }
+
+    fn bounds(&mut self, config: &Config) {
+        if !TOKEN_BYTES_RANGE.contains(&config.max_token_bytes) {
+            self.error("max_token_bytes", format!("must be between {} and {}", TOKEN_BYTES_RANGE.start(), TOKEN_BYTES_RANGE.end()));
+        }
+        if config.token_cache_entries > MAX_CACHE_ENTRIES {
+            self.error("token_cache_entries", format!("must be at most {MAX_CACHE_ENTRIES} (0 turns the cache off)"));
+        }
+    }
+
+    fn header_name(&mut self, path: &str, name: &str) -> Option<String> {
+        if is_token(name) {
+            Some(name.to_ascii_lowercase())
+        } else {
+            self.error(path, format!("`{name}` is not a valid header name"));
+            None
+        }
+    }
+
+    fn non_empty_list(&mut self, path: &str, list: &[String], message: &str) {
+        if list.is_empty() {
+            self.error(path, message);
+        }
+        self.non_blank_entries(path, list);
+    }
+
+    fn non_blank_entries(&mut self, path: &str, list: &[String]) {
+        for (index, entry) in list.iter().enumerate() {
+            if entry.trim().is_empty() {
+                self.error(format!("{path}[{index}]"), "must not be empty");
+            }
+        }
+    }
+}
+
+/// An RFC 9110 token: what header and cookie names are made of.
+fn is_token(name: &str) -> bool {
+    !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}

@@ -1,0 +1,169 @@
+//! Verifies a compact JWT against the configured providers and yields the caller's
+//! identity, or the one reason it is refused.
+//!
+//! Order matters: cheap structural checks first (so a 100 KiB blob costs a length
+//! compare), then the issuer picks the provider and the `kid` its key, then the
+//! signature, and only then the claims: a claim of an unverified token is never the
+//! reason we report.
+
+use crate::config::Algorithm;
+use crate::jwks::VerifyingKey;
+use crate::provider::{GoogleClaims, Provider};
+use crate::reason::Reason;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jwt_simple::prelude::*;
+use jwt_simple::JWTError;
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+
+/// Who the caller is, from a verified token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// Index of the provider that accepted the token.
+    pub provider: usize,
+    pub subject: String,
+    pub email: Option<String>,
+    /// The Workspace domain (`hd`); absent for consumer accounts and most service accounts.
+    pub domain: Option<String>,
+    /// `exp`, in Unix seconds.
+    pub expires_at: u64,
+}
+
+/// All providers, indexed by issuer.
+#[derive(Debug)]
+pub struct Verifier {
+    providers: Vec<Provider>,
+    by_issuer: HashMap<String, usize>,
+    max_token_bytes: usize,
+}
+
+#[derive(Deserialize)]
+struct Header {
+    alg: String,
+    #[serde(default)]
+    kid: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct UnverifiedIssuer {
+    #[serde(default)]
+    iss: Option<String>,
+}
+
+impl Verifier {
+    /// Issuers must be unique across providers; `settings` checks that.
+    pub fn new(providers: Vec<Provider>, max_token_bytes: usize) -> Self {
+        let by_issuer = providers
+            .iter()
+            .enumerate()
+            .flat_map(|(index, p)| p.issuers.iter().map(move |iss| (iss.clone(), index)))
+            .collect();
+        Self { providers, by_issuer, max_token_bytes }
+    }
+
+    pub fn provider(&self, index: usize) -> Option<&Provider> {
+        self.providers.get(index)
+    }
+
+    /// Verifies `token` (raw header bytes, possibly not UTF-8) at `now` (Unix seconds).
+    pub fn verify(&self, token: &[u8], now: u64) -> Result<Identity, Reason> {
+        if token.len() > self.max_token_bytes {
+            return Err(Reason::TokenTooLarge);
+        }
+        let (token, header_b64, payload_b64) = split_compact(token)?;
+        let header: Header = decode_segment(header_b64)?;
+        let algorithm = parse_algorithm(&header.alg)?;
+        let issuer = decode_segment::<UnverifiedIssuer>(payload_b64)?.iss;
+        let index = *issuer
+            .and_then(|iss| self.by_issuer.get(&iss))
+            .ok_or(Reason::IssuerNotAllowed)?;
+        let provider = &self.providers[index];
+        let key = provider.key_for(algorithm, header.kid.as_deref())?;
+        let claims = verify_signature(key, token, provider.clock_skew, now)?;
+        provider.check_claims(&claims, now)?;
+        Ok(identity(index, claims))
+    }
+}
+
+/// Checks the token is ASCII base64url in exactly three segments and returns it with
+/// its header and payload segments.
+fn split_compact(token: &[u8]) -> Result<(&str, &str, &str), Reason> {
+    let token = std::str::from_utf8(token).map_err(|_| Reason::MalformedToken)?;
+    let well_formed_chars = token
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    let mut segments = token.split('.');
+    match (segments.next(), segments.next(), segments.next(), segments.next()) {
+        (Some(header), Some(payload), Some(signature), None)
+            if well_formed_chars && !header.is_empty() && !payload.is_empty() && !signature.is_empty() =>
+        {
+            Ok((token, header, payload))
+        }
+        _ => Err(Reason::MalformedToken),
+    }
+}
+
+fn decode_segment<T: DeserializeOwned>(segment: &str) -> Result<T, Reason> {
+    let bytes = URL_SAFE_NO_PAD.decode(segment).map_err(|_| Reason::MalformedToken)?;
+    serde_json::from_slice(&bytes).map_err(|_| Reason::MalformedToken)
+}
+
+/// `none` and the HMAC family are refused here, before any key is looked at: an
+/// HS256 token "signed" with a public key must never reach a verifier.
+fn parse_algorithm(alg: &str) -> Result<Algorithm, Reason> {
+    match alg {
+        "RS256" => Ok(Algorithm::RS256),
+        "ES256" => Ok(Algorithm::ES256),
+        _ => Err(Reason::AlgorithmNotAllowed),
+    }
+}
+
+fn verify_signature(
+    key: &VerifyingKey,
+    token: &str,
+    clock_skew: u64,
+    now: u64,
+) -> Result<JWTClaims<GoogleClaims>, Reason> {
+    // nbf and iat are checked by the provider, with reason codes of their own; the
+    // size limit is ours too.
+    let options = VerificationOptions {
+        accept_future: true,
+        time_tolerance: Some(Duration::from_secs(clock_skew)),
+        artificial_time: Some(Duration::from_secs(now)),
+        max_token_length: None,
+        ..Default::default()
+    };
+    match key {
+        VerifyingKey::Rs256(key) => key.verify_token::<GoogleClaims>(token, Some(options)),
+        VerifyingKey::Es256(key) => key.verify_token::<GoogleClaims>(token, Some(options)),
+    }
+    .map_err(|error| reason_for(&error))
+}
+
+fn reason_for(error: &jwt_simple::Error) -> Reason {
+    match error.downcast_ref::<JWTError>() {
+        Some(JWTError::TokenHasExpired) => Reason::TokenExpired,
+        Some(JWTError::AlgorithmMismatch) => Reason::AlgorithmKeyMismatch,
+        Some(
+            JWTError::CompactEncodingError
+            | JWTError::HeaderTooLarge
+            | JWTError::NotJWT
+            | JWTError::UnknownCriticalExtension,
+        ) => Reason::MalformedToken,
+        // Whatever else the verifier says, the token did not prove who signed it.
+        Some(_) => Reason::BadSignature,
+        // Not a JWT error: base64 or JSON that would not decode.
+        None => Reason::MalformedToken,
+    }
+}
+
+fn identity(provider: usize, claims: JWTClaims<GoogleClaims>) -> Identity {
+    Identity {
+        provider,
+        subject: claims.subject.unwrap_or_default(),
+        email: claims.custom.email,
+        domain: claims.custom.hd,
+        expires_at: claims.expires_at.map_or(0, |exp| exp.as_secs()),
+    }
+}
