@@ -63,6 +63,11 @@ impl Gate {
         &self.settings
     }
 
+    /// How many verified tokens this gate remembers.
+    pub fn cached_tokens(&self) -> usize {
+        self.cache.len()
+    }
+
     /// Headers removed from every client request, whatever the decision, before
     /// anything else: only the gate may set them.
     pub fn headers_to_strip(&self) -> [&str; 3] {

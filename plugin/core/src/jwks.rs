@@ -11,7 +11,8 @@ use std::collections::HashMap;
 
 /// A public key that verifies exactly one algorithm.
 pub enum VerifyingKey {
-    Rs256(RS256PublicKey),
+    // Boxed: an RSA key is ten times the size of an EC key.
+    Rs256(Box<RS256PublicKey>),
     Es256(ES256PublicKey),
 }
 
@@ -92,7 +93,7 @@ fn parse_key(key: &Value) -> Result<Option<(String, VerifyingKey)>, String> {
     let json = key.to_string();
     let verifying_key = match key.get("kty").and_then(Value::as_str) {
         Some("RSA") => RS256PublicKey::from_jwk(&json)
-            .map(VerifyingKey::Rs256)
+            .map(|key| VerifyingKey::Rs256(Box::new(key)))
             .map_err(|e| format!("not a usable RS256 key: {e}"))?,
         Some("EC") => ES256PublicKey::from_jwk(&json)
             .map(VerifyingKey::Es256)

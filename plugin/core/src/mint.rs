@@ -9,21 +9,21 @@ use std::sync::OnceLock;
 
 /// A private signing key with its `kid`.
 pub enum SigningKey {
-    Rs256(RS256KeyPair),
-    Es256(ES256KeyPair),
+    Rs256(Box<RS256KeyPair>),
+    Es256(Box<ES256KeyPair>),
 }
 
 impl SigningKey {
     /// A new 2048-bit RSA key, the size Google uses for ID tokens.
     pub fn generate_rs256(kid: &str) -> Result<Self, String> {
         RS256KeyPair::generate(2048)
-            .map(|key| SigningKey::Rs256(key.with_key_id(kid)))
+            .map(|key| SigningKey::Rs256(Box::new(key.with_key_id(kid))))
             .map_err(|e| format!("cannot generate an RSA key: {e}"))
     }
 
     /// A new P-256 key, the kind IAP signs its assertions with.
     pub fn generate_es256(kid: &str) -> Self {
-        SigningKey::Es256(ES256KeyPair::generate().with_key_id(kid))
+        SigningKey::Es256(Box::new(ES256KeyPair::generate().with_key_id(kid)))
     }
 
     /// Reads a private JWK as written by [`SigningKey::to_private_jwk`].
@@ -34,8 +34,8 @@ impl SigningKey {
             .and_then(Value::as_str)
             .map(str::to_owned);
         match kty.as_deref() {
-            Some("RSA") => RS256KeyPair::from_jwk(jwk).map(SigningKey::Rs256),
-            Some("EC") => ES256KeyPair::from_jwk(jwk).map(SigningKey::Es256),
+            Some("RSA") => RS256KeyPair::from_jwk(jwk).map(|key| SigningKey::Rs256(Box::new(key))),
+            Some("EC") => ES256KeyPair::from_jwk(jwk).map(|key| SigningKey::Es256(Box::new(key))),
             _ => return Err("the key file needs `kty` RSA or EC".to_owned()),
         }
         .map_err(|e| format!("the key file is not a usable private key: {e}"))

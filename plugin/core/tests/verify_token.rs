@@ -1,5 +1,7 @@
 //! Token verification, one named case per way a token can be wrong.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed unwrap is a failed test
+
 mod support;
 
 use jwt_simple::prelude::*;

@@ -2,6 +2,8 @@
 //! pass every check, and a fixed clock far in the future so nothing ever rots.
 #![allow(dead_code)]
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed unwrap is a failed test
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};

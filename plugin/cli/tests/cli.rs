@@ -1,0 +1,86 @@
+//! The `wsgate` binary as users run it.
+
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{SystemTime, UNIX_EPOCH};
+use wsgate_core::{Gate, Reason, RequestSnapshot};
+
+fn wsgate(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wsgate")).args(args).output().unwrap()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn config_trusting(jwks: Value) -> Value {
+    json!({
+        "providers": [{"name": "demo", "issuers": ["https://accounts.google.com"], "audiences": ["wsgate-demo"], "local_jwks": jwks}],
+        "policy": {"allow": {"domains": ["example.com"]}}
+    })
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn a_minted_token_is_accepted_by_a_config_trusting_the_generated_jwks() {
+    let dir = scratch("mint");
+    assert!(wsgate(&["keygen", "--out", path(&dir)]).status.success());
+    let minted = wsgate(&["mint", "--key", path(&dir.join("signing-key.json")), "--email", "alice@example.com"]);
+    assert!(minted.status.success(), "{}", String::from_utf8_lossy(&minted.stderr));
+    let token = String::from_utf8(minted.stdout).unwrap().trim().to_owned();
+
+    let jwks: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("jwks.json")).unwrap()).unwrap();
+    let mut gate = Gate::from_json(config_trusting(jwks).to_string().as_bytes()).unwrap();
+    let request = RequestSnapshot::new("GET", "h", "/").with_header("authorization", format!("Bearer {token}"));
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let verdict = gate.decide(&request, now);
+    assert_eq!(verdict.reason, Reason::Allowed, "{}", verdict.log_line);
+    assert_eq!(verdict.identity.unwrap().domain.as_deref(), Some("example.com"));
+}
+
+#[test]
+fn an_es256_key_mints_iap_style_tokens() {
+    let dir = scratch("mint-es256");
+    assert!(wsgate(&["keygen", "--out", path(&dir), "--alg", "es256", "--kid", "iap-1"]).status.success());
+    let minted = wsgate(&["mint", "--key", path(&dir.join("signing-key.json")), "--email", "a@example.com", "--iss", "https://cloud.google.com/iap"]);
+    let token = String::from_utf8(minted.stdout).unwrap();
+    let header = token.split('.').next().unwrap();
+    assert!(header.starts_with("eyJhbGciOiJFUzI1NiIs"), "ES256 header expected, got {header}");
+}
+
+#[test]
+fn validate_accepts_a_good_config_and_exits_zero() {
+    let dir = scratch("validate-ok");
+    assert!(wsgate(&["keygen", "--out", path(&dir)]).status.success());
+    let jwks: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("jwks.json")).unwrap()).unwrap();
+    let file = dir.join("config.json");
+    std::fs::write(&file, config_trusting(jwks).to_string()).unwrap();
+    let output = wsgate(&["validate", path(&file)]);
+    assert!(output.status.success());
+    assert!(String::from_utf8_lossy(&output.stdout).contains(": ok"));
+}
+
+#[test]
+fn validate_lists_every_problem_with_its_field_path_and_fails() {
+    let dir = scratch("validate-bad");
+    let file = dir.join("config.json");
+    let config = json!({
+        "providers": [{"name": "x", "issuers": [], "audiences": ["a"], "local_jwks": {"keys": []}}],
+        "policy": {"allow": {}}
+    });
+    std::fs::write(&file, config.to_string()).unwrap();
+    let output = wsgate(&["validate", path(&file)]);
+    assert!(!output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for expected in ["providers[0].issuers: needs at least one issuer", "providers[0].local_jwks: holds no key", "policy.allow: admits nobody"] {
+        assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
+    }
+    assert!(String::from_utf8_lossy(&output.stderr).contains("3 problem(s)"));
+}

@@ -1,0 +1,112 @@
+//! A bad configuration is refused at load time, and every message names its field.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed unwrap is a failed test
+
+mod support;
+
+use serde_json::{Value, json};
+use support::*;
+use wsgate_core::Settings;
+
+/// Applies `change` to a good config and returns the error lines.
+fn errors_after(change: impl FnOnce(&mut Value)) -> Vec<String> {
+    let mut config = config();
+    change(&mut config);
+    match Settings::from_json(config.to_string().as_bytes()) {
+        Ok(_) => vec![],
+        Err(errors) => errors.0.iter().map(ToString::to_string).collect(),
+    }
+}
+
+fn assert_refused(change: impl FnOnce(&mut Value), expected: &str) {
+    let errors = errors_after(change);
+    assert!(errors.iter().any(|e| e.starts_with(expected)), "expected an error starting with {expected:?}, got {errors:?}");
+}
+
+#[test]
+fn the_shared_fixture_config_is_valid() {
+    assert_eq!(errors_after(|_| {}), Vec::<String>::new());
+}
+
+/// A change to the fixture config.
+type Edit = Box<dyn FnOnce(&mut Value)>;
+
+#[test]
+fn each_bad_field_is_named_in_its_error() {
+    let cases: Vec<(&str, Edit)> = vec![
+        ("providers: needs at least one provider", Box::new(|c| c["providers"] = json!([]))),
+        ("providers[0].audiences: needs at least one audience", Box::new(|c| c["providers"][0]["audiences"] = json!([]))),
+        ("providers[0].issuers: needs at least one issuer", Box::new(|c| c["providers"][0]["issuers"] = json!([]))),
+        ("providers[0].issuers[1]: must not be empty", Box::new(|c| c["providers"][0]["issuers"][1] = json!(" "))),
+        ("providers[1].issuers[0]: `https://accounts.google.com` belongs to another provider", Box::new(|c| c["providers"][1]["issuers"] = json!([GOOGLE]))),
+        ("providers[1].name: `google` is used by another provider", Box::new(|c| c["providers"][1]["name"] = json!("google"))),
+        ("providers[0].local_jwks: is required", Box::new(|c| { c["providers"][0].as_object_mut().unwrap().remove("local_jwks"); })),
+        ("providers[0].local_jwks.keys[0]: needs a `kid`", Box::new(|c| { c["providers"][0]["local_jwks"]["keys"][0].as_object_mut().unwrap().remove("kid"); })),
+        ("providers[0].local_jwks: must be an object with a `keys` array", Box::new(|c| c["providers"][0]["local_jwks"] = json!({"k": 1}))),
+        ("providers[0].algorithms[0]: unknown variant `HS256`", Box::new(|c| c["providers"][0]["algorithms"] = json!(["HS256"]))),
+        ("providers[0].algorithms: needs at least one", Box::new(|c| c["providers"][0]["algorithms"] = json!([]))),
+        ("providers[0].clock_skew_seconds: must be at most 600", Box::new(|c| c["providers"][0]["clock_skew_seconds"] = json!(3600))),
+        ("providers[0].max_lifetime_seconds: must be between 1 and 86400", Box::new(|c| c["providers"][0]["max_lifetime_seconds"] = json!(0))),
+        ("providers[0].clock_skew_seconds: invalid type", Box::new(|c| c["providers"][0]["clock_skew_seconds"] = json!("60s"))),
+        ("providers[0].audience: unknown field `audience`", Box::new(|c| c["providers"][0]["audience"] = json!("x"))),
+        ("policy.allow: admits nobody", Box::new(|c| c["policy"]["allow"] = json!({}))),
+        ("policy.public_paths[0]: `healthz` must be a plain path prefix", Box::new(|c| c["policy"]["public_paths"] = json!(["healthz"]))),
+        ("policy.public_paths[0]: `/api/*` must be a plain path prefix", Box::new(|c| c["policy"]["public_paths"] = json!(["/api/*"]))),
+        ("policy: missing field `allow`", Box::new(|c| c["policy"] = json!({}))),
+        ("token_sources[0]: set exactly one of `header` or `cookie`", Box::new(|c| c["token_sources"] = json!([{"header": "a", "cookie": "b"}]))),
+        ("token_sources[0].prefix: applies to headers only", Box::new(|c| c["token_sources"] = json!([{"cookie": "b", "prefix": "Bearer "}]))),
+        ("token_sources[0].header: `bad header` is not a valid header name", Box::new(|c| c["token_sources"] = json!([{"header": "bad header"}]))),
+        ("token_sources: needs at least one source", Box::new(|c| c["token_sources"] = json!([]))),
+        ("identity_headers.email: `authorization` would be removed from every request", Box::new(|c| c["identity_headers"] = json!({"email": "Authorization"}))),
+        ("identity_headers.domain: `x-workspace-email` is used for another identity header", Box::new(|c| c["identity_headers"] = json!({"domain": "x-workspace-email"}))),
+        ("realm: must be non-empty printable ASCII", Box::new(|c| c["realm"] = json!("a\"b"))),
+        ("max_token_bytes: must be between 512 and 65536", Box::new(|c| c["max_token_bytes"] = json!(100))),
+        ("token_cache_entries: must be at most 1000000", Box::new(|c| c["token_cache_entries"] = json!(2_000_000))),
+        ("polcy: unknown field `polcy`", Box::new(|c| c["polcy"] = json!({}))),
+    ];
+    for (expected, change) in cases {
+        assert_refused(change, expected);
+    }
+}
+
+#[test]
+fn all_problems_are_reported_at_once() {
+    let errors = errors_after(|c| {
+        c["providers"][0]["audiences"] = json!([]);
+        c["policy"]["allow"] = json!({});
+        c["realm"] = json!("");
+    });
+    assert_eq!(errors.len(), 3, "{errors:?}");
+}
+
+#[test]
+fn a_jwks_may_be_given_as_a_json_string_like_envoys_inline_string() {
+    let errors = errors_after(|c| {
+        let text = c["providers"][0]["local_jwks"].to_string();
+        c["providers"][0]["local_jwks"] = Value::String(text);
+    });
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
+#[test]
+fn a_non_json_config_is_refused_with_the_position() {
+    let errors = Settings::from_json(b"{\"providers\": [").unwrap_err();
+    assert!(errors.to_string().contains("line 1"), "{errors}");
+}
+
+#[test]
+fn defaults_match_the_documentation() {
+    let settings = settings(&json!({
+        "providers": [{"name": "g", "issuers": [GOOGLE], "audiences": [AUDIENCE], "local_jwks": wsgate_core::mint::TestKeys::shared().jwks()}],
+        "policy": {"allow": {"authenticated": true}}
+    }));
+    let provider = settings.verifier.provider(0).unwrap();
+    assert_eq!(provider.clock_skew, 60);
+    assert_eq!(provider.max_lifetime, 3600);
+    assert!(provider.require_email_verified);
+    assert_eq!(settings.identity_headers.all(), ["x-workspace-email", "x-workspace-subject", "x-workspace-domain"]);
+    assert_eq!(settings.realm, "wsgate");
+    assert!(!settings.strip_token);
+    assert_eq!(settings.token_cache_entries, 4096);
+    assert_eq!(settings.token_sources.len(), 2);
+}

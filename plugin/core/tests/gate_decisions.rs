@@ -1,0 +1,127 @@
+//! Whole decisions: what the proxy is told to do for a request, and what it logs.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed unwrap is a failed test
+
+mod support;
+
+use serde_json::{Value, json};
+use support::*;
+use wsgate_core::{Action, Gate, Reason, RequestSnapshot};
+
+fn request(path: &str) -> RequestSnapshot {
+    RequestSnapshot::new("GET", "api.example.com", path).with_header("x-request-id", "req-1")
+}
+
+fn with_bearer(path: &str, token: &str) -> RequestSnapshot {
+    request(path).with_header("authorization", format!("Bearer {token}"))
+}
+
+fn forwarded_headers(action: &Action) -> Vec<(String, String)> {
+    match action {
+        Action::Forward { set, .. } => set.iter().map(|(n, v)| (n.clone(), String::from_utf8(v.clone()).unwrap())).collect(),
+        Action::Respond(response) => panic!("expected Forward, got {response:?}"),
+    }
+}
+
+#[test]
+fn an_allowed_caller_is_forwarded_with_identity_headers() {
+    let verdict = gate().decide(&with_bearer("/reports", &rsa_token(&google_claims())), NOW);
+    assert_eq!(verdict.reason, Reason::Allowed);
+    assert_eq!(verdict.rule, Some("allow.domains"));
+    assert_eq!(
+        forwarded_headers(&verdict.action),
+        [
+            ("x-workspace-email".to_owned(), "alice@example.com".to_owned()),
+            ("x-workspace-subject".to_owned(), "110000000000000000001".to_owned()),
+            ("x-workspace-domain".to_owned(), "example.com".to_owned()),
+        ]
+    );
+}
+
+#[test]
+fn a_public_path_is_forwarded_without_identity_even_with_a_bad_token() {
+    let verdict = gate().decide(&with_bearer("/healthz", "garbage"), NOW);
+    assert_eq!(verdict.reason, Reason::PublicPath);
+    assert!(forwarded_headers(&verdict.action).is_empty());
+}
+
+#[test]
+fn a_missing_token_is_answered_401_with_the_request_id() {
+    let verdict = gate().decide(&request("/reports"), NOW);
+    let Action::Respond(response) = verdict.action else { panic!("expected a response") };
+    assert_eq!(response.status, 401);
+    assert_eq!(response.body, r#"{"error":"missing_token","request_id":"req-1"}"#);
+}
+
+#[test]
+fn a_caller_outside_the_policy_is_answered_403_by_the_default_rule() {
+    let claims = google_with(json!({"email": "bob@example.net", "hd": "example.com"}));
+    let mut config = config();
+    config["policy"]["allow"] = json!({"emails": ["someone@else.test"]});
+    let verdict = Gate::new(settings(&config)).decide(&with_bearer("/reports", &rsa_token(&claims)), NOW);
+    assert_eq!(verdict.reason, Reason::NotAllowed);
+    assert_eq!(verdict.rule, Some("default"));
+    let Action::Respond(response) = verdict.action else { panic!("expected a response") };
+    assert_eq!(response.status, 403);
+}
+
+#[test]
+fn a_token_is_verified_once_then_served_from_the_cache_until_it_expires() {
+    let mut gate = gate();
+    let token = rsa_token(&google_claims());
+    assert_eq!(gate.decide(&with_bearer("/a", &token), NOW).reason, Reason::Allowed);
+    assert_eq!(gate.cached_tokens(), 1);
+    assert_eq!(gate.decide(&with_bearer("/b", &token), NOW + 10).reason, Reason::Allowed);
+    assert_eq!(gate.cached_tokens(), 1, "the second request must reuse the cached verification");
+    // Past exp + skew the cached entry is gone and verification refuses the token.
+    assert_eq!(gate.decide(&with_bearer("/c", &token), NOW + 3540 + 61).reason, Reason::TokenExpired);
+    assert_eq!(gate.cached_tokens(), 0);
+}
+
+#[test]
+fn refused_tokens_are_not_cached() {
+    let mut gate = gate();
+    let token = rsa_token(&google_with(json!({"aud": "someone-else"})));
+    assert_eq!(gate.decide(&with_bearer("/a", &token), NOW).reason, Reason::AudienceNotAllowed);
+    assert_eq!(gate.cached_tokens(), 0);
+}
+
+#[test]
+fn strip_token_removes_the_header_the_token_came_from() {
+    let mut config = config();
+    config["strip_token"] = json!(true);
+    let token = rsa_token(&google_claims());
+    let request = request("/a").with_header("x-serverless-authorization", format!("Bearer {token}"));
+    let verdict = Gate::new(settings(&config)).decide(&request, NOW);
+    let Action::Forward { remove, .. } = verdict.action else { panic!("expected Forward") };
+    assert_eq!(remove, ["x-serverless-authorization"]);
+}
+
+#[test]
+fn the_log_line_is_json_naming_decision_reason_rule_and_caller() {
+    let verdict = gate().decide(&with_bearer("/reports?q=1", &rsa_token(&google_claims())), NOW);
+    let line: Value = serde_json::from_str(&verdict.log_line).unwrap();
+    assert_eq!(
+        line,
+        json!({
+            "decision": "allow", "status": 200, "reason": "allowed", "rule": "allow.domains",
+            "provider": "google", "email": "alice@example.com", "subject": "110000000000000000001",
+            "method": "GET", "authority": "api.example.com", "path": "/reports?q=1", "request_id": "req-1"
+        })
+    );
+}
+
+#[test]
+fn control_characters_in_logged_fields_cannot_forge_log_lines() {
+    let request = RequestSnapshot::new("GET", "h", "/a\n{\"decision\":\"allow\"}").with_header("x-request-id", "x\r\ny");
+    let verdict = gate().decide(&request, NOW);
+    assert!(!verdict.log_line.contains('\n') && !verdict.log_line.contains("\\n"), "{}", verdict.log_line);
+}
+
+#[test]
+fn identity_headers_to_strip_are_the_configured_ones() {
+    let mut config = config();
+    config["identity_headers"] = json!({"email": "X-Caller-Email"});
+    let gate = Gate::new(settings(&config));
+    assert_eq!(gate.headers_to_strip(), ["x-caller-email", "x-workspace-subject", "x-workspace-domain"]);
+}
