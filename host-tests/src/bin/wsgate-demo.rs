@@ -20,9 +20,13 @@ struct Args {
     /// The `wsgate` CLI, to print how to mint more tokens.
     #[arg(long)]
     cli: PathBuf,
-    /// Plugin config; the first provider is made to trust the demo key.
+    /// Plugin config without keys or policy; the first provider is made to trust the
+    /// demo key.
     #[arg(long)]
     config: PathBuf,
+    /// The policy document to run with.
+    #[arg(long)]
+    policy: PathBuf,
     #[arg(long)]
     envoy_template: PathBuf,
     #[arg(long, default_value_t = 8080)]
@@ -44,6 +48,7 @@ fn run(args: &Args) -> Result<(), String> {
     let key_path = args.dir.join("signing-key.json");
     let key = demo_key(&key_path)?;
     let mut config: Value = serde_json::from_str(&read(&args.config)?).map_err(|e| format!("{}: {e}", args.config.display()))?;
+    config["policy"] = serde_json::from_str(&read(&args.policy)?).map_err(|e| format!("{}: {e}", args.policy.display()))?;
     trust_keys(&mut config, 0, jwks(&[&key]));
     let options = StackOptions {
         envoy_binary: args.envoy.clone(),
@@ -97,23 +102,27 @@ fn print_instructions(args: &Args, stack: &Stack, key_path: &Path, tokens: &[(&s
     let token = |name: &str| tokens.iter().find(|(n, _)| *n == name).map(|(_, p)| p.display().to_string()).unwrap_or_default();
     println!(
         "\nwsgate is up: Envoy {url} → wsgate.wasm → echo upstream 127.0.0.1:{upstream}
-policy: {config} (public /healthz; domain example.com and pat@partner.example admitted)
+policy: {policy} (public /healthz; /hello for example.com and pat@partner.example; /eng for group eng@example.com)
 
   curl -i {url}/healthz                                             # public: 200
   curl -i {url}/hello                                               # no token: 401
   curl -i -H \"Authorization: Bearer $(cat {alice})\" {url}/hello   # alice@example.com: 200, see x-workspace-* in the echo
+  curl -i -H \"Authorization: Bearer $(cat {alice})\" {url}/eng     # 200: alice is in eng@ through backend@ (nested)
   curl -i -H \"Authorization: Bearer $(cat {bob})\" {url}/hello     # bob@partner.example: 403 not_allowed
   curl -i -H 'x-workspace-email: ceo@example.com' {url}/healthz     # spoofed identity header: stripped
+  (every response carries x-wsgate-decision: the demo policy turns explain_header on)
 
-mint a token for anyone (1 hour, signed by the demo key):
-  {cli} mint --key {key} --email carol@example.com
+mint a token for anyone (1 hour, signed by the demo key), groups as a token claim:
+  {cli} mint --key {key} --email carol@example.com --claim 'groups=[\"eng@example.com\"]'
+explain a decision without a request:
+  {cli} explain {policy} --email alice@example.com --path /eng
 
 decision log: {log} (one JSON line per request)
 stats:        curl -s http://127.0.0.1:{admin}/stats?filter=wsgate
 
 Ctrl-C stops Envoy and the upstream.",
         upstream = stack.upstream.port,
-        config = args.config.display(),
+        policy = args.policy.display(),
         alice = token("alice"),
         bob = token("bob"),
         cli = args.cli.display(),

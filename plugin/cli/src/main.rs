@@ -1,5 +1,7 @@
 //! `wsgate`: the operator's command line. Makes demo keys and tokens, checks configs.
 
+mod document;
+mod explain;
 mod keys;
 mod validate;
 
@@ -20,11 +22,14 @@ enum Command {
     Keygen(keys::KeygenArgs),
     /// Sign a Google-style ID token with a key made by `keygen`.
     Mint(keys::MintArgs),
-    /// Check a plugin configuration; prints every problem with its field path.
+    /// Check a plugin configuration or a policy file; prints every problem with its
+    /// field path, and warnings for rules that can never take effect.
     Validate {
-        /// The plugin configuration (JSON).
+        /// A plugin configuration or a policy document (JSON).
         config: PathBuf,
     },
+    /// Show what a policy decides for one request and caller, and which rule decided.
+    Explain(explain::ExplainArgs),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +37,7 @@ fn main() -> ExitCode {
         Command::Keygen(args) => keys::keygen(&args),
         Command::Mint(args) => keys::mint(&args),
         Command::Validate { config } => validate::validate(&config),
+        Command::Explain(args) => explain::explain(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,20 +1,24 @@
-//! `wsgate validate`: the same checks Envoy's `on_configure` runs, before deploying.
+//! `wsgate validate`: the checks Envoy's `on_configure` runs, before deploying, plus
+//! warnings about rules that cannot do what they say.
 
+use crate::document::load;
 use std::path::Path;
-use wsgate_core::Settings;
 
 pub fn validate(path: &Path) -> Result<(), String> {
-    let json = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    match Settings::from_json(&json) {
-        Ok(_) => {
-            println!("{}: ok", path.display());
+    let shown = path.display();
+    match load(path)? {
+        Ok((_, warnings)) => {
+            for warning in &warnings {
+                println!("{shown}: warning: {warning}");
+            }
+            println!("{shown}: ok");
             Ok(())
         }
         Err(errors) => {
-            for error in &errors.0 {
-                println!("{}: {error}", path.display());
+            for error in &errors {
+                println!("{shown}: {error}");
             }
-            Err(format!("{} problem(s) in {}", errors.0.len(), path.display()))
+            Err(format!("{} problem(s) in {shown}", errors.len()))
         }
     }
 }

@@ -42,7 +42,7 @@ fn a_minted_token_is_accepted_by_a_config_trusting_the_generated_jwks() {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
     let verdict = gate.decide(&request, now);
     assert_eq!(verdict.reason, Reason::Allowed, "{}", verdict.log_line);
-    assert_eq!(verdict.identity.unwrap().domain.as_deref(), Some("example.com"));
+    assert_eq!(verdict.verified.unwrap().identity.domain.as_deref(), Some("example.com"));
 }
 
 #[test]
@@ -79,7 +79,7 @@ fn validate_lists_every_problem_with_its_field_path_and_fails() {
     let output = wsgate(&["validate", path(&file)]);
     assert!(!output.status.success());
     let stdout = String::from_utf8_lossy(&output.stdout);
-    for expected in ["providers[0].issuers: needs at least one issuer", "providers[0].local_jwks: holds no key", "policy.allow: admits nobody"] {
+    for expected in ["providers[0].issuers: needs at least one issuer", "providers[0].local_jwks: holds no key", "policy.allow: names nobody"] {
         assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
     }
     assert!(String::from_utf8_lossy(&output.stderr).contains("3 problem(s)"));

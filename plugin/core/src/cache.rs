@@ -4,18 +4,28 @@
 //! Keyed by the whole token (not a hash of it), so two tokens can never share an
 //! entry. An entry lives no longer than its token's `exp`.
 
-use crate::verify::Identity;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+/// What the cache needs to know of an entry: when its token expires (Unix seconds).
+pub trait Expiring {
+    fn expires_at(&self) -> u64;
+}
+
+impl Expiring for crate::verify::Identity {
+    fn expires_at(&self) -> u64 {
+        self.expires_at
+    }
+}
+
 #[derive(Debug)]
-pub struct TokenCache {
-    entries: HashMap<Box<[u8]>, Rc<Identity>>,
+pub struct TokenCache<T> {
+    entries: HashMap<Box<[u8]>, Rc<T>>,
     capacity: usize,
     last_sweep: u64,
 }
 
-impl TokenCache {
+impl<T: Expiring> TokenCache<T> {
     /// A cache holding at most `capacity` tokens; 0 turns caching off.
     pub fn new(capacity: usize) -> Self {
         Self { entries: HashMap::new(), capacity, last_sweep: 0 }
@@ -30,23 +40,23 @@ impl TokenCache {
     }
 
     /// The identity of a token verified earlier, if it has not expired at `now`.
-    pub fn get(&mut self, token: &[u8], now: u64) -> Option<Rc<Identity>> {
-        let identity = self.entries.get(token)?;
-        if now < identity.expires_at {
-            return Some(Rc::clone(identity));
+    pub fn get(&mut self, token: &[u8], now: u64) -> Option<Rc<T>> {
+        let entry = self.entries.get(token)?;
+        if now < entry.expires_at() {
+            return Some(Rc::clone(entry));
         }
         self.entries.remove(token);
         None
     }
 
-    pub fn insert(&mut self, token: &[u8], identity: Rc<Identity>, now: u64) {
-        if self.capacity == 0 || now >= identity.expires_at {
+    pub fn insert(&mut self, token: &[u8], entry: Rc<T>, now: u64) {
+        if self.capacity == 0 || now >= entry.expires_at() {
             return;
         }
         if self.entries.len() >= self.capacity {
             self.make_room(now);
         }
-        self.entries.insert(token.into(), identity);
+        self.entries.insert(token.into(), entry);
     }
 
     /// Drops expired entries (at most once a second, so a full cache of live tokens
@@ -54,7 +64,7 @@ impl TokenCache {
     fn make_room(&mut self, now: u64) {
         if now != self.last_sweep {
             self.last_sweep = now;
-            self.entries.retain(|_, identity| now < identity.expires_at);
+            self.entries.retain(|_, entry| now < entry.expires_at());
         }
         if self.entries.len() >= self.capacity {
             let victim = self.entries.keys().next().cloned();
@@ -68,14 +78,15 @@ impl TokenCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verify::Identity;
 
     fn identity(expires_at: u64) -> Rc<Identity> {
-        Rc::new(Identity { provider: 0, subject: "s".into(), email: None, domain: None, expires_at })
+        Rc::new(Identity { provider: 0, subject: "s".into(), email: None, domain: None, groups: vec![], expires_at })
     }
 
     #[test]
     fn an_entry_is_served_until_its_token_expires_and_not_after() {
-        let mut cache = TokenCache::new(4);
+        let mut cache = TokenCache::<Identity>::new(4);
         cache.insert(b"t", identity(100), 10);
         assert!(cache.get(b"t", 99).is_some());
         assert!(cache.get(b"t", 100).is_none());
@@ -84,7 +95,7 @@ mod tests {
 
     #[test]
     fn the_cache_never_grows_past_its_capacity() {
-        let mut cache = TokenCache::new(3);
+        let mut cache = TokenCache::<Identity>::new(3);
         for i in 0..50u32 {
             cache.insert(&i.to_be_bytes(), identity(1_000), 10);
             assert!(cache.len() <= 3);
@@ -94,7 +105,7 @@ mod tests {
 
     #[test]
     fn expired_entries_make_room_before_live_ones_are_evicted() {
-        let mut cache = TokenCache::new(2);
+        let mut cache = TokenCache::<Identity>::new(2);
         cache.insert(b"old", identity(20), 10);
         cache.insert(b"live", identity(1_000), 10);
         cache.insert(b"new", identity(1_000), 30);
@@ -104,7 +115,7 @@ mod tests {
 
     #[test]
     fn capacity_zero_caches_nothing() {
-        let mut cache = TokenCache::new(0);
+        let mut cache = TokenCache::<Identity>::new(0);
         cache.insert(b"t", identity(100), 10);
         assert!(cache.get(b"t", 10).is_none());
     }

@@ -6,6 +6,8 @@
 
 use serde::Deserialize;
 
+pub use crate::policy_config::PolicyConfig;
+
 /// The whole plugin configuration.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -73,6 +75,9 @@ pub struct ProviderConfig {
     /// Accepted `azp` values; empty accepts any.
     #[serde(default)]
     pub allowed_azp: Vec<String>,
+    /// The claim holding the caller's groups (a list of group emails), if any.
+    #[serde(default = "default_groups_claim")]
+    pub groups_claim: String,
 }
 
 /// Signing algorithms the gate can verify. HMAC and `none` are deliberately absent.
@@ -93,32 +98,6 @@ impl Algorithm {
     }
 }
 
-/// The first policy: public paths, and who may call everything else.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PolicyConfig {
-    /// Path prefixes served without a token (`/healthz` covers `/healthz` and
-    /// `/healthz/live`, not `/healthzz`).
-    #[serde(default)]
-    pub public_paths: Vec<String>,
-    pub allow: AllowConfig,
-}
-
-/// Verified callers admitted everywhere outside the public paths.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AllowConfig {
-    /// Exact email addresses, compared case-insensitively.
-    #[serde(default)]
-    pub emails: Vec<String>,
-    /// Workspace domains, matched against the token's `hd` (never the email's suffix).
-    #[serde(default)]
-    pub domains: Vec<String>,
-    /// Admit any caller with a verified token.
-    #[serde(default)]
-    pub authenticated: bool,
-}
-
 /// Request headers that carry the identity upstream. Always removed from the client's
 /// request first.
 #[derive(Debug, Deserialize)]
@@ -130,6 +109,9 @@ pub struct IdentityHeadersConfig {
     pub subject: String,
     #[serde(default = "default_domain_header")]
     pub domain: String,
+    /// The caller's groups that the policy references, comma-separated.
+    #[serde(default = "default_groups_header")]
+    pub groups: String,
 }
 
 impl Default for IdentityHeadersConfig {
@@ -138,6 +120,7 @@ impl Default for IdentityHeadersConfig {
             email: default_email_header(),
             subject: default_subject_header(),
             domain: default_domain_header(),
+            groups: default_groups_header(),
         }
     }
 }
@@ -193,4 +176,12 @@ fn default_subject_header() -> String {
 
 fn default_domain_header() -> String {
     "x-workspace-domain".to_owned()
+}
+
+fn default_groups_header() -> String {
+    "x-workspace-groups".to_owned()
+}
+
+fn default_groups_claim() -> String {
+    "groups".to_owned()
 }

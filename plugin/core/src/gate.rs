@@ -2,10 +2,14 @@
 //! everything the proxy must then do spelled out (headers to set, or the response to
 //! send) and a log line saying why.
 
-use crate::cache::TokenCache;
+use crate::cache::{Expiring, TokenCache};
 use crate::extract::{FoundToken, TokenSource, cookie_header_without, find_token};
 use crate::log::DecisionRecord;
-use crate::policy::RuleName;
+use crate::policy::index::RuleId;
+use crate::policy::pattern::RequestShape;
+use crate::policy::subjects::Caller;
+use crate::policy::{Policy, PolicyDecision};
+use crate::policy_config::Effect;
 use crate::reason::Reason;
 use crate::request::RequestHeaders;
 use crate::respond::{LocalResponse, refusal};
@@ -23,14 +27,40 @@ pub enum Action {
     Respond(LocalResponse),
 }
 
+/// A verified token's caller, as cached: the identity from the token and the caller
+/// the policy sees (groups resolved).
+#[derive(Debug)]
+pub struct Verified {
+    pub identity: Identity,
+    pub caller: Caller,
+}
+
+impl Expiring for Verified {
+    fn expires_at(&self) -> u64 {
+        self.identity.expires_at
+    }
+}
+
+/// The rule that decided, for explanations and per-rule metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecidingRule {
+    pub id: RuleId,
+    pub name: Rc<str>,
+    pub effect: Effect,
+}
+
 /// A decision and its explanation.
 #[derive(Debug, Clone)]
 pub struct Verdict {
     pub reason: Reason,
-    /// The policy entry that decided, when one did.
-    pub rule: Option<RuleName>,
-    pub identity: Option<Rc<Identity>>,
+    /// `None` when the policy's default decided, or no policy was consulted.
+    pub rule: Option<DecidingRule>,
+    /// Dry-run: the reason the request would have been refused, and by which rule.
+    pub would_deny: Option<(Reason, Option<Rc<str>>)>,
+    pub verified: Option<Rc<Verified>>,
     pub action: Action,
+    /// Headers to add to the upstream's response (the opt-in explanation header).
+    pub response_headers: Vec<(String, String)>,
     /// The JSON decision log line.
     pub log_line: String,
 }
@@ -39,15 +69,21 @@ pub struct Verdict {
 #[derive(Debug)]
 pub struct Gate {
     settings: Settings,
-    cache: TokenCache,
+    cache: TokenCache<Verified>,
 }
 
 /// What the decision was based on, before it is turned into an action.
 struct Outcome {
     reason: Reason,
-    rule: Option<RuleName>,
-    identity: Option<Rc<Identity>>,
+    rule: Option<DecidingRule>,
+    policy_decided: bool,
+    would_deny: Option<(Reason, Option<Rc<str>>)>,
+    verified: Option<Rc<Verified>>,
 }
+
+/// The groups header is bounded; upstreams must rely on the gate's decision, not on
+/// finding every group in it.
+const GROUPS_HEADER_LIMIT: usize = 4096;
 
 impl Gate {
     pub fn new(settings: Settings) -> Self {
@@ -70,7 +106,7 @@ impl Gate {
 
     /// Headers removed from every client request, whatever the decision, before
     /// anything else: only the gate may set them.
-    pub fn headers_to_strip(&self) -> [&str; 3] {
+    pub fn headers_to_strip(&self) -> [&str; 4] {
         self.settings.identity_headers.all()
     }
 
@@ -78,54 +114,96 @@ impl Gate {
     pub fn decide(&mut self, request: &impl RequestHeaders, now: u64) -> Verdict {
         let facts = RequestFacts::read(request);
         let token = find_token(&self.settings.token_sources, request);
-        let outcome = self.evaluate(&facts.raw_path, token.as_ref(), now);
+        let outcome = self.evaluate(&facts, token.as_ref(), now);
+        let explanation = self.explanation(&outcome);
+        let mut response_headers = Vec::new();
         let action = if outcome.reason.admits() {
-            self.forward(outcome.identity.as_deref(), token.as_ref(), request)
+            response_headers.extend(explanation);
+            self.forward(outcome.verified.as_deref(), token.as_ref(), request)
         } else {
-            Action::Respond(refusal(outcome.reason, token.is_some(), &self.settings.realm, &facts.request_id))
+            let mut response = refusal(outcome.reason, token.is_some(), &self.settings.realm, &facts.request_id);
+            response.headers.extend(explanation);
+            Action::Respond(response)
         };
         let log_line = self.log_line(&facts, &outcome);
-        Verdict { reason: outcome.reason, rule: outcome.rule, identity: outcome.identity, action, log_line }
-    }
-
-    fn evaluate(&mut self, path: &[u8], token: Option<&FoundToken>, now: u64) -> Outcome {
-        if self.settings.policy.is_public(path) {
-            return Outcome { reason: Reason::PublicPath, rule: Some("public_paths"), identity: None };
+        Verdict {
+            reason: outcome.reason,
+            rule: outcome.rule,
+            would_deny: outcome.would_deny,
+            verified: outcome.verified,
+            action,
+            response_headers,
+            log_line,
         }
-        let Some(token) = token else {
-            return Outcome { reason: Reason::MissingToken, rule: None, identity: None };
-        };
-        let identity = match self.authenticate(&token.token, now) {
-            Ok(identity) => identity,
-            Err(reason) => return Outcome { reason, rule: None, identity: None },
-        };
-        let rule = self.settings.policy.admits(&identity);
-        let reason = if rule.is_some() { Reason::Allowed } else { Reason::NotAllowed };
-        Outcome { reason, rule: rule.or(Some("default")), identity: Some(identity) }
     }
 
-    fn authenticate(&mut self, token: &[u8], now: u64) -> Result<Rc<Identity>, Reason> {
-        if let Some(identity) = self.cache.get(token, now) {
-            return Ok(identity);
+    fn evaluate(&mut self, facts: &RequestFacts, token: Option<&FoundToken>, now: u64) -> Outcome {
+        let Ok(shape) = RequestShape::new(&facts.raw_authority, &facts.raw_path, &facts.raw_method) else {
+            return Outcome { reason: Reason::AmbiguousPath, rule: None, policy_decided: false, would_deny: None, verified: None };
+        };
+        let (verified, token_failure) = match token {
+            None => (None, Reason::MissingToken),
+            Some(token) => match self.authenticate(&token.token, now) {
+                Ok(verified) => (Some(verified), Reason::Allowed),
+                Err(reason) => (None, reason),
+            },
+        };
+        let anonymous = Caller::anonymous();
+        let caller = verified.as_ref().map_or(&anonymous, |v| &v.caller);
+        let policy = &self.settings.policy;
+        let decision = policy.evaluate(&shape, caller);
+        let token_failure = verified.is_none().then_some(token_failure);
+        let refused_as = |rule: Option<RuleId>| refusal_reason(rule, token_failure);
+        let mut reason = reason_for(&decision, token_failure);
+        let mut would_deny = dry_run_refusal(policy, &decision, refused_as);
+        if !reason.admits() && policy.dry_run {
+            would_deny = Some((reason, decision.rule.and_then(|id| policy.rule_name(id).cloned())));
+            reason = Reason::DryRun;
         }
-        let identity = Rc::new(self.settings.verifier.verify(token, now)?);
-        self.cache.insert(token, Rc::clone(&identity), now);
-        Ok(identity)
+        let rule = decision.rule.and_then(|id| deciding_rule(policy, id));
+        Outcome { reason, rule, policy_decided: true, would_deny, verified }
     }
 
-    fn forward(&self, identity: Option<&Identity>, token: Option<&FoundToken>, request: &impl RequestHeaders) -> Action {
+    fn authenticate(&mut self, token: &[u8], now: u64) -> Result<Rc<Verified>, Reason> {
+        if let Some(verified) = self.cache.get(token, now) {
+            return Ok(verified);
+        }
+        let identity = self.settings.verifier.verify(token, now)?;
+        let caller = self.settings.policy.caller(identity.email.as_deref(), identity.domain.as_deref(), &identity.groups);
+        let verified = Rc::new(Verified { identity, caller });
+        self.cache.insert(token, Rc::clone(&verified), now);
+        Ok(verified)
+    }
+
+    fn forward(&self, verified: Option<&Verified>, token: Option<&FoundToken>, request: &impl RequestHeaders) -> Action {
         let mut set = Vec::new();
         let mut remove = Vec::new();
-        if let Some(identity) = identity {
+        if let Some(Verified { identity, caller }) = verified {
             let names = &self.settings.identity_headers;
             push_header(&mut set, &names.email, identity.email.as_deref());
             push_header(&mut set, &names.subject, Some(&identity.subject));
             push_header(&mut set, &names.domain, identity.domain.as_deref());
+            push_header(&mut set, &names.groups, Some(&self.groups_header(caller)));
         }
         if let Some(token) = token.filter(|_| self.settings.strip_token) {
             self.strip(token, request, &mut set, &mut remove);
         }
         Action::Forward { set, remove }
+    }
+
+    /// The caller's referenced groups, comma-separated, cut at a group boundary.
+    fn groups_header(&self, caller: &Caller) -> String {
+        let mut header = String::new();
+        for name in self.settings.policy.group_names(&caller.groups) {
+            if header.len() + name.len() + 1 > GROUPS_HEADER_LIMIT {
+                break;
+            }
+            if !header.is_empty() {
+                header.push(',');
+            }
+            header.push_str(name);
+        }
+        header
     }
 
     fn strip(&self, token: &FoundToken, request: &impl RequestHeaders, set: &mut Vec<(String, Vec<u8>)>, remove: &mut Vec<String>) {
@@ -142,8 +220,19 @@ impl Gate {
         }
     }
 
+    /// The opt-in explanation header: `deny; reason=not_allowed; rule=default`.
+    fn explanation(&self, outcome: &Outcome) -> Option<(String, String)> {
+        let header = self.settings.policy.explain_header.as_ref()?;
+        let decision = if outcome.reason.admits() { "allow" } else { "deny" };
+        let mut value = format!("{decision}; reason={}; rule={}", outcome.reason.code(), rule_label(outcome));
+        if let Some((reason, rule)) = &outcome.would_deny {
+            value.push_str(&format!("; would_deny={}; would_deny_rule={}", reason.code(), rule.as_deref().unwrap_or("default")));
+        }
+        Some((header.clone(), value))
+    }
+
     fn log_line(&self, facts: &RequestFacts, outcome: &Outcome) -> String {
-        let identity = outcome.identity.as_deref();
+        let identity = outcome.verified.as_deref().map(|v| &v.identity);
         let provider = identity
             .and_then(|id| self.settings.verifier.provider(id.provider))
             .map(|p| p.name.as_str());
@@ -151,10 +240,12 @@ impl Gate {
             decision: if outcome.reason.admits() { "allow" } else { "deny" },
             status: outcome.reason.status(),
             reason: outcome.reason.code(),
-            rule: outcome.rule,
+            rule: outcome.policy_decided.then(|| rule_label(outcome)),
             provider,
             email: identity.and_then(|id| id.email.as_deref()),
             subject: identity.map(|id| id.subject.as_str()),
+            would_deny: outcome.would_deny.as_ref().map(|(reason, _)| reason.code()),
+            would_deny_rule: outcome.would_deny.as_ref().map(|(_, rule)| rule.as_deref().unwrap_or("default")),
             method: &facts.method,
             authority: &facts.authority,
             path: &facts.path,
@@ -162,6 +253,48 @@ impl Gate {
         }
         .to_json()
     }
+}
+
+/// The reason for a policy decision. `token_failure` is why the caller is anonymous
+/// (no token, or a token that failed), `None` for a verified caller.
+pub fn reason_for(decision: &PolicyDecision, token_failure: Option<Reason>) -> Reason {
+    match (decision.effect, token_failure) {
+        (Effect::Allow, None) => Reason::Allowed,
+        (Effect::Allow, Some(_)) => Reason::PublicPath,
+        (Effect::Deny, _) => refusal_reason(decision.rule, token_failure),
+    }
+}
+
+/// A caller without a valid token is refused for that (401, so clients know to
+/// authenticate); a verified one by the rule (403) or the default (403).
+fn refusal_reason(rule: Option<RuleId>, token_failure: Option<Reason>) -> Reason {
+    match (token_failure, rule) {
+        (Some(failure), _) => failure,
+        (None, Some(_)) => Reason::DeniedByRule,
+        (None, None) => Reason::NotAllowed,
+    }
+}
+
+/// When only the dry-run rules would refuse the request: why, and by which rule.
+fn dry_run_refusal(
+    policy: &Policy,
+    decision: &PolicyDecision,
+    refused_as: impl Fn(Option<RuleId>) -> Reason,
+) -> Option<(Reason, Option<Rc<str>>)> {
+    match decision.dry_run {
+        Some((Effect::Deny, rule)) if decision.effect == Effect::Allow => {
+            Some((refused_as(rule), rule.and_then(|id| policy.rule_name(id).cloned())))
+        }
+        _ => None,
+    }
+}
+
+fn deciding_rule(policy: &Policy, id: RuleId) -> Option<DecidingRule> {
+    policy.rule(id).map(|rule| DecidingRule { id, name: rule.name.clone(), effect: rule.effect })
+}
+
+fn rule_label(outcome: &Outcome) -> &str {
+    outcome.rule.as_ref().map_or("default", |rule| &rule.name)
 }
 
 /// Header values come from token claims; a value Envoy would refuse to forward (or
@@ -175,6 +308,8 @@ fn push_header(set: &mut Vec<(String, Vec<u8>)>, name: &str, value: Option<&str>
 /// The request line, read once, made safe for logs and response bodies.
 struct RequestFacts {
     raw_path: Vec<u8>,
+    raw_authority: Vec<u8>,
+    raw_method: Vec<u8>,
     method: String,
     authority: String,
     path: String,
@@ -185,14 +320,16 @@ const LOGGED_FIELD_LIMIT: usize = 512;
 
 impl RequestFacts {
     fn read(request: &impl RequestHeaders) -> Self {
-        let raw_path = request.header(":path").unwrap_or_default();
-        let text = |name: &str| printable(&request.header(name).unwrap_or_default());
+        let raw = |name: &str| request.header(name).unwrap_or_default();
+        let (raw_path, raw_authority, raw_method) = (raw(":path"), raw(":authority"), raw(":method"));
         Self {
-            method: text(":method"),
-            authority: text(":authority"),
+            method: printable(&raw_method),
+            authority: printable(&raw_authority),
             path: printable(&raw_path),
-            request_id: text("x-request-id"),
+            request_id: printable(&raw("x-request-id")),
             raw_path,
+            raw_authority,
+            raw_method,
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod log;
 #[cfg(any(test, feature = "mint"))]
 pub mod mint;
 pub mod policy;
+pub mod policy_config;
 pub mod provider;
 pub mod reason;
 pub mod request;

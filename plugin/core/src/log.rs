@@ -18,6 +18,11 @@ pub struct DecisionRecord<'a> {
     pub email: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<&'a str>,
+    /// Dry-run: the reason the request would have been refused, and by which rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub would_deny: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub would_deny_rule: Option<&'a str>,
     pub method: &'a str,
     pub authority: &'a str,
     pub path: &'a str,

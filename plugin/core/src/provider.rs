@@ -24,6 +24,8 @@ pub struct Provider {
     pub require_email_verified: bool,
     /// Empty accepts any `azp`.
     pub allowed_azp: HashSet<String>,
+    /// The claim listing the caller's groups.
+    pub groups_claim: String,
 }
 
 /// The Google-specific claims the gate reads; all others are ignored.
@@ -38,6 +40,9 @@ pub struct GoogleClaims {
     pub hd: Option<String>,
     #[serde(default)]
     pub azp: Option<String>,
+    /// Every other claim; the provider's `groups_claim` is read from here.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, Value>,
 }
 
 impl Provider {

@@ -53,13 +53,23 @@ pub enum Reason {
     AuthorizedPartyNotAllowed,
 
     // --- 403: authenticated, not admitted ---------------------------------------
-    /// A verified caller that no policy entry admits.
+    /// A verified caller that no rule admits (the default denied).
     NotAllowed,
+    /// A verified caller refused by a deny rule.
+    DeniedByRule,
+
+    // --- others -------------------------------------------------------------------
+    /// 400: a path the upstream might read as another (`/a/../admin`, `%2e`): no rule
+    /// can be trusted to match it.
+    AmbiguousPath,
+    /// The policy is in dry-run: the request would have been refused (the log says
+    /// why) but was let through.
+    DryRun,
 }
 
 impl Reason {
     /// Every reason, for defining metrics up front and for documentation tests.
-    pub const ALL: [Reason; 22] = [
+    pub const ALL: [Reason; 25] = [
         Reason::Allowed,
         Reason::PublicPath,
         Reason::MissingToken,
@@ -82,6 +92,9 @@ impl Reason {
         Reason::EmailNotVerified,
         Reason::AuthorizedPartyNotAllowed,
         Reason::NotAllowed,
+        Reason::DeniedByRule,
+        Reason::AmbiguousPath,
+        Reason::DryRun,
     ];
 
     /// The stable, snake_case code used in logs, metrics and response bodies.
@@ -109,21 +122,25 @@ impl Reason {
             Reason::EmailNotVerified => "email_not_verified",
             Reason::AuthorizedPartyNotAllowed => "azp_not_allowed",
             Reason::NotAllowed => "not_allowed",
+            Reason::DeniedByRule => "denied_by_rule",
+            Reason::AmbiguousPath => "ambiguous_path",
+            Reason::DryRun => "dry_run",
         }
     }
 
     /// The HTTP status a refusal with this reason gets; 200 for the two admitting reasons.
     pub fn status(self) -> u16 {
         match self {
-            Reason::Allowed | Reason::PublicPath => 200,
-            Reason::NotAllowed => 403,
+            Reason::Allowed | Reason::PublicPath | Reason::DryRun => 200,
+            Reason::NotAllowed | Reason::DeniedByRule => 403,
+            Reason::AmbiguousPath => 400,
             _ => 401,
         }
     }
 
     /// Whether this reason lets the request through.
     pub fn admits(self) -> bool {
-        matches!(self, Reason::Allowed | Reason::PublicPath)
+        matches!(self, Reason::Allowed | Reason::PublicPath | Reason::DryRun)
     }
 
     /// A short human text for RFC 6750's `error_description`. It must stay within the
@@ -153,6 +170,9 @@ impl Reason {
             Reason::EmailNotVerified => "the token's email is not verified",
             Reason::AuthorizedPartyNotAllowed => "the token's authorized party is not accepted",
             Reason::NotAllowed => "the caller is not allowed",
+            Reason::DeniedByRule => "the caller is denied by a rule",
+            Reason::AmbiguousPath => "the path is ambiguous",
+            Reason::DryRun => "dry run",
         }
     }
 }
@@ -183,9 +203,9 @@ mod tests {
     }
 
     #[test]
-    fn only_allowed_and_public_path_admit() {
+    fn only_allowed_public_path_and_dry_run_admit() {
         let admitting: Vec<_> = Reason::ALL.into_iter().filter(|r| r.admits()).collect();
-        assert_eq!(admitting, [Reason::Allowed, Reason::PublicPath]);
+        assert_eq!(admitting, [Reason::Allowed, Reason::PublicPath, Reason::DryRun]);
         assert_eq!(Reason::NotAllowed.status(), 403);
         assert_eq!(Reason::BadSignature.status(), 401);
     }

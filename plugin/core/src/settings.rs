@@ -4,10 +4,11 @@
 //! (`providers[0].local_jwks.keys[1]: needs a kid`), and all of them at once, so a
 //! user fixes a config in one pass. Anything doubtful is an error, never a default.
 
-use crate::config::{Config, IdentityHeadersConfig, PolicyConfig, ProviderConfig, TokenSourceConfig};
+use crate::config::{Config, IdentityHeadersConfig, ProviderConfig, TokenSourceConfig};
 use crate::extract::TokenSource;
 use crate::jwks::parse_jwks;
 use crate::policy::Policy;
+use crate::policy::compile::compile;
 use crate::provider::Provider;
 use crate::verify::Verifier;
 use std::collections::HashSet;
@@ -50,11 +51,12 @@ pub struct IdentityHeaders {
     pub email: String,
     pub subject: String,
     pub domain: String,
+    pub groups: String,
 }
 
 impl IdentityHeaders {
-    pub fn all(&self) -> [&str; 3] {
-        [&self.email, &self.subject, &self.domain]
+    pub fn all(&self) -> [&str; 4] {
+        [&self.email, &self.subject, &self.domain, &self.groups]
     }
 }
 
@@ -68,6 +70,8 @@ pub struct Settings {
     pub strip_token: bool,
     pub realm: String,
     pub token_cache_entries: usize,
+    /// Not fatal; shown by `wsgate validate` and logged when the filter loads.
+    pub warnings: Vec<ConfigError>,
 }
 
 const MAX_CLOCK_SKEW_SECONDS: u64 = 600;
@@ -90,14 +94,15 @@ impl Settings {
     pub fn from_config(config: Config) -> Result<Settings, ConfigErrors> {
         let mut check = Checker::default();
         let providers = check.providers(&config.providers);
-        let policy = check.policy(&config.policy);
+        let (policy, diagnostics) = compile(&config.policy, "policy.");
+        check.errors.extend(diagnostics.errors);
         let token_sources = check.token_sources(&config.token_sources);
         let identity_headers = check.identity_headers(&config.identity_headers, &token_sources);
         check.realm(&config.realm);
         check.bounds(&config);
-        if !check.errors.is_empty() {
+        let Some(policy) = policy.filter(|_| check.errors.is_empty()) else {
             return Err(ConfigErrors(check.errors));
-        }
+        };
         Ok(Settings {
             verifier: Verifier::new(providers, config.max_token_bytes),
             policy,
@@ -106,6 +111,7 @@ impl Settings {
             strip_token: config.strip_token,
             realm: config.realm,
             token_cache_entries: config.token_cache_entries,
+            warnings: diagnostics.warnings,
         })
     }
 }
@@ -173,6 +179,7 @@ impl Checker {
             allowed_domains: config.allowed_domains.iter().map(|d| d.to_ascii_lowercase()).collect(),
             require_email_verified: config.require_email_verified,
             allowed_azp: config.allowed_azp.iter().cloned().collect(),
+            groups_claim: config.groups_claim.clone(),
         })
     }
 
@@ -195,26 +202,6 @@ impl Checker {
                 }
                 None
             }
-        }
-    }
-
-    fn policy(&mut self, config: &PolicyConfig) -> Policy {
-        for (index, prefix) in config.public_paths.iter().enumerate() {
-            if !prefix.starts_with('/') || prefix.contains(['?', '#', '*', '\\']) || prefix.contains("/..") {
-                self.error(format!("policy.public_paths[{index}]"), format!("`{prefix}` must be a plain path prefix starting with `/` (no `?`, `#`, `*`, `\\` or `..`)"));
-            }
-        }
-        let allow = &config.allow;
-        self.non_blank_entries("policy.allow.emails", &allow.emails);
-        self.non_blank_entries("policy.allow.domains", &allow.domains);
-        if allow.emails.is_empty() && allow.domains.is_empty() && !allow.authenticated {
-            self.error("policy.allow", "admits nobody: list `emails` or `domains`, or set `authenticated: true`");
-        }
-        Policy {
-            public_paths: config.public_paths.clone(),
-            emails: allow.emails.iter().map(|e| e.to_ascii_lowercase()).collect(),
-            domains: allow.domains.iter().map(|d| d.to_ascii_lowercase()).collect(),
-            any_authenticated: allow.authenticated,
         }
     }
 
@@ -255,7 +242,8 @@ impl Checker {
 
     fn identity_headers(&mut self, config: &IdentityHeadersConfig, sources: &[TokenSource]) -> IdentityHeaders {
         let mut names = Vec::new();
-        for (field, value) in [("email", &config.email), ("subject", &config.subject), ("domain", &config.domain)] {
+        let fields = [("email", &config.email), ("subject", &config.subject), ("domain", &config.domain), ("groups", &config.groups)];
+        for (field, value) in fields {
             let path = format!("identity_headers.{field}");
             let Some(name) = self.header_name(&path, value) else { continue };
             if names.contains(&name) {
@@ -268,7 +256,12 @@ impl Checker {
             names.push(name);
         }
         let lower = |name: &String| name.to_ascii_lowercase();
-        IdentityHeaders { email: lower(&config.email), subject: lower(&config.subject), domain: lower(&config.domain) }
+        IdentityHeaders {
+            email: lower(&config.email),
+            subject: lower(&config.subject),
+            domain: lower(&config.domain),
+            groups: lower(&config.groups),
+        }
     }
 
     fn realm(&mut self, realm: &str) {

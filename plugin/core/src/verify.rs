@@ -26,6 +26,8 @@ pub struct Identity {
     pub email: Option<String>,
     /// The Workspace domain (`hd`); absent for consumer accounts and most service accounts.
     pub domain: Option<String>,
+    /// Group emails from the provider's groups claim; strings only, others ignored.
+    pub groups: Vec<String>,
     /// `exp`, in Unix seconds.
     pub expires_at: u64,
 }
@@ -82,7 +84,7 @@ impl Verifier {
         let key = provider.key_for(algorithm, header.kid.as_deref())?;
         let claims = verify_signature(key, token, provider.clock_skew, now)?;
         provider.check_claims(&claims, now)?;
-        Ok(identity(index, claims))
+        Ok(identity(index, &provider.groups_claim, claims))
     }
 }
 
@@ -158,9 +160,14 @@ fn reason_for(error: &jwt_simple::Error) -> Reason {
     }
 }
 
-fn identity(provider: usize, claims: JWTClaims<GoogleClaims>) -> Identity {
+fn identity(provider: usize, groups_claim: &str, mut claims: JWTClaims<GoogleClaims>) -> Identity {
+    let groups = match claims.custom.other.remove(groups_claim) {
+        Some(serde_json::Value::Array(values)) => values.into_iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+        _ => Vec::new(),
+    };
     Identity {
         provider,
+        groups,
         subject: claims.subject.unwrap_or_default(),
         email: claims.custom.email,
         domain: claims.custom.hd,

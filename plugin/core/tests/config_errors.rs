@@ -49,10 +49,10 @@ fn each_bad_field_is_named_in_its_error() {
         ("providers[0].max_lifetime_seconds: must be between 1 and 86400", Box::new(|c| c["providers"][0]["max_lifetime_seconds"] = json!(0))),
         ("providers[0].clock_skew_seconds: invalid type", Box::new(|c| c["providers"][0]["clock_skew_seconds"] = json!("60s"))),
         ("providers[0].audience: unknown field `audience`", Box::new(|c| c["providers"][0]["audience"] = json!("x"))),
-        ("policy.allow: admits nobody", Box::new(|c| c["policy"]["allow"] = json!({}))),
-        ("policy.public_paths[0]: `healthz` must be a plain path prefix", Box::new(|c| c["policy"]["public_paths"] = json!(["healthz"]))),
-        ("policy.public_paths[0]: `/api/*` must be a plain path prefix", Box::new(|c| c["policy"]["public_paths"] = json!(["/api/*"]))),
-        ("policy: missing field `allow`", Box::new(|c| c["policy"] = json!({}))),
+        ("policy.allow: names nobody", Box::new(|c| c["policy"]["allow"] = json!({}))),
+        ("policy.public_paths[0]: `healthz` must be a plain path", Box::new(|c| c["policy"]["public_paths"] = json!(["healthz"]))),
+        ("policy.public_paths[0]: `/api/*` must be a plain path", Box::new(|c| c["policy"]["public_paths"] = json!(["/api/*"]))),
+        ("policy: admits nobody", Box::new(|c| c["policy"] = json!({}))),
         ("token_sources[0]: set exactly one of `header` or `cookie`", Box::new(|c| c["token_sources"] = json!([{"header": "a", "cookie": "b"}]))),
         ("token_sources[0].prefix: applies to headers only", Box::new(|c| c["token_sources"] = json!([{"cookie": "b", "prefix": "Bearer "}]))),
         ("token_sources[0].header: `bad header` is not a valid header name", Box::new(|c| c["token_sources"] = json!([{"header": "bad header"}]))),
@@ -104,7 +104,7 @@ fn defaults_match_the_documentation() {
     assert_eq!(provider.clock_skew, 60);
     assert_eq!(provider.max_lifetime, 3600);
     assert!(provider.require_email_verified);
-    assert_eq!(settings.identity_headers.all(), ["x-workspace-email", "x-workspace-subject", "x-workspace-domain"]);
+    assert_eq!(settings.identity_headers.all(), ["x-workspace-email", "x-workspace-subject", "x-workspace-domain", "x-workspace-groups"]);
     assert_eq!(settings.realm, "wsgate");
     assert!(!settings.strip_token);
     assert_eq!(settings.token_cache_entries, 4096);

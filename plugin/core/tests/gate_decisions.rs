@@ -27,7 +27,7 @@ fn forwarded_headers(action: &Action) -> Vec<(String, String)> {
 fn an_allowed_caller_is_forwarded_with_identity_headers() {
     let verdict = gate().decide(&with_bearer("/reports", &rsa_token(&google_claims())), NOW);
     assert_eq!(verdict.reason, Reason::Allowed);
-    assert_eq!(verdict.rule, Some("allow.domains"));
+    assert_eq!(verdict.rule.as_ref().map(|r| &*r.name), Some("allow"));
     assert_eq!(
         forwarded_headers(&verdict.action),
         [
@@ -42,6 +42,7 @@ fn an_allowed_caller_is_forwarded_with_identity_headers() {
 fn a_public_path_is_forwarded_without_identity_even_with_a_bad_token() {
     let verdict = gate().decide(&with_bearer("/healthz", "garbage"), NOW);
     assert_eq!(verdict.reason, Reason::PublicPath);
+    assert_eq!(verdict.rule.unwrap().name.as_ref(), "public_paths");
     assert!(forwarded_headers(&verdict.action).is_empty());
 }
 
@@ -57,10 +58,10 @@ fn a_missing_token_is_answered_401_with_the_request_id() {
 fn a_caller_outside_the_policy_is_answered_403_by_the_default_rule() {
     let claims = google_with(json!({"email": "bob@example.net", "hd": "example.com"}));
     let mut config = config();
-    config["policy"]["allow"] = json!({"emails": ["someone@else.test"]});
+    config["policy"]["allow"] = json!({"users": ["someone@else.test"]});
     let verdict = Gate::new(settings(&config)).decide(&with_bearer("/reports", &rsa_token(&claims)), NOW);
     assert_eq!(verdict.reason, Reason::NotAllowed);
-    assert_eq!(verdict.rule, Some("default"));
+    assert_eq!(verdict.rule, None, "the default decided");
     let Action::Respond(response) = verdict.action else { panic!("expected a response") };
     assert_eq!(response.status, 403);
 }
@@ -104,7 +105,7 @@ fn the_log_line_is_json_naming_decision_reason_rule_and_caller() {
     assert_eq!(
         line,
         json!({
-            "decision": "allow", "status": 200, "reason": "allowed", "rule": "allow.domains",
+            "decision": "allow", "status": 200, "reason": "allowed", "rule": "allow",
             "provider": "google", "email": "alice@example.com", "subject": "110000000000000000001",
             "method": "GET", "authority": "api.example.com", "path": "/reports?q=1", "request_id": "req-1"
         })
@@ -123,5 +124,5 @@ fn identity_headers_to_strip_are_the_configured_ones() {
     let mut config = config();
     config["identity_headers"] = json!({"email": "X-Caller-Email"});
     let gate = Gate::new(settings(&config));
-    assert_eq!(gate.headers_to_strip(), ["x-caller-email", "x-workspace-subject", "x-workspace-domain"]);
+    assert_eq!(gate.headers_to_strip(), ["x-caller-email", "x-workspace-subject", "x-workspace-domain", "x-workspace-groups"]);
 }

@@ -12,11 +12,13 @@ pub struct WsgateHttp {
     /// `None` only if a request arrives without a valid configuration, which Envoy
     /// should never allow; such a request is refused.
     shared: Option<Rc<Shared>>,
+    /// Added to the upstream's response: the opt-in explanation header.
+    response_headers: Vec<(String, String)>,
 }
 
 impl WsgateHttp {
     pub fn new(shared: Option<Rc<Shared>>) -> Self {
-        Self { shared }
+        Self { shared, response_headers: Vec::new() }
     }
 }
 
@@ -38,11 +40,21 @@ impl HttpContext for WsgateHttp {
         let verdict = gate.decide(&HostRequest, now);
         drop(gate);
         let _ = hostcalls::log(LogLevel::Info, &verdict.log_line);
-        shared.metrics.count(verdict.reason);
+        shared.metrics.count(&verdict);
         match verdict.action {
-            Action::Forward { set, remove } => forward(&set, &remove),
+            Action::Forward { set, remove } => {
+                self.response_headers = verdict.response_headers;
+                forward(&set, &remove)
+            }
             Action::Respond(response) => respond(&response),
         }
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> ProxyAction {
+        for (name, value) in &self.response_headers {
+            let _ = hostcalls::set_map_value(MapType::HttpResponseHeaders, name, Some(value));
+        }
+        ProxyAction::Continue
     }
 }
 

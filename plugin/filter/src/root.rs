@@ -31,6 +31,9 @@ impl RootContext for WsgateRoot {
             .unwrap_or_default();
         match Gate::from_json(&config) {
             Ok(gate) => {
+                for warning in &gate.settings().warnings {
+                    let _ = hostcalls::log(LogLevel::Warn, &format!("wsgate: configuration warning: {warning}"));
+                }
                 self.shared = Some(Rc::new(Shared { gate: RefCell::new(gate), metrics: Metrics::define() }));
                 true
             }

@@ -41,7 +41,7 @@ pub fn config() -> Value {
         ],
         "policy": {
             "public_paths": ["/healthz"],
-            "allow": {"domains": ["example.com"], "emails": ["partner@other.test"]}
+            "allow": {"domains": ["example.com"], "users": ["partner@other.test"]}
         },
         "token_sources": [
             {"header": "authorization", "prefix": "Bearer "},

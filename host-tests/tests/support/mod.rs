@@ -1,0 +1,104 @@
+//! Helpers for the end-to-end tests: real Envoy, the built .wasm, minted tokens.
+#![allow(dead_code)]
+
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use wsgate_core::mint::TestKeys;
+use wsgate_host_tests::http::Response;
+use wsgate_host_tests::stack::{Stack, StackOptions};
+
+pub const AUDIENCE: &str = "https://hello-abc123-uc.a.run.app";
+pub const IAP_AUDIENCE: &str = "/projects/123/global/backendServices/456";
+
+pub fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+fn env_path(name: &str) -> PathBuf {
+    let path = std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run these tests with `make e2e`"));
+    let path = PathBuf::from(path);
+    assert!(path.exists(), "{name}={} does not exist: run `make e2e`", path.display());
+    path
+}
+
+pub fn repo_file(relative: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Google (RS256, hd example.com) and IAP (ES256) providers; example.com admitted;
+/// /healthz public.
+pub fn plugin_config() -> Value {
+    let jwks = TestKeys::shared().jwks();
+    json!({
+        "providers": [
+            {"name": "google", "issuers": ["https://accounts.google.com"], "audiences": [AUDIENCE],
+             "local_jwks": jwks, "algorithms": ["RS256"], "allowed_domains": ["example.com", "partner.example"]},
+            {"name": "iap", "issuers": ["https://cloud.google.com/iap"], "audiences": [IAP_AUDIENCE],
+             "local_jwks": jwks, "algorithms": ["ES256"], "require_email_verified": false}
+        ],
+        "policy": {"public_paths": ["/healthz"], "allow": {"domains": ["example.com"]}},
+        "token_sources": [
+            {"header": "authorization", "prefix": "Bearer "},
+            {"header": "x-serverless-authorization", "prefix": "Bearer "},
+            {"header": "x-goog-iap-jwt-assertion"},
+            {"cookie": "wsgate_token"}
+        ]
+    })
+}
+
+pub fn start(test: &str, config: Value) -> Stack {
+    Stack::start_ready(&options(test, config)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+pub fn options(test: &str, config: Value) -> StackOptions {
+    StackOptions {
+        envoy_binary: env_path("WSGATE_ENVOY"),
+        wasm: env_path("WSGATE_WASM"),
+        envoy_template: repo_file("envoy/demo.yaml"),
+        plugin_config: config,
+        dir: PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e").join(test),
+        listen_port: None,
+        admin_port: None,
+    }
+}
+
+pub fn google_token(email: &str, hd: &str, changes: Value) -> String {
+    let mut claims = json!({
+        "iss": "https://accounts.google.com", "aud": AUDIENCE, "sub": format!("sub-{email}"),
+        "email": email, "email_verified": true, "hd": hd, "iat": now() - 10, "exp": now() + 3590,
+    });
+    for (name, value) in changes.as_object().unwrap() {
+        claims[name] = value.clone();
+    }
+    TestKeys::shared().rsa.sign(&claims).unwrap()
+}
+
+pub fn alice() -> String {
+    google_token("alice@example.com", "example.com", json!({}))
+}
+
+pub fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+/// The headers the upstream received, from its JSON echo.
+pub fn upstream_headers(response: &Response) -> Value {
+    assert_eq!(response.status, 200, "expected the upstream's echo, got {response:?}");
+    response.json()["headers"].clone()
+}
+
+/// The JSON decision lines of Envoy's log (Envoy prefixes each with its own fields).
+pub fn decision_lines(stack: &Stack) -> Vec<Value> {
+    // Envoy writes the log asynchronously; give it a moment.
+    std::thread::sleep(Duration::from_millis(200));
+    stack
+        .envoy
+        .log()
+        .lines()
+        .filter_map(|line| line.find("{\"decision\"").map(|at| &line[at..]))
+        .filter_map(|json| serde_json::from_str(json).ok())
+        .collect()
+}
+

@@ -1,0 +1,104 @@
+//! `wsgate explain`: what the policy decides for one request and caller, and why.
+
+use crate::document::{Document, load};
+use clap::Args;
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+use wsgate_core::gate::reason_for;
+use wsgate_core::policy::pattern::RequestShape;
+use wsgate_core::policy::subjects::Caller;
+use wsgate_core::{Gate, Reason, RequestSnapshot};
+
+#[derive(Args)]
+pub struct ExplainArgs {
+    /// A policy document, or a whole plugin configuration (needed with --token).
+    policy: PathBuf,
+    /// The caller's email; without it (and without --token) the caller is anonymous.
+    #[arg(long)]
+    email: Option<String>,
+    /// A group the caller belongs to (as a token's groups claim would say); repeatable.
+    #[arg(long = "group")]
+    groups: Vec<String>,
+    /// The caller's Workspace domain (`hd`); defaults to the email's domain.
+    #[arg(long)]
+    domain: Option<String>,
+    /// A token to verify instead of --email/--group (needs a whole configuration).
+    #[arg(long, conflicts_with_all = ["email", "groups", "domain"])]
+    token: Option<String>,
+    #[arg(long, default_value = "GET")]
+    method: String,
+    #[arg(long, default_value = "localhost")]
+    host: String,
+    #[arg(long, default_value = "/")]
+    path: String,
+}
+
+pub fn explain(args: &ExplainArgs) -> Result<(), String> {
+    let document = match load(&args.policy)? {
+        Ok((document, _)) => document,
+        Err(errors) => {
+            let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            return Err(format!("{} is invalid:\n{}", args.policy.display(), lines.join("\n")));
+        }
+    };
+    match (&args.token, document) {
+        (Some(token), Document::Config(settings)) => explain_token(args, token, Gate::new(*settings)),
+        (Some(_), Document::Policy(_)) => Err("--token needs a whole plugin configuration (with `providers`) to verify it".to_owned()),
+        (None, document) => explain_caller(args, &document),
+    }
+}
+
+fn explain_caller(args: &ExplainArgs, document: &Document) -> Result<(), String> {
+    let policy = document.policy();
+    let shape = RequestShape::new(args.host.as_bytes(), args.path.as_bytes(), args.method.as_bytes())
+        .map_err(|_| format!("`{}` is ambiguous: the filter refuses it with 400 ambiguous_path", args.path))?;
+    let domain = args.domain.clone().or_else(|| args.email.as_ref().and_then(|e| e.split_once('@')).map(|(_, d)| d.to_owned()));
+    let caller = match &args.email {
+        Some(email) => policy.caller(Some(email), domain.as_deref(), &args.groups),
+        None => Caller::anonymous(),
+    };
+    let decision = policy.evaluate(&shape, &caller);
+    let token_failure = args.email.is_none().then_some(Reason::MissingToken);
+    let reason = reason_for(&decision, token_failure);
+    let rule = decision.rule.and_then(|id| policy.rule_name(id)).map_or("default".to_owned(), |r| r.to_string());
+    let effect = if reason.admits() { "allow" } else { "deny" };
+    println!("decision: {effect} ({} {})", reason.status(), reason.code());
+    println!("rule:     {rule}");
+    println!("why:      {}", why(reason, &rule));
+    let groups: Vec<&str> = policy.group_names(&caller.groups).collect();
+    match &args.email {
+        Some(email) => println!("caller:   {email} (domain {}, policy groups [{}])", domain.as_deref().unwrap_or("-"), groups.join(", ")),
+        None => println!("caller:   anonymous"),
+    }
+    if policy.dry_run && !reason.admits() {
+        println!("dry-run:  the policy is in dry-run: the filter lets this through and logs would_deny={}", reason.code());
+    }
+    if let Some((effect, rule)) = decision.dry_run {
+        let name = rule.and_then(|id| policy.rule_name(id)).map_or("default".to_owned(), |r| r.to_string());
+        println!("dry-run:  rule `{name}` would make it {}", effect.name());
+    }
+    Ok(())
+}
+
+fn explain_token(args: &ExplainArgs, token: &str, mut gate: Gate) -> Result<(), String> {
+    let request = RequestSnapshot::new(&args.method, &args.host, &args.path).with_header("authorization", format!("Bearer {token}"));
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let verdict = gate.decide(&request, now);
+    let rule = verdict.rule.as_ref().map_or("default".to_owned(), |r| r.name.to_string());
+    let effect = if verdict.reason.admits() { "allow" } else { "deny" };
+    println!("decision: {effect} ({} {})", verdict.reason.status(), verdict.reason.code());
+    println!("rule:     {rule}");
+    println!("why:      {}", why(verdict.reason, &rule));
+    println!("log:      {}", verdict.log_line);
+    Ok(())
+}
+
+fn why(reason: Reason, rule: &str) -> String {
+    match reason {
+        Reason::Allowed | Reason::PublicPath => format!("rule `{rule}` admits this caller"),
+        Reason::DeniedByRule => format!("deny rule `{rule}` matches, and a deny always wins"),
+        Reason::NotAllowed => "no rule admits this caller, and the default is deny".to_owned(),
+        Reason::MissingToken => "no rule admits anonymous callers here: a token is needed".to_owned(),
+        other => other.description().to_owned(),
+    }
+}

@@ -1,0 +1,227 @@
+//! Checks a policy document and compiles it once, at configure time: rules sorted by
+//! name and indexed, referenced groups numbered, the directory flattened.
+//!
+//! Every problem names its field path (`rules[3].match.paths[0].template: template has
+//! an unclosed '{'`), and all problems are reported together.
+
+use crate::policy::groups::{Directory, DirectoryError, GroupTable};
+use crate::policy::index::RuleIndex;
+use crate::policy::pattern::{HostPattern, Method, MethodSet, PathPattern};
+use crate::policy::rule::Rule;
+use crate::policy::subjects::Subjects;
+use crate::policy::{Policy, lint};
+use crate::policy_config::{Effect, PathConfig, PolicyConfig, RuleConfig, SubjectsConfig};
+use crate::settings::ConfigError;
+use std::collections::HashSet;
+use std::rc::Rc;
+
+/// Errors refuse the policy; warnings are for `wsgate validate` and the load log.
+#[derive(Debug, Default)]
+pub struct Diagnostics {
+    pub errors: Vec<ConfigError>,
+    pub warnings: Vec<ConfigError>,
+}
+
+/// Compiles `config`; `base` prefixes every field path (`"policy."` inside a plugin
+/// configuration, `""` for a policy file).
+pub fn compile(config: &PolicyConfig, base: &str) -> (Option<Policy>, Diagnostics) {
+    let mut compiler = Compiler { base, diagnostics: Diagnostics::default(), groups: GroupTable::default() };
+    let mut rules = compiler.shorthand_rules(config);
+    for (index, rule) in config.rules.iter().enumerate() {
+        if let Some(rule) = compiler.rule(&format!("rules[{index}]"), rule) {
+            rules.push(rule);
+        }
+    }
+    compiler.unique_names(&rules);
+    let directory = compiler.directory(config);
+    compiler.explain_header(config.explain_header.as_deref());
+    let Compiler { mut diagnostics, groups, .. } = compiler;
+    if !diagnostics.errors.is_empty() {
+        return (None, diagnostics);
+    }
+    rules.sort_by(|a, b| a.name.cmp(&b.name));
+    diagnostics.warnings.extend(lint::warnings(&rules, config.default, base));
+    let policy = Policy {
+        index: RuleIndex::build(&rules),
+        rules,
+        default: config.default,
+        dry_run: config.dry_run,
+        groups,
+        directory: directory.unwrap_or_default(),
+        explain_header: config.explain_header.as_ref().map(|h| h.to_ascii_lowercase()),
+    };
+    (Some(policy), diagnostics)
+}
+
+struct Compiler<'a> {
+    base: &'a str,
+    diagnostics: Diagnostics,
+    groups: GroupTable,
+}
+
+impl Compiler<'_> {
+    fn error(&mut self, path: &str, message: impl Into<String>) {
+        let path = format!("{}{path}", self.base).trim_end_matches('.').to_owned();
+        self.diagnostics.errors.push(ConfigError { path, message: message.into() });
+    }
+
+    /// `public_paths` and `allow`, the first policy format, as ordinary rules.
+    fn shorthand_rules(&mut self, config: &PolicyConfig) -> Vec<Rule> {
+        let mut rules = Vec::new();
+        if !config.public_paths.is_empty() {
+            let paths = config
+                .public_paths
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| self.pattern(&format!("public_paths[{i}]"), PathPattern::prefix(p)))
+                .collect();
+            let subjects = Subjects { anonymous: true, ..Subjects::default() };
+            rules.push(Rule { name: "public_paths".into(), effect: Effect::Allow, dry_run: false, hosts: vec![], paths, methods: MethodSet::default(), subjects });
+        }
+        if let Some(allow) = &config.allow {
+            let subjects = self.subjects("allow", allow);
+            rules.push(Rule { name: "allow".into(), effect: Effect::Allow, dry_run: false, hosts: vec![], paths: vec![], methods: MethodSet::default(), subjects });
+        }
+        if rules.is_empty() && config.rules.is_empty() && config.default == Effect::Deny {
+            self.error("", "admits nobody: add `rules` (or `allow`), or set `default: allow`");
+        }
+        rules
+    }
+
+    fn rule(&mut self, path: &str, config: &RuleConfig) -> Option<Rule> {
+        let valid_name = !config.name.is_empty() && config.name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        if !valid_name {
+            self.error(&format!("{path}.name"), format!("`{}` must be letters, digits, `.`, `_` or `-`: rule names appear in metric names", config.name));
+        }
+        let hosts = config
+            .matches
+            .hosts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| self.pattern(&format!("{path}.match.hosts[{i}]"), HostPattern::parse(h)))
+            .collect();
+        let paths = config
+            .matches
+            .paths
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| self.path(&format!("{path}.match.paths[{i}]"), p))
+            .collect();
+        let methods = self.methods(&format!("{path}.match.methods"), &config.matches.methods);
+        let subjects = self.subjects(&format!("{path}.subjects"), &config.subjects);
+        Some(Rule { name: Rc::from(config.name.as_str()), effect: config.effect, dry_run: config.dry_run, hosts, paths, methods, subjects })
+    }
+
+    fn path(&mut self, path: &str, config: &PathConfig) -> Option<PathPattern> {
+        match (&config.exact, &config.prefix, &config.template) {
+            (Some(p), None, None) => self.pattern(&format!("{path}.exact"), PathPattern::exact(p)),
+            (None, Some(p), None) => self.pattern(&format!("{path}.prefix"), PathPattern::prefix(p)),
+            (None, None, Some(p)) => self.pattern(&format!("{path}.template"), PathPattern::template(p)),
+            _ => {
+                self.error(path, "set exactly one of `exact`, `prefix`, `template`");
+                None
+            }
+        }
+    }
+
+    fn pattern<T>(&mut self, path: &str, parsed: Result<T, String>) -> Option<T> {
+        parsed.map_err(|message| self.error(path, message)).ok()
+    }
+
+    fn methods(&mut self, path: &str, names: &[String]) -> MethodSet {
+        let mut set = MethodSet::default();
+        for (i, name) in names.iter().enumerate() {
+            match Method::from_name(name) {
+                Some(method) => set.insert(method),
+                None => self.error(&format!("{path}[{i}]"), format!("`{name}` is not a method (use upper case: GET, POST, …)")),
+            }
+        }
+        set
+    }
+
+    fn subjects(&mut self, path: &str, config: &SubjectsConfig) -> Subjects {
+        let lower = |list: &[String]| list.iter().map(|s| s.to_ascii_lowercase()).collect::<HashSet<_>>();
+        let mut subjects = Subjects {
+            users: lower(&config.users),
+            domains: lower(&config.domains),
+            groups: config.groups.iter().map(|g| self.groups.intern(g)).collect(),
+            authenticated: config.authenticated,
+            anonymous: config.anonymous,
+            ..Subjects::default()
+        };
+        for (field, list) in [("users", &config.users), ("groups", &config.groups)] {
+            for (i, email) in list.iter().enumerate() {
+                if !email.contains('@') || email.contains('*') {
+                    self.error(&format!("{path}.{field}[{i}]"), format!("`{email}` is not an email address"));
+                }
+            }
+        }
+        self.non_blank(&format!("{path}.domains"), &config.domains);
+        for (i, account) in config.service_accounts.iter().enumerate() {
+            match account.strip_prefix('*') {
+                Some(suffix) if suffix.starts_with('@') && suffix.len() > 1 && !suffix[1..].contains(['*', '@']) => {
+                    subjects.service_account_suffixes.push(suffix.to_ascii_lowercase());
+                }
+                None if account.contains('@') && !account.contains('*') => {
+                    subjects.service_accounts.insert(account.to_ascii_lowercase());
+                }
+                _ => self.error(&format!("{path}.service_accounts[{i}]"), format!("`{account}` must be an email or `*@project.iam.gserviceaccount.com`")),
+            }
+        }
+        let lists = [&config.users, &config.groups, &config.domains, &config.service_accounts];
+        if lists.iter().all(|list| list.is_empty()) && !config.authenticated && !config.anonymous {
+            self.error(path, "names nobody: list users, groups, domains or service_accounts, or set authenticated or anonymous");
+        }
+        subjects
+    }
+
+    fn non_blank(&mut self, path: &str, list: &[String]) {
+        for (i, entry) in list.iter().enumerate() {
+            if entry.trim().is_empty() {
+                self.error(&format!("{path}[{i}]"), "must not be empty");
+            }
+        }
+    }
+
+    fn unique_names(&mut self, rules: &[Rule]) {
+        let mut seen = HashSet::new();
+        for rule in rules {
+            if !seen.insert(rule.name.clone()) {
+                self.error("rules", format!("rule name `{}` is used twice (`public_paths` and `allow` are taken by the shorthands)", rule.name));
+            }
+        }
+    }
+
+    fn directory(&mut self, config: &PolicyConfig) -> Option<Directory> {
+        for (group, members) in &config.directory {
+            if !group.contains('@') {
+                self.error(&format!("directory.{group}"), "groups are keyed by their email address");
+            }
+            for (i, member) in members.iter().enumerate() {
+                if member.email().trim().is_empty() {
+                    self.error(&format!("directory.{group}[{i}]"), "member has no email");
+                }
+            }
+        }
+        match Directory::build(&config.directory, &self.groups) {
+            Ok(directory) => Some(directory),
+            Err(DirectoryError::Cycle(chain)) => {
+                let first = chain.first().cloned().unwrap_or_default();
+                self.error(&format!("directory.{first}"), format!("membership cycle: {}", chain.join(" → ")));
+                None
+            }
+            Err(DirectoryError::TooDeep(chain)) => {
+                let first = chain.first().cloned().unwrap_or_default();
+                self.error(&format!("directory.{first}"), format!("groups nested more than {} deep", chain.len()));
+                None
+            }
+        }
+    }
+
+    fn explain_header(&mut self, header: Option<&str>) {
+        let valid = |h: &str| !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if let Some(header) = header.filter(|h| !valid(h)) {
+            self.error("explain_header", format!("`{header}` is not a valid header name"));
+        }
+    }
+}

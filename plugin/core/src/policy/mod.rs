@@ -1,0 +1,122 @@
+//! Group policies, compiled: who may call what. A matching deny wins, otherwise a
+//! matching allow admits, otherwise the default applies; among several matching rules
+//! of the deciding effect the one with the lowest name is reported, so rule order
+//! never changes a decision or its explanation.
+
+pub mod compile;
+pub mod groups;
+pub mod index;
+pub mod lint;
+pub mod pattern;
+pub mod rule;
+pub mod subjects;
+
+use crate::policy_config::Effect;
+use groups::{Directory, GroupSet, GroupTable};
+use index::{RuleId, RuleIndex};
+use pattern::RequestShape;
+use rule::Rule;
+use std::rc::Rc;
+use subjects::Caller;
+
+/// A compiled policy.
+#[derive(Debug)]
+pub struct Policy {
+    /// Sorted by name.
+    rules: Vec<Rule>,
+    index: RuleIndex,
+    pub default: Effect,
+    pub dry_run: bool,
+    groups: GroupTable,
+    directory: Directory,
+    pub explain_header: Option<String>,
+}
+
+/// What the policy decided for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PolicyDecision {
+    pub effect: Effect,
+    /// The deciding rule; `None` when the default decided.
+    pub rule: Option<RuleId>,
+    /// What enforcing the dry-run rules too would have decided, when that differs.
+    pub dry_run: Option<(Effect, Option<RuleId>)>,
+}
+
+/// The lowest-named matching rule of each effect, enforced and all.
+#[derive(Default)]
+struct Matches {
+    enforced: [Option<RuleId>; 2],
+    all: [Option<RuleId>; 2],
+}
+
+impl Matches {
+    fn offer(&mut self, id: RuleId, rule: &Rule) {
+        let slot = rule.effect as usize;
+        let keep_lowest = |current: &mut Option<RuleId>| *current = Some(current.map_or(id, |c| c.min(id)));
+        if !rule.dry_run {
+            keep_lowest(&mut self.enforced[slot]);
+        }
+        keep_lowest(&mut self.all[slot]);
+    }
+
+    fn decide(found: [Option<RuleId>; 2], default: Effect) -> (Effect, Option<RuleId>) {
+        match found {
+            [_, Some(deny)] => (Effect::Deny, Some(deny)),
+            [Some(allow), None] => (Effect::Allow, Some(allow)),
+            [None, None] => (default, None),
+        }
+    }
+}
+
+impl Policy {
+    pub fn evaluate(&self, request: &RequestShape, caller: &Caller) -> PolicyDecision {
+        let mut matches = Matches::default();
+        self.index.for_each_candidate(request, |id| {
+            if let Some(rule) = self.rules.get(id).filter(|rule| rule.applies(request, caller)) {
+                matches.offer(id, rule);
+            }
+        });
+        let (effect, rule) = Matches::decide(matches.enforced, self.default);
+        let shadow = Matches::decide(matches.all, self.default);
+        PolicyDecision { effect, rule, dry_run: (shadow.0 != effect).then_some(shadow) }
+    }
+
+    pub fn rule(&self, id: RuleId) -> Option<&Rule> {
+        self.rules.get(id)
+    }
+
+    pub fn rule_name(&self, id: RuleId) -> Option<&Rc<str>> {
+        self.rules.get(id).map(|rule| &rule.name)
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The caller as rules see it: memberships from the directory (by email) and from
+    /// the token's groups claim, nested groups included.
+    pub fn caller(&self, email: Option<&str>, domain: Option<&str>, claimed_groups: &[String]) -> Caller {
+        let email = email.map(str::to_ascii_lowercase);
+        let mut groups = GroupSet::default();
+        if let Some(direct) = email.as_deref().and_then(|e| self.directory.groups_of(e)) {
+            groups.union_with(direct);
+        }
+        for group in claimed_groups {
+            let group = group.to_ascii_lowercase();
+            match self.directory.groups_of(&group) {
+                Some(nested) => groups.union_with(nested),
+                None => {
+                    if let Some(id) = self.groups.id(&group) {
+                        groups.insert(id);
+                    }
+                }
+            }
+        }
+        Caller { authenticated: true, email, domain: domain.map(str::to_ascii_lowercase), groups }
+    }
+
+    /// The names of the referenced groups in `set`, in policy order.
+    pub fn group_names<'a>(&'a self, set: &'a GroupSet) -> impl Iterator<Item = &'a str> + 'a {
+        set.iter().map(|id| self.groups.name(id))
+    }
+}

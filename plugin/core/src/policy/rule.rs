@@ -1,0 +1,37 @@
+//! A compiled rule: conditions on the request, subjects, and an effect.
+
+use crate::policy::pattern::{HostPattern, MethodSet, PathPattern, RequestShape};
+use crate::policy::subjects::{Caller, Subjects};
+use crate::policy_config::Effect;
+use std::rc::Rc;
+
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub name: Rc<str>,
+    pub effect: Effect,
+    pub dry_run: bool,
+    /// Empty: any host.
+    pub hosts: Vec<HostPattern>,
+    /// Empty: any path.
+    pub paths: Vec<PathPattern>,
+    pub methods: MethodSet,
+    pub subjects: Subjects,
+}
+
+impl Rule {
+    /// Whether the rule is about this request and this caller. Cheapest checks first.
+    pub fn applies(&self, request: &RequestShape, caller: &Caller) -> bool {
+        self.methods.matches(request.method)
+            && (self.hosts.is_empty() || self.hosts.iter().any(|h| h.matches(&request.host)))
+            && (self.paths.is_empty() || self.paths.iter().any(|p| p.matches(&request.path)))
+            && self.subjects.matches(caller)
+    }
+
+    /// Whether every request and caller this rule applies to, `other` applies to too
+    /// (conservative: `false` when unsure). Used to find shadowed rules.
+    pub fn within(&self, other: &Rule) -> bool {
+        let hosts = other.hosts.is_empty() || (!self.hosts.is_empty() && self.hosts.iter().all(|h| other.hosts.iter().any(|o| h.within(o))));
+        let paths = other.paths.is_empty() || (!self.paths.is_empty() && self.paths.iter().all(|p| other.paths.iter().any(|o| p.within(o))));
+        hosts && paths && self.methods.within(other.methods) && self.subjects.within(&other.subjects)
+    }
+}
