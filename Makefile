@@ -23,12 +23,12 @@ DEBIAN_WASM_ENV := RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
 	CARGO_TARGET_WASM32_WASIP1_LINKER=/usr/lib/llvm-22/bin/wasm-ld \
 	CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS="-C link-self-contained=no -L native=/usr/lib/wasm32-wasi"
 
-.PHONY: help setup toolchain envoy build wasm cli run test unit e2e lint bench-policy clean
+.PHONY: help setup toolchain envoy build wasm cli run test unit harness e2e replay lint bench-policy clean
 
 help:
 	@echo "make run    start Envoy + wsgate + demo upstream on http://127.0.0.1:8080"
 	@echo "make test   run every test (unit, CLI, end-to-end through real Envoy)"
-	@echo "other: setup build e2e lint bench-policy clean"
+	@echo "other: setup build harness e2e replay lint bench-policy clean"
 
 setup: toolchain envoy
 
@@ -71,16 +71,27 @@ wasm: toolchain
 	@echo "build: $(WASM) is $$(stat -c %s $(WASM)) bytes"
 
 cli:
+	@echo "build: the wsgate CLI and the demo runner (the first build compiles wasmtime: a few minutes)"
 	@cargo build -q -p wsgate-cli -p wsgate-host-tests --bins
 
 run: setup build
 	@target/debug/wsgate-demo --envoy $(ENVOY) --wasm $(WASM) --cli $(CLI) \
 		--config envoy/demo-wsgate.template.json --policy policies/demo.json --envoy-template envoy/demo.yaml
 
-test: setup build lint unit e2e
+test: setup build lint unit harness e2e
 
 unit:
 	cargo test --workspace
+
+# The same .wasm Envoy loads, in the wasmtime harness: every import provided, every
+# fixture case passing, and the .wasm agreeing with the core crate.
+harness: build
+	WSGATE_WASM=$(CURDIR)/$(WASM) cargo test -p wsgate-host-tests --test harness -- --ignored
+
+# Replays the recorded fixture traffic through the .wasm, as a user would.
+replay: build
+	$(CLI) replay --wasm $(WASM) --config host-tests/cases/config.json \
+		--key host-tests/cases/TEST-ONLY-signing-key.json host-tests/cases/traffic
 
 e2e: setup build
 	WSGATE_ENVOY=$(CURDIR)/$(ENVOY) WSGATE_WASM=$(CURDIR)/$(WASM) \

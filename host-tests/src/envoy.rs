@@ -17,7 +17,8 @@ pub struct Ports {
 
 /// Fills the template's placeholders. The plugin configuration goes in as a JSON
 /// string literal, which is also a valid YAML double-quoted scalar.
-pub fn render(template: &str, ports: Ports, wasm: &Path, plugin_config: &str) -> String {
+/// `extra_http_filters` (YAML list items, indented as in the template) go before wsgate.
+pub fn render(template: &str, ports: Ports, wasm: &Path, plugin_config: &str, extra_http_filters: &str) -> String {
     let quoted = serde_json::to_string(plugin_config).unwrap_or_default();
     template
         .replace("{{LISTEN_PORT}}", &ports.listen.to_string())
@@ -25,6 +26,7 @@ pub fn render(template: &str, ports: Ports, wasm: &Path, plugin_config: &str) ->
         .replace("{{UPSTREAM_PORT}}", &ports.upstream.to_string())
         .replace("{{WASM_PATH}}", &wasm.display().to_string())
         .replace("{{PLUGIN_CONFIG}}", &quoted)
+        .replace("{{EXTRA_HTTP_FILTERS}}", extra_http_filters)
 }
 
 /// A running Envoy; killed when dropped.
@@ -134,4 +136,21 @@ impl Drop for Envoy {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// The tap filter, recording every exchange as a JSON trace file under `path_prefix`.
+pub fn tap_filter(path_prefix: &Path) -> String {
+    format!(
+        "          - name: envoy.filters.http.tap
+            typed_config:
+              \"@type\": type.googleapis.com/envoy.extensions.filters.http.tap.v3.Tap
+              common_config:
+                static_config:
+                  match: {{ any_match: true }}
+                  output_config:
+                    sinks:
+                    - format: JSON_BODY_AS_STRING
+                      file_per_tap: {{ path_prefix: \"{}\" }}",
+        path_prefix.display()
+    )
 }

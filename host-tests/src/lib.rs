@@ -1,8 +1,11 @@
 //! The hosts that run the real `wsgate.wasm`: real Envoy on loopback (for `make run`
-//! and the end-to-end tests), with a local echo upstream and a plain HTTP client.
+//! and the end-to-end tests), with a local echo upstream and a plain HTTP client; and
+//! the wasmtime harness that replays recorded traffic through the same .wasm.
 
 pub mod envoy;
+pub mod harness;
 pub mod http;
 pub mod ports;
+pub mod replay;
 pub mod stack;
 pub mod upstream;

@@ -19,6 +19,8 @@ pub struct StackOptions {
     pub dir: PathBuf,
     pub listen_port: Option<u16>,
     pub admin_port: Option<u16>,
+    /// HTTP filters placed before wsgate (see [`crate::envoy::tap_filter`]).
+    pub extra_http_filters: String,
 }
 
 pub struct Stack {
@@ -33,7 +35,7 @@ impl Stack {
         let upstream = EchoUpstream::start(0).map_err(|e| format!("echo upstream: {e}"))?;
         let port = |fixed: Option<u16>| fixed.map_or_else(free_port, Ok).map_err(|e| format!("no free port: {e}"));
         let ports = Ports { listen: port(options.listen_port)?, admin: port(options.admin_port)?, upstream: upstream.port };
-        let config = render(&options.envoy_template, ports, &options.wasm, &options.plugin_config.to_string());
+        let config = render(&options.envoy_template, ports, &options.wasm, &options.plugin_config.to_string(), &options.extra_http_filters);
         let envoy = Envoy::start(&options.envoy_binary, &config, &options.dir, ports)?;
         Ok(Stack { upstream, envoy })
     }

@@ -58,6 +58,7 @@ fn run(args: &Args) -> Result<(), String> {
         dir: args.dir.clone(),
         listen_port: Some(args.port),
         admin_port: Some(args.admin_port),
+        extra_http_filters: String::new(),
     };
     println!("run: starting Envoy on 127.0.0.1:{} (admin 127.0.0.1:{}) …", args.port, args.admin_port);
     let mut stack = Stack::start_ready(&options)?;

@@ -61,6 +61,7 @@ pub fn options(test: &str, config: Value) -> StackOptions {
         dir: PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e").join(test),
         listen_port: None,
         admin_port: None,
+        extra_http_filters: String::new(),
     }
 }
 

@@ -3,6 +3,7 @@
 mod document;
 mod explain;
 mod keys;
+mod replay;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -30,6 +31,8 @@ enum Command {
     },
     /// Show what a policy decides for one request and caller, and which rule decided.
     Explain(explain::ExplainArgs),
+    /// Replay recorded traffic (case files, Envoy tap traces) through the real .wasm.
+    Replay(replay::ReplayArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
         Command::Mint(args) => keys::mint(&args),
         Command::Validate { config } => validate::validate(&config),
         Command::Explain(args) => explain::explain(&args),
+        Command::Replay(args) => replay::replay(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

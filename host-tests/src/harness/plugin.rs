@@ -1,0 +1,188 @@
+//! One plugin VM and the lifecycle Envoy drives it through: VM start, configure, and
+//! per request a context, request headers, (HTTP call answers,) response headers,
+//! log, done, delete.
+
+use crate::harness::state::{HeaderMap, HostState, LocalReply, LogLine, PendingCall, ScriptedAnswer};
+use crate::harness::status::{ACTION_CONTINUE, buffer_type, map_type};
+use wasmtime::{Engine, Instance, Linker, Module, Store, TypedFunc};
+
+const ROOT_CONTEXT: i32 = 1;
+
+/// A request as the downstream sent it, and what the upstream will answer if the
+/// plugin lets it through.
+#[derive(Debug, Clone, Default)]
+pub struct HttpRequest {
+    /// Pseudo-headers (`:method`, `:path`, `:authority`, `:scheme`) included.
+    pub headers: Vec<(String, String)>,
+    pub upstream_status: u16,
+    pub upstream_headers: Vec<(String, String)>,
+}
+
+/// What happened to one request.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// The status the client received.
+    pub status: u16,
+    /// Set when the plugin answered itself.
+    pub local_reply: Option<LocalReply>,
+    /// The request headers as forwarded upstream, when they were.
+    pub upstream_request: Option<Vec<(String, String)>>,
+    /// Headers of the response the client received.
+    pub response_headers: Vec<(String, String)>,
+    /// What the plugin logged while handling this request.
+    pub logs: Vec<LogLine>,
+    /// HTTP calls the plugin dispatched for it.
+    pub http_calls: Vec<PendingCall>,
+}
+
+struct Hooks {
+    on_context_create: TypedFunc<(i32, i32), ()>,
+    on_request_headers: TypedFunc<(i32, i32, i32), i32>,
+    on_response_headers: TypedFunc<(i32, i32, i32), i32>,
+    on_http_call_response: TypedFunc<(i32, i32, i32, i32, i32), ()>,
+    on_log: TypedFunc<i32, ()>,
+    on_done: TypedFunc<i32, i32>,
+    on_delete: TypedFunc<i32, ()>,
+}
+
+pub struct Plugin {
+    store: Store<HostState>,
+    hooks: Hooks,
+    next_context: i32,
+}
+
+impl Plugin {
+    pub(crate) fn start(engine: &Engine, module: &Module, linker: &Linker<HostState>, state: HostState, config: &[u8]) -> wasmtime::Result<Plugin> {
+        let mut store = Store::new(engine, state);
+        store.data_mut().buffers.insert(buffer_type::PLUGIN_CONFIGURATION, config.to_vec());
+        store.data_mut().buffers.insert(buffer_type::VM_CONFIGURATION, Vec::new());
+        let instance = linker.instantiate(&mut store, module)?;
+        if let Ok(initialize) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
+            initialize.call(&mut store, ())?;
+        }
+        let hooks = Hooks::find(&instance, &mut store)?;
+        hooks.on_context_create.call(&mut store, (ROOT_CONTEXT, 0))?;
+        let vm_start = instance.get_typed_func::<(i32, i32), i32>(&mut store, "proxy_on_vm_start")?;
+        let configure = instance.get_typed_func::<(i32, i32), i32>(&mut store, "proxy_on_configure")?;
+        let started = vm_start.call(&mut store, (ROOT_CONTEXT, 0))? != 0;
+        let configured = started && configure.call(&mut store, (ROOT_CONTEXT, config.len() as i32))? != 0;
+        if !configured {
+            let log: Vec<String> = store.data().logs.iter().map(|l| l.message.clone()).collect();
+            wasmtime::bail!("the plugin refused its configuration:\n{}", log.join("\n"));
+        }
+        Ok(Plugin { store, hooks, next_context: ROOT_CONTEXT + 1 })
+    }
+
+    pub fn set_time(&mut self, unix_nanos: u64) {
+        self.store.data().clock.set_unix_nanos(unix_nanos);
+    }
+
+    /// Queues the answer the next HTTP call to `upstream` (an Envoy cluster) gets.
+    pub fn script_http_call(&mut self, upstream: &str, answer: ScriptedAnswer) {
+        self.store.data_mut().scripted.entry(upstream.to_owned()).or_default().push_back(answer);
+    }
+
+    /// Everything the plugin logged since it started.
+    pub fn logs(&self) -> &[LogLine] {
+        &self.store.data().logs
+    }
+
+    pub fn metric(&self, name: &str) -> Option<u64> {
+        self.store.data().metrics.iter().find(|m| m.name == name).map(|m| m.value)
+    }
+
+    pub fn unimplemented_calls(&self) -> &[String] {
+        &self.store.data().unimplemented
+    }
+
+    /// Runs one request through the plugin, as Envoy would.
+    pub fn send(&mut self, request: &HttpRequest) -> wasmtime::Result<Exchange> {
+        let context = self.begin(request);
+        let logs_before = self.store.data().logs.len();
+        self.hooks.on_context_create.call(&mut self.store, (context, ROOT_CONTEXT))?;
+        self.store.data_mut().effective_context = context as u32;
+        let count = request.headers.len() as i32;
+        let action = self.hooks.on_request_headers.call(&mut self.store, (context, count, 1))?;
+        let calls = self.answer_http_calls()?;
+        let state = self.store.data();
+        let forwarded = state.local_reply.is_none() && (action == ACTION_CONTINUE || state.resumed);
+        let exchange = if forwarded {
+            self.forward(context, request)?
+        } else if let Some(reply) = self.store.data_mut().local_reply.take() {
+            Exchange { status: reply.status, response_headers: reply.headers.clone(), local_reply: Some(reply), upstream_request: None, logs: vec![], http_calls: vec![] }
+        } else {
+            wasmtime::bail!("the plugin paused the request and never resumed or answered it");
+        };
+        self.finish(context)?;
+        let logs = self.store.data().logs[logs_before..].to_vec();
+        Ok(Exchange { logs, http_calls: calls, ..exchange })
+    }
+
+    fn begin(&mut self, request: &HttpRequest) -> i32 {
+        let context = self.next_context;
+        self.next_context += 1;
+        let state = self.store.data_mut();
+        state.local_reply = None;
+        state.resumed = false;
+        let headers: HeaderMap = request.headers.iter().map(|(n, v)| (n.to_ascii_lowercase(), v.as_bytes().to_vec())).collect();
+        state.maps.insert(map_type::HTTP_REQUEST_HEADERS, headers);
+        state.maps.insert(map_type::HTTP_RESPONSE_HEADERS, Vec::new());
+        context
+    }
+
+    /// Answers dispatched HTTP calls from the script, one at a time, as long as the
+    /// plugin keeps the request paused and makes calls.
+    fn answer_http_calls(&mut self) -> wasmtime::Result<Vec<PendingCall>> {
+        let mut answered = Vec::new();
+        while let Some(call) = self.store.data_mut().pending_calls.pop_front() {
+            let answer = self.store.data_mut().scripted.get_mut(&call.upstream).and_then(|q| q.pop_front()).unwrap_or_default();
+            let (headers, body) = answer.response.unwrap_or_default();
+            let (count, body_len) = (headers.len() as i32, body.len() as i32);
+            let state = self.store.data_mut();
+            state.maps.insert(map_type::HTTP_CALL_RESPONSE_HEADERS, headers);
+            state.buffers.insert(buffer_type::HTTP_CALL_RESPONSE_BODY, body);
+            state.effective_context = call.context_id;
+            self.hooks.on_http_call_response.call(&mut self.store, (call.context_id as i32, call.token as i32, count, body_len, 0))?;
+            answered.push(call);
+        }
+        Ok(answered)
+    }
+
+    fn forward(&mut self, context: i32, request: &HttpRequest) -> wasmtime::Result<Exchange> {
+        let state = self.store.data_mut();
+        let upstream_request = text_pairs(state.map(map_type::HTTP_REQUEST_HEADERS));
+        let status = if request.upstream_status == 0 { 200 } else { request.upstream_status };
+        let mut response: HeaderMap = vec![(":status".to_owned(), status.to_string().into_bytes())];
+        response.extend(request.upstream_headers.iter().map(|(n, v)| (n.to_ascii_lowercase(), v.as_bytes().to_vec())));
+        let count = response.len() as i32;
+        state.maps.insert(map_type::HTTP_RESPONSE_HEADERS, response);
+        self.hooks.on_response_headers.call(&mut self.store, (context, count, 1))?;
+        let response_headers = text_pairs(self.store.data_mut().map(map_type::HTTP_RESPONSE_HEADERS));
+        let status = response_headers.iter().find(|(n, _)| n == ":status").and_then(|(_, v)| v.parse().ok()).unwrap_or(status);
+        Ok(Exchange { status, local_reply: None, upstream_request: Some(upstream_request), response_headers, logs: vec![], http_calls: vec![] })
+    }
+
+    fn finish(&mut self, context: i32) -> wasmtime::Result<()> {
+        self.hooks.on_log.call(&mut self.store, context)?;
+        self.hooks.on_done.call(&mut self.store, context)?;
+        self.hooks.on_delete.call(&mut self.store, context)
+    }
+}
+
+impl Hooks {
+    fn find(instance: &Instance, store: &mut Store<HostState>) -> wasmtime::Result<Hooks> {
+        Ok(Hooks {
+            on_context_create: instance.get_typed_func(&mut *store, "proxy_on_context_create")?,
+            on_request_headers: instance.get_typed_func(&mut *store, "proxy_on_request_headers")?,
+            on_response_headers: instance.get_typed_func(&mut *store, "proxy_on_response_headers")?,
+            on_http_call_response: instance.get_typed_func(&mut *store, "proxy_on_http_call_response")?,
+            on_log: instance.get_typed_func(&mut *store, "proxy_on_log")?,
+            on_done: instance.get_typed_func(&mut *store, "proxy_on_done")?,
+            on_delete: instance.get_typed_func(&mut *store, "proxy_on_delete")?,
+        })
+    }
+}
+
+fn text_pairs(map: &HeaderMap) -> Vec<(String, String)> {
+    map.iter().map(|(n, v)| (n.clone(), String::from_utf8_lossy(v).into_owned())).collect()
+}
