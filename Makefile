@@ -23,12 +23,12 @@ DEBIAN_WASM_ENV := RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
 	CARGO_TARGET_WASM32_WASIP1_LINKER=/usr/lib/llvm-22/bin/wasm-ld \
 	CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS="-C link-self-contained=no -L native=/usr/lib/wasm32-wasi"
 
-.PHONY: help setup toolchain envoy build wasm cli run test unit harness e2e replay lint bench-policy clean
+.PHONY: help setup toolchain envoy build wasm cli run test unit harness e2e replay lint bench-policy bench-harness clean
 
 help:
 	@echo "make run    start Envoy + wsgate + demo upstream on http://127.0.0.1:8080"
 	@echo "make test   run every test (unit, CLI, end-to-end through real Envoy)"
-	@echo "other: setup build harness e2e replay lint bench-policy clean"
+	@echo "other: setup build harness e2e replay lint bench-policy bench-harness clean"
 
 setup: toolchain envoy
 
@@ -95,7 +95,7 @@ replay: build
 
 e2e: setup build
 	WSGATE_ENVOY=$(CURDIR)/$(ENVOY) WSGATE_WASM=$(CURDIR)/$(WASM) \
-		cargo test -p wsgate-host-tests --test e2e_envoy --test e2e_policy -- --ignored --test-threads 2
+		cargo test -p wsgate-host-tests --test e2e_envoy --test e2e_policy --test e2e_replay -- --ignored --test-threads 2
 
 lint:
 	@if cargo clippy --version >/dev/null 2>&1; then \
@@ -108,6 +108,11 @@ lint:
 # of a 1,000-rule / 10,000-group one, side by side in one run.
 bench-policy:
 	cargo bench -p wsgate-core --bench policy
+
+# Requests/s through the .wasm in wasmtime vs the core natively, alternating in one
+# run. Release build: the first one compiles wasmtime optimised (several minutes).
+bench-harness: wasm
+	cargo run -q --release -p wsgate-host-tests --bin wsgate-bench-harness -- --wasm $(WASM)
 
 clean:
 	cargo clean
