@@ -159,3 +159,21 @@ fn decisions_are_counted_in_the_harness_metrics_and_logs() {
     assert!(plugin.unimplemented_calls().is_empty(), "{:?}", plugin.unimplemented_calls());
     assert!(plugin.logs().iter().any(|l| l.message.contains("\"reason\":\"missing_token\"")));
 }
+
+#[test]
+#[ignore = "needs the built .wasm: run `make harness`"]
+fn a_request_body_is_passed_to_the_plugin_and_forwarded_unchanged() {
+    let mut plugin = harness().start(&config(), replay::case::DEFAULT_TIME * 1_000_000_000).unwrap();
+    let health = HttpRequest {
+        headers: vec![(":method".into(), "POST".into()), (":path".into(), "/healthz".into()), (":authority".into(), "h".into())],
+        body: b"{\"probe\":true}".to_vec(),
+        ..HttpRequest::default()
+    };
+    let exchange = plugin.send(&health).unwrap();
+    assert_eq!(exchange.status, 200);
+    assert_eq!(exchange.upstream_body, b"{\"probe\":true}");
+    let refused = HttpRequest { headers: vec![(":method".into(), "POST".into()), (":path".into(), "/app".into()), (":authority".into(), "h".into())], ..health };
+    let exchange = plugin.send(&refused).unwrap();
+    assert_eq!(exchange.status, 401);
+    assert!(exchange.upstream_body.is_empty(), "a refused request's body goes nowhere");
+}

@@ -1,6 +1,6 @@
 //! One plugin VM and the lifecycle Envoy drives it through: VM start, configure, and
-//! per request a context, request headers, (HTTP call answers,) response headers,
-//! log, done, delete.
+//! per request a context, request headers and body, (HTTP call answers,) response
+//! headers, log, done, delete.
 
 use crate::harness::state::{HeaderMap, HostState, LocalReply, LogLine, PendingCall, ScriptedAnswer};
 use crate::harness::status::{ACTION_CONTINUE, buffer_type, map_type};
@@ -14,6 +14,8 @@ const ROOT_CONTEXT: i32 = 1;
 pub struct HttpRequest {
     /// Pseudo-headers (`:method`, `:path`, `:authority`, `:scheme`) included.
     pub headers: Vec<(String, String)>,
+    /// Empty: a request without a body (headers end the stream).
+    pub body: Vec<u8>,
     pub upstream_status: u16,
     pub upstream_headers: Vec<(String, String)>,
 }
@@ -27,6 +29,8 @@ pub struct Exchange {
     pub local_reply: Option<LocalReply>,
     /// The request headers as forwarded upstream, when they were.
     pub upstream_request: Option<Vec<(String, String)>>,
+    /// The request body as forwarded upstream.
+    pub upstream_body: Vec<u8>,
     /// Headers of the response the client received.
     pub response_headers: Vec<(String, String)>,
     /// What the plugin logged while handling this request.
@@ -35,14 +39,28 @@ pub struct Exchange {
     pub http_calls: Vec<PendingCall>,
 }
 
+/// context, token, header count, body size, trailer count.
+type CallResponseParams = (i32, i32, i32, i32, i32);
+
+/// The plugin's callbacks. Each is optional, as in Envoy: a plugin that does not
+/// export one is not interested in that event, and the stream simply continues.
 struct Hooks {
-    on_context_create: TypedFunc<(i32, i32), ()>,
-    on_request_headers: TypedFunc<(i32, i32, i32), i32>,
-    on_response_headers: TypedFunc<(i32, i32, i32), i32>,
-    on_http_call_response: TypedFunc<(i32, i32, i32, i32, i32), ()>,
-    on_log: TypedFunc<i32, ()>,
-    on_done: TypedFunc<i32, i32>,
-    on_delete: TypedFunc<i32, ()>,
+    on_context_create: Option<TypedFunc<(i32, i32), ()>>,
+    on_request_headers: Option<TypedFunc<(i32, i32, i32), i32>>,
+    on_request_body: Option<TypedFunc<(i32, i32, i32), i32>>,
+    on_response_headers: Option<TypedFunc<(i32, i32, i32), i32>>,
+    on_http_call_response: Option<TypedFunc<CallResponseParams, ()>>,
+    on_log: Option<TypedFunc<i32, ()>>,
+    on_done: Option<TypedFunc<i32, i32>>,
+    on_delete: Option<TypedFunc<i32, ()>>,
+}
+
+/// Calls an optional hook; an absent one answers `absent`.
+fn call_hook<P: wasmtime::WasmParams, R: wasmtime::WasmResults>(hook: &Option<TypedFunc<P, R>>, store: &mut Store<HostState>, params: P, absent: R) -> wasmtime::Result<R> {
+    match hook {
+        Some(func) => func.call(store, params),
+        None => Ok(absent),
+    }
 }
 
 pub struct Plugin {
@@ -60,15 +78,16 @@ impl Plugin {
         if let Ok(initialize) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
             initialize.call(&mut store, ())?;
         }
-        let hooks = Hooks::find(&instance, &mut store)?;
-        hooks.on_context_create.call(&mut store, (ROOT_CONTEXT, 0))?;
+        let hooks = Hooks::find(&instance, &mut store);
+        call_hook(&hooks.on_context_create, &mut store, (ROOT_CONTEXT, 0), ())?;
         let vm_start = instance.get_typed_func::<(i32, i32), i32>(&mut store, "proxy_on_vm_start")?;
         let configure = instance.get_typed_func::<(i32, i32), i32>(&mut store, "proxy_on_configure")?;
-        let started = vm_start.call(&mut store, (ROOT_CONTEXT, 0))? != 0;
-        let configured = started && configure.call(&mut store, (ROOT_CONTEXT, config.len() as i32))? != 0;
-        if !configured {
-            let log: Vec<String> = store.data().logs.iter().map(|l| l.message.clone()).collect();
-            wasmtime::bail!("the plugin refused its configuration:\n{}", log.join("\n"));
+        let log = |store: &Store<HostState>| store.data().logs.iter().map(|l| l.message.clone()).collect::<Vec<_>>().join("\n");
+        if vm_start.call(&mut store, (ROOT_CONTEXT, 0))? == 0 {
+            wasmtime::bail!("the plugin failed to start (proxy_on_vm_start returned false):\n{}", log(&store));
+        }
+        if configure.call(&mut store, (ROOT_CONTEXT, config.len() as i32))? == 0 {
+            wasmtime::bail!("the plugin refused its configuration:\n{}", log(&store));
         }
         Ok(Plugin { store, hooks, next_context: ROOT_CONTEXT + 1 })
     }
@@ -99,23 +118,38 @@ impl Plugin {
     pub fn send(&mut self, request: &HttpRequest) -> wasmtime::Result<Exchange> {
         let context = self.begin(request);
         let logs_before = self.store.data().logs.len();
-        self.hooks.on_context_create.call(&mut self.store, (context, ROOT_CONTEXT))?;
+        call_hook(&self.hooks.on_context_create, &mut self.store, (context, ROOT_CONTEXT), ())?;
         self.store.data_mut().effective_context = context as u32;
-        let count = request.headers.len() as i32;
-        let action = self.hooks.on_request_headers.call(&mut self.store, (context, count, 1))?;
+        let action = self.request_phase(context, request)?;
         let calls = self.answer_http_calls()?;
         let state = self.store.data();
         let forwarded = state.local_reply.is_none() && (action == ACTION_CONTINUE || state.resumed);
+        let upstream_body = self.store.data().buffers.get(&buffer_type::HTTP_REQUEST_BODY).cloned().unwrap_or_default();
         let exchange = if forwarded {
             self.forward(context, request)?
         } else if let Some(reply) = self.store.data_mut().local_reply.take() {
-            Exchange { status: reply.status, response_headers: reply.headers.clone(), local_reply: Some(reply), upstream_request: None, logs: vec![], http_calls: vec![] }
+            Exchange { status: reply.status, response_headers: reply.headers.clone(), local_reply: Some(reply), upstream_request: None, upstream_body: vec![], logs: vec![], http_calls: vec![] }
         } else {
             wasmtime::bail!("the plugin paused the request and never resumed or answered it");
         };
         self.finish(context)?;
         let logs = self.store.data().logs[logs_before..].to_vec();
-        Ok(Exchange { logs, http_calls: calls, ..exchange })
+        let upstream_body = if exchange.upstream_request.is_some() { upstream_body } else { Vec::new() };
+        Ok(Exchange { logs, http_calls: calls, upstream_body, ..exchange })
+    }
+
+    /// Headers, then the body if there is one, as Envoy calls them: the body callback
+    /// only runs if the headers callback let the stream continue.
+    fn request_phase(&mut self, context: i32, request: &HttpRequest) -> wasmtime::Result<i32> {
+        let count = request.headers.len() as i32;
+        let has_body = !request.body.is_empty();
+        let action = call_hook(&self.hooks.on_request_headers, &mut self.store, (context, count, i32::from(!has_body)), ACTION_CONTINUE)?;
+        let answered_locally = self.store.data().local_reply.is_some();
+        if !has_body || action != ACTION_CONTINUE || answered_locally {
+            return Ok(action);
+        }
+        self.store.data_mut().buffers.insert(buffer_type::HTTP_REQUEST_BODY, request.body.clone());
+        call_hook(&self.hooks.on_request_body, &mut self.store, (context, request.body.len() as i32, 1), ACTION_CONTINUE)
     }
 
     fn begin(&mut self, request: &HttpRequest) -> i32 {
@@ -124,6 +158,7 @@ impl Plugin {
         let state = self.store.data_mut();
         state.local_reply = None;
         state.resumed = false;
+        state.buffers.remove(&buffer_type::HTTP_REQUEST_BODY);
         let headers: HeaderMap = request.headers.iter().map(|(n, v)| (n.to_ascii_lowercase(), v.as_bytes().to_vec())).collect();
         state.maps.insert(map_type::HTTP_REQUEST_HEADERS, headers);
         state.maps.insert(map_type::HTTP_RESPONSE_HEADERS, Vec::new());
@@ -142,7 +177,7 @@ impl Plugin {
             state.maps.insert(map_type::HTTP_CALL_RESPONSE_HEADERS, headers);
             state.buffers.insert(buffer_type::HTTP_CALL_RESPONSE_BODY, body);
             state.effective_context = call.context_id;
-            self.hooks.on_http_call_response.call(&mut self.store, (call.context_id as i32, call.token as i32, count, body_len, 0))?;
+            call_hook(&self.hooks.on_http_call_response, &mut self.store, (call.context_id as i32, call.token as i32, count, body_len, 0), ())?;
             answered.push(call);
         }
         Ok(answered)
@@ -156,30 +191,31 @@ impl Plugin {
         response.extend(request.upstream_headers.iter().map(|(n, v)| (n.to_ascii_lowercase(), v.as_bytes().to_vec())));
         let count = response.len() as i32;
         state.maps.insert(map_type::HTTP_RESPONSE_HEADERS, response);
-        self.hooks.on_response_headers.call(&mut self.store, (context, count, 1))?;
+        call_hook(&self.hooks.on_response_headers, &mut self.store, (context, count, 1), ACTION_CONTINUE)?;
         let response_headers = text_pairs(self.store.data_mut().map(map_type::HTTP_RESPONSE_HEADERS));
         let status = response_headers.iter().find(|(n, _)| n == ":status").and_then(|(_, v)| v.parse().ok()).unwrap_or(status);
-        Ok(Exchange { status, local_reply: None, upstream_request: Some(upstream_request), response_headers, logs: vec![], http_calls: vec![] })
+        Ok(Exchange { status, local_reply: None, upstream_request: Some(upstream_request), upstream_body: vec![], response_headers, logs: vec![], http_calls: vec![] })
     }
 
     fn finish(&mut self, context: i32) -> wasmtime::Result<()> {
-        self.hooks.on_log.call(&mut self.store, context)?;
-        self.hooks.on_done.call(&mut self.store, context)?;
-        self.hooks.on_delete.call(&mut self.store, context)
+        call_hook(&self.hooks.on_log, &mut self.store, context, ())?;
+        call_hook(&self.hooks.on_done, &mut self.store, context, 1)?;
+        call_hook(&self.hooks.on_delete, &mut self.store, context, ())
     }
 }
 
 impl Hooks {
-    fn find(instance: &Instance, store: &mut Store<HostState>) -> wasmtime::Result<Hooks> {
-        Ok(Hooks {
-            on_context_create: instance.get_typed_func(&mut *store, "proxy_on_context_create")?,
-            on_request_headers: instance.get_typed_func(&mut *store, "proxy_on_request_headers")?,
-            on_response_headers: instance.get_typed_func(&mut *store, "proxy_on_response_headers")?,
-            on_http_call_response: instance.get_typed_func(&mut *store, "proxy_on_http_call_response")?,
-            on_log: instance.get_typed_func(&mut *store, "proxy_on_log")?,
-            on_done: instance.get_typed_func(&mut *store, "proxy_on_done")?,
-            on_delete: instance.get_typed_func(&mut *store, "proxy_on_delete")?,
-        })
+    fn find(instance: &Instance, store: &mut Store<HostState>) -> Hooks {
+        Hooks {
+            on_context_create: instance.get_typed_func(&mut *store, "proxy_on_context_create").ok(),
+            on_request_headers: instance.get_typed_func(&mut *store, "proxy_on_request_headers").ok(),
+            on_request_body: instance.get_typed_func(&mut *store, "proxy_on_request_body").ok(),
+            on_response_headers: instance.get_typed_func(&mut *store, "proxy_on_response_headers").ok(),
+            on_http_call_response: instance.get_typed_func(&mut *store, "proxy_on_http_call_response").ok(),
+            on_log: instance.get_typed_func(&mut *store, "proxy_on_log").ok(),
+            on_done: instance.get_typed_func(&mut *store, "proxy_on_done").ok(),
+            on_delete: instance.get_typed_func(&mut *store, "proxy_on_delete").ok(),
+        }
     }
 }
 

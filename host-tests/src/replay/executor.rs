@@ -31,7 +31,7 @@ impl WasmExecutor {
 impl Executor for WasmExecutor {
     fn send(&mut self, headers: &[(String, String)], upstream: (u16, &[(String, String)]), now: u64) -> Result<Outcome, String> {
         self.plugin.set_time(now.saturating_mul(1_000_000_000));
-        let request = HttpRequest { headers: headers.to_vec(), upstream_status: upstream.0, upstream_headers: upstream.1.to_vec() };
+        let request = HttpRequest { headers: headers.to_vec(), upstream_status: upstream.0, upstream_headers: upstream.1.to_vec(), ..HttpRequest::default() };
         let exchange = self.plugin.send(&request).map_err(|e| format!("{e:#}"))?;
         let local = exchange.local_reply.as_ref();
         Ok(Outcome {
