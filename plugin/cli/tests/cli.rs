@@ -84,3 +84,32 @@ fn validate_lists_every_problem_with_its_field_path_and_fails() {
     }
     assert!(String::from_utf8_lossy(&output.stderr).contains("3 problem(s)"));
 }
+
+fn cases_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../host-tests/cases")
+}
+
+#[test]
+fn replay_prints_the_closing_line_and_exits_zero_when_every_case_passes() {
+    let cases = cases_dir();
+    let output = wsgate(&[
+        "replay", "--native", "--config", path(&cases.join("config.json")),
+        "--key", path(&cases.join("TEST-ONLY-signing-key.json")), path(&cases.join("traffic")),
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.trim_end().ends_with("19 passed, 0 failed"), "{stdout}");
+}
+
+#[test]
+fn replay_shows_a_diff_and_fails_when_a_case_does_not_hold() {
+    let cases = cases_dir();
+    let dir = scratch("replay-failing");
+    let file = dir.join("wrong.json");
+    std::fs::write(&file, r#"{"cases": [{"name": "health is not really public", "request": {"path": "/healthz"}, "expect": {"status": 401}}]}"#).unwrap();
+    let output = wsgate(&["replay", "--native", "--json", "--config", path(&cases.join("config.json")), path(&file)]);
+    assert!(!output.status.success());
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!((report["passed"].as_u64(), report["failed"].as_u64()), (Some(0), Some(1)));
+    assert_eq!(report["cases"][0]["differences"][0], "status: expected \"401\", got \"200\"");
+}
