@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 use support::*;
@@ -88,7 +87,6 @@ fn send_mixed_traffic(stack: &Stack) {
         request(port, "POST", "/eng/deploy", &[("authorization", &auth(&alice))]).unwrap().status,
     ];
     assert_eq!(responses, [200, 200, 401, 401, 403, 403, 200, 200, 200]);
-    let _ = BTreeMap::<String, String>::new();
 }
 
 fn wait_for_traces(dir: &PathBuf, expected: usize) -> usize {
