@@ -23,12 +23,12 @@ DEBIAN_WASM_ENV := RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
 	CARGO_TARGET_WASM32_WASIP1_LINKER=/usr/lib/llvm-22/bin/wasm-ld \
 	CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS="-C link-self-contained=no -L native=/usr/lib/wasm32-wasi"
 
-.PHONY: help setup toolchain envoy build wasm cli run test unit harness e2e replay lint bench-policy bench-harness clean
+.PHONY: help setup toolchain envoy build wasm cli run test unit harness e2e replay lint bench bench-policy bench-harness wrk clean
 
 help:
 	@echo "make run    start Envoy + wsgate + demo upstream on http://127.0.0.1:8080"
 	@echo "make test   run every test (unit, CLI, end-to-end through real Envoy)"
-	@echo "other: setup build harness e2e replay lint bench-policy bench-harness clean"
+	@echo "other: setup build harness e2e replay lint bench bench-policy bench-harness wrk clean"
 
 setup: toolchain envoy
 
@@ -108,6 +108,15 @@ lint:
 # of a 1,000-rule / 10,000-group one, side by side in one run.
 bench-policy:
 	cargo bench -p wsgate-core --bench policy
+
+# wsgate vs Envoy's native jwt_authn + rbac vs no auth, in real Envoy under wrk,
+# alternating rounds; writes target/bench/result.json. About two minutes.
+bench: setup wasm wrk
+	@cargo build -q -p wsgate-host-tests --bin wsgate-bench
+	target/debug/wsgate-bench --envoy $(ENVOY) --wasm $(WASM)
+
+wrk:
+	@command -v wrk >/dev/null || { echo "setup: installing wrk"; $(SUDO) apt-get update -qq; DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; }
 
 # Requests/s through the .wasm in wasmtime vs the core natively, alternating in one
 # run. Release build: the first one compiles wasmtime optimised (several minutes).

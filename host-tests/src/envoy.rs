@@ -40,12 +40,26 @@ impl Envoy {
     /// Writes `config` to `dir/envoy.yaml` and starts Envoy with it, logging to
     /// `dir/envoy.log`. One worker thread: these machines have two cores.
     pub fn start(binary: &Path, config: &str, dir: &Path, ports: Ports) -> Result<Envoy, String> {
+        Envoy::start_on(binary, config, dir, ports, None)
+    }
+
+    /// Like [`Envoy::start`], pinned to one CPU with `taskset` when `cpu` is given, so a
+    /// load generator can have the other core.
+    pub fn start_on(binary: &Path, config: &str, dir: &Path, ports: Ports, cpu: Option<u32>) -> Result<Envoy, String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let config_path = dir.join("envoy.yaml");
         let log_path = dir.join("envoy.log");
         std::fs::write(&config_path, config).map_err(|e| format!("{}: {e}", config_path.display()))?;
         let log = File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
-        let child = Command::new(binary)
+        let mut command = match cpu {
+            Some(cpu) => {
+                let mut taskset = Command::new("taskset");
+                taskset.args(["-c", &cpu.to_string()]).arg(binary);
+                taskset
+            }
+            None => Command::new(binary),
+        };
+        let child = command
             .arg("-c")
             .arg(&config_path)
             .args(["--concurrency", "1", "--disable-hot-restart", "--log-level", "info"])

@@ -35,9 +35,40 @@ pub fn request(port: u16, method: &str, path: &str, headers: &[(&str, &str)]) ->
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes())?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
+    let raw = read_response(&mut stream)?;
     parse(&raw).ok_or_else(|| std::io::Error::other(format!("unparseable response: {}", String::from_utf8_lossy(&raw))))
+}
+
+/// Reads one response, framed by `content-length` or chunked encoding. Waiting for the
+/// server to close is not enough: Envoy delays its close (1 s by default) until the
+/// client closes first.
+fn read_response(stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+    let mut raw = Vec::new();
+    let mut buffer = [0u8; 16 * 1024];
+    loop {
+        if response_complete(&raw) {
+            return Ok(raw);
+        }
+        let read = stream.read(&mut buffer)?;
+        if read == 0 {
+            return Ok(raw);
+        }
+        raw.extend_from_slice(&buffer[..read]);
+    }
+}
+
+fn response_complete(raw: &[u8]) -> bool {
+    let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else { return false };
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    let body = &raw[split + 4..];
+    let header = |name: &str| head.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_owned());
+    if let Some(length) = header("content-length:").and_then(|v| v.parse::<usize>().ok()) {
+        return body.len() >= length;
+    }
+    if header("transfer-encoding:").is_some_and(|v| v.contains("chunked")) {
+        return body.ends_with(b"0\r\n\r\n");
+    }
+    false
 }
 
 pub fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> std::io::Result<Response> {

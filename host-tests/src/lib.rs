@@ -2,6 +2,7 @@
 //! and the end-to-end tests), with a local echo upstream and a plain HTTP client; and
 //! the wasmtime harness that replays recorded traffic through the same .wasm.
 
+pub mod bench;
 pub mod envoy;
 pub mod harness;
 pub mod http;

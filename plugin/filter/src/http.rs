@@ -41,6 +41,7 @@ impl HttpContext for WsgateHttp {
         drop(gate);
         let _ = hostcalls::log(LogLevel::Info, &verdict.log_line);
         shared.metrics.count(&verdict);
+        shared.metrics.sample_memory();
         match verdict.action {
             Action::Forward { set, remove } => {
                 self.response_headers = verdict.response_headers;

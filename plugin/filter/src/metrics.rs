@@ -3,7 +3,7 @@
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::MetricType;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use wsgate_core::Reason;
 use wsgate_core::Verdict;
@@ -19,7 +19,12 @@ pub struct Metrics {
     by_reason: HashMap<Reason, u32>,
     /// Defined on first use: a policy may have thousands of rules.
     by_rule: RefCell<HashMap<(RuleId, &'static str), Option<u32>>>,
+    /// Gauge of this VM's linear memory, sampled every [`MEMORY_SAMPLE_EVERY`] requests.
+    memory: Option<u32>,
+    requests: Cell<u64>,
 }
+
+const MEMORY_SAMPLE_EVERY: u64 = 1024;
 
 fn counter(name: &str) -> Option<u32> {
     hostcalls::define_metric(MetricType::Counter, name).ok()
@@ -37,6 +42,17 @@ impl Metrics {
                 .filter_map(|reason| Some((reason, counter(&format!("wsgate.reason.{}", reason.code()))?)))
                 .collect(),
             by_rule: RefCell::default(),
+            memory: hostcalls::define_metric(MetricType::Gauge, "wsgate.vm.memory_bytes").ok(),
+            requests: Cell::new(0),
+        }
+    }
+
+    /// Samples the VM's memory now and then: enough to see growth, free per request.
+    pub fn sample_memory(&self) {
+        let seen = self.requests.get();
+        self.requests.set(seen.wrapping_add(1));
+        if let Some(id) = self.memory.filter(|_| seen.is_multiple_of(MEMORY_SAMPLE_EVERY)) {
+            let _ = hostcalls::record_metric(id, linear_memory_bytes());
         }
     }
 
@@ -53,4 +69,15 @@ impl Metrics {
         let mut by_rule = self.by_rule.try_borrow_mut().ok()?;
         *by_rule.entry((id, effect)).or_insert_with(|| counter(&format!("wsgate.rule.{name}.{effect}")))
     }
+}
+
+#[cfg(target_arch = "wasm32")]
+fn linear_memory_bytes() -> u64 {
+    core::arch::wasm32::memory_size(0) as u64 * 65_536
+}
+
+/// Native builds (clippy, tests) have no linear memory to report.
+#[cfg(not(target_arch = "wasm32"))]
+fn linear_memory_bytes() -> u64 {
+    0
 }

@@ -1,0 +1,53 @@
+//! The Envoy configurations `make bench` compares: the same route, the same policy.
+
+use serde_json::{Value, json};
+use std::path::Path;
+
+/// Fills `envoy/bench.yaml` with ports and the auth filters under test.
+pub fn render(template: &str, listen: u16, admin: u16, auth_filters: &str) -> String {
+    template
+        .replace("{{LISTEN_PORT}}", &listen.to_string())
+        .replace("{{ADMIN_PORT}}", &admin.to_string())
+        .replace("{{AUTH_FILTERS}}", auth_filters)
+}
+
+/// `envoy/bench-native-filters.yaml` with the JWKS; `jwt_cache_size` 0 turns the
+/// native JWT cache off (for the cache-miss mode).
+pub fn native_filters(template: &str, jwks: &Value, jwt_cache_size: u32) -> String {
+    let body: Vec<&str> = template.lines().filter(|l| !l.starts_with('#')).collect();
+    let filters = body.join("\n").replace("{{JWKS}}", &serde_json::to_string(&jwks.to_string()).unwrap_or_default());
+    if jwt_cache_size == 0 {
+        filters.lines().filter(|l| !l.contains("jwt_cache_config")).collect::<Vec<_>>().join("\n")
+    } else {
+        filters.replace("{{JWT_CACHE_SIZE}}", &jwt_cache_size.to_string())
+    }
+}
+
+/// The wsgate filter with the policy the native pair expresses: hd example.com,
+/// verified email, member of eng@example.com (from the token's groups claim).
+pub fn wsgate_filter(wasm: &Path, jwks: &Value, token_cache_entries: usize) -> String {
+    let config = json!({
+        "providers": [{"name": "google", "issuers": ["https://accounts.google.com"], "audiences": ["wsgate-bench"],
+                       "local_jwks": jwks, "algorithms": ["RS256"], "allowed_domains": ["example.com"]}],
+        "policy": {"rules": [{"name": "engineering", "effect": "allow", "subjects": {"groups": ["eng@example.com"]}}]},
+        "token_cache_entries": token_cache_entries
+    });
+    let quoted = serde_json::to_string(&config.to_string()).unwrap_or_default();
+    format!(
+        "          - name: wsgate
+            typed_config:
+              \"@type\": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                name: wsgate
+                root_id: wsgate
+                fail_open: false
+                vm_config:
+                  vm_id: wsgate
+                  runtime: envoy.wasm.runtime.v8
+                  code: {{ local: {{ filename: \"{}\" }} }}
+                configuration:
+                  \"@type\": type.googleapis.com/google.protobuf.StringValue
+                  value: {quoted}",
+        wasm.display()
+    )
+}
