@@ -1,7 +1,7 @@
 # wsgate — two commands do everything on a fresh Debian machine:
 #   make run    build the plugin and start Envoy + wsgate + a demo upstream on 127.0.0.1:8080
-#   make test   every test: unit, CLI, and end-to-end through real Envoy
-# Other targets: setup, build, e2e, lint, clean.
+#   make test   every test: unit, CLI, the .wasm in the wasmtime harness, real Envoy
+# Other targets: see `make help`.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -27,7 +27,7 @@ DEBIAN_WASM_ENV := RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
 
 help:
 	@echo "make run    start Envoy + wsgate + demo upstream on http://127.0.0.1:8080"
-	@echo "make test   run every test (unit, CLI, end-to-end through real Envoy)"
+	@echo "make test   run every test (unit, CLI, the .wasm in wasmtime, end-to-end through real Envoy)"
 	@echo "other: setup build harness e2e replay lint bench bench-policy bench-harness wrk clean"
 
 setup: toolchain envoy
@@ -110,7 +110,7 @@ bench-policy:
 	cargo bench -p wsgate-core --bench policy
 
 # wsgate vs Envoy's native jwt_authn + rbac vs no auth, in real Envoy under wrk,
-# alternating rounds; writes target/bench/result.json. About two minutes.
+# alternating rounds; writes target/bench/result.json. About three minutes.
 bench: setup wasm wrk
 	@cargo build -q -p wsgate-host-tests --bin wsgate-bench
 	target/debug/wsgate-bench --envoy $(ENVOY) --wasm $(WASM)
