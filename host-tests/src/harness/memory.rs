@@ -8,6 +8,15 @@ use wasmtime::{Caller, Extern, Memory};
 #[derive(Debug)]
 pub struct BadMemory;
 
+/// The ABI status for a host call whose only failure is guest memory it could not use.
+pub fn status_of(result: Result<(), BadMemory>) -> crate::harness::status::HostResult {
+    use crate::harness::status::Status;
+    match result {
+        Ok(()) => Status::Ok.into(),
+        Err(_) => Status::InvalidMemoryAccess.into(),
+    }
+}
+
 fn memory(caller: &mut Caller<'_, HostState>) -> Result<Memory, BadMemory> {
     match caller.get_export("memory") {
         Some(Extern::Memory(memory)) => Ok(memory),

@@ -1,8 +1,7 @@
 //! Buffers: plugin and VM configuration, request and response bodies, HTTP call
 //! response bodies.
 
-use crate::harness::abi::maps::returned;
-use crate::harness::memory::{read, return_bytes};
+use crate::harness::memory::{read, return_bytes, status_of};
 use crate::harness::state::HostState;
 use crate::harness::status::{HostResult, Status};
 use wasmtime::Caller;
@@ -12,7 +11,7 @@ pub fn proxy_get_buffer_bytes(mut caller: Caller<'_, HostState>, buffer_type: i3
     let start = (start as u32 as usize).min(buffer.len());
     let end = start.saturating_add(max_size as u32 as usize).min(buffer.len());
     let bytes = buffer[start..end].to_vec();
-    returned(return_bytes(&mut caller, &bytes, ptr_ptr, size_ptr)?)
+    status_of(return_bytes(&mut caller, &bytes, ptr_ptr, size_ptr)?)
 }
 
 /// Replaces `size` bytes at `start` with the guest's data (Envoy's semantics for

@@ -1,16 +1,13 @@
 //! The clock (set by the replay, so expiry is deterministic) and the tick period.
 
-use crate::harness::memory::write_u64;
+use crate::harness::memory::{status_of, write_u64};
 use crate::harness::state::HostState;
 use crate::harness::status::{HostResult, Status};
 use wasmtime::Caller;
 
 pub fn proxy_get_current_time_nanoseconds(mut caller: Caller<'_, HostState>, time_ptr: i32) -> HostResult {
     let now = caller.data().clock.unix_nanos();
-    match write_u64(&mut caller, time_ptr, now) {
-        Ok(()) => Status::Ok.into(),
-        Err(_) => Status::InvalidMemoryAccess.into(),
-    }
+    status_of(write_u64(&mut caller, time_ptr, now))
 }
 
 pub fn proxy_set_tick_period_milliseconds(mut caller: Caller<'_, HostState>, period: i32) -> HostResult {

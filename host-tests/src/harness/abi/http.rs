@@ -1,6 +1,6 @@
 //! Local responses, HTTP calls to scripted upstreams, and resuming paused streams.
 
-use crate::harness::memory::{deserialize_map, read, read_string, write_u32};
+use crate::harness::memory::{deserialize_map, read, read_string, status_of, write_u32};
 use crate::harness::state::{HostState, LocalReply, PendingCall};
 use crate::harness::status::{HostResult, Status};
 use wasmtime::Caller;
@@ -50,10 +50,7 @@ pub fn proxy_http_call(
     state.next_call_token += 1;
     let context_id = state.effective_context;
     state.pending_calls.push_back(PendingCall { token, context_id, upstream, headers, body });
-    match write_u32(&mut caller, token_ptr, token) {
-        Ok(()) => Status::Ok.into(),
-        Err(_) => Status::InvalidMemoryAccess.into(),
-    }
+    status_of(write_u32(&mut caller, token_ptr, token))
 }
 
 /// Stream 0 is the request: resuming it lets a paused request go upstream.

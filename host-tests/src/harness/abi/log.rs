@@ -1,6 +1,6 @@
 //! `proxy_log`, `proxy_get_log_level`.
 
-use crate::harness::memory::{read_string, write_u32};
+use crate::harness::memory::{read_string, status_of, write_u32};
 use crate::harness::state::{HostState, LogLine};
 use crate::harness::status::{HostResult, Status};
 use wasmtime::Caller;
@@ -15,8 +15,5 @@ pub fn proxy_log(mut caller: Caller<'_, HostState>, level: i32, ptr: i32, len: i
 }
 
 pub fn proxy_get_log_level(mut caller: Caller<'_, HostState>, level_ptr: i32) -> HostResult {
-    match write_u32(&mut caller, level_ptr, HOST_LOG_LEVEL) {
-        Ok(()) => Status::Ok.into(),
-        Err(_) => Status::InvalidMemoryAccess.into(),
-    }
+    status_of(write_u32(&mut caller, level_ptr, HOST_LOG_LEVEL))
 }

@@ -1,14 +1,14 @@
 //! Header maps: request and response headers, HTTP call response headers.
 //! Names are lower case, as in Envoy; a name may repeat.
 
-use crate::harness::memory::{deserialize_map, read, read_string, return_bytes, serialize_map};
+use crate::harness::memory::{deserialize_map, read, read_string, return_bytes, serialize_map, status_of};
 use crate::harness::state::HostState;
 use crate::harness::status::{HostResult, Status};
 use wasmtime::Caller;
 
 pub fn proxy_get_header_map_pairs(mut caller: Caller<'_, HostState>, map_type: i32, ptr_ptr: i32, size_ptr: i32) -> HostResult {
     let bytes = serialize_map(caller.data_mut().map(map_type));
-    returned(return_bytes(&mut caller, &bytes, ptr_ptr, size_ptr)?)
+    status_of(return_bytes(&mut caller, &bytes, ptr_ptr, size_ptr)?)
 }
 
 pub fn proxy_set_header_map_pairs(mut caller: Caller<'_, HostState>, map_type: i32, ptr: i32, len: i32) -> HostResult {
@@ -30,7 +30,7 @@ pub fn proxy_get_header_map_value(
     let key = key.to_ascii_lowercase();
     let value = caller.data_mut().map(map_type).iter().find(|(n, _)| *n == key).map(|(_, v)| v.clone());
     match value {
-        Some(value) => returned(return_bytes(&mut caller, &value, ptr_ptr, size_ptr)?),
+        Some(value) => status_of(return_bytes(&mut caller, &value, ptr_ptr, size_ptr)?),
         None => Status::NotFound.into(),
     }
 }
@@ -60,11 +60,4 @@ fn key_and_value(caller: &mut Caller<'_, HostState>, key_ptr: i32, key_len: i32,
     let key = read_string(caller, key_ptr, key_len).ok()?.to_ascii_lowercase();
     let value = read(caller, value_ptr, value_len).ok()?;
     Some((key, value))
-}
-
-pub(crate) fn returned(result: Result<(), crate::harness::memory::BadMemory>) -> HostResult {
-    match result {
-        Ok(()) => Status::Ok.into(),
-        Err(_) => Status::InvalidMemoryAccess.into(),
-    }
 }

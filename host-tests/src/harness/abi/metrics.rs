@@ -1,7 +1,7 @@
 //! Metrics: define (the same name gives the same id, as in Envoy), increment,
 //! record, get.
 
-use crate::harness::memory::{read_string, write_u32, write_u64};
+use crate::harness::memory::{read_string, status_of, write_u32, write_u64};
 use crate::harness::state::{HostState, Metric};
 use crate::harness::status::{HostResult, Status};
 use wasmtime::Caller;
@@ -16,10 +16,7 @@ pub fn proxy_define_metric(mut caller: Caller<'_, HostState>, kind: i32, name_pt
             metrics.len() - 1
         }
     };
-    match write_u32(&mut caller, id_ptr, id as u32) {
-        Ok(()) => Status::Ok.into(),
-        Err(_) => Status::InvalidMemoryAccess.into(),
-    }
+    status_of(write_u32(&mut caller, id_ptr, id as u32))
 }
 
 pub fn proxy_increment_metric(mut caller: Caller<'_, HostState>, id: i32, offset: i64) -> HostResult {
@@ -44,8 +41,5 @@ pub fn proxy_record_metric(mut caller: Caller<'_, HostState>, id: i32, value: i6
 
 pub fn proxy_get_metric(mut caller: Caller<'_, HostState>, id: i32, value_ptr: i32) -> HostResult {
     let Some(value) = caller.data().metrics.get(id as u32 as usize).map(|m| m.value) else { return Status::NotFound.into() };
-    match write_u64(&mut caller, value_ptr, value) {
-        Ok(()) => Status::Ok.into(),
-        Err(_) => Status::InvalidMemoryAccess.into(),
-    }
+    status_of(write_u64(&mut caller, value_ptr, value))
 }

@@ -1,8 +1,7 @@
 //! Properties (`plugin_name`, `request.path`, …): a path of NUL-separated segments,
 //! stored here joined with `.`.
 
-use crate::harness::abi::maps::returned;
-use crate::harness::memory::{read, return_bytes};
+use crate::harness::memory::{read, return_bytes, status_of};
 use crate::harness::state::HostState;
 use crate::harness::status::{HostResult, Status};
 use wasmtime::Caller;
@@ -19,7 +18,7 @@ fn property_key(path: &[u8]) -> String {
 pub fn proxy_get_property(mut caller: Caller<'_, HostState>, path_ptr: i32, path_len: i32, ptr_ptr: i32, size_ptr: i32) -> HostResult {
     let Ok(path) = read(&mut caller, path_ptr, path_len) else { return Status::InvalidMemoryAccess.into() };
     let Some(value) = caller.data().properties.get(&property_key(&path)).cloned() else { return Status::NotFound.into() };
-    returned(return_bytes(&mut caller, &value, ptr_ptr, size_ptr)?)
+    status_of(return_bytes(&mut caller, &value, ptr_ptr, size_ptr)?)
 }
 
 pub fn proxy_set_property(mut caller: Caller<'_, HostState>, path_ptr: i32, path_len: i32, value_ptr: i32, value_len: i32) -> HostResult {

@@ -1,8 +1,7 @@
 //! Shared data (with compare-and-swap) and shared queues. One harness is one VM, so
 //! "shared" is per harness; tests of several VMs share a harness state on purpose.
 
-use crate::harness::abi::maps::returned;
-use crate::harness::memory::{read, read_string, return_bytes, write_u32};
+use crate::harness::memory::{read, read_string, return_bytes, status_of, write_u32};
 use crate::harness::state::HostState;
 use crate::harness::status::{HostResult, Status};
 use std::collections::VecDeque;
@@ -14,7 +13,7 @@ pub fn proxy_get_shared_data(mut caller: Caller<'_, HostState>, key_ptr: i32, ke
     if write_u32(&mut caller, cas_ptr, cas).is_err() {
         return Status::InvalidMemoryAccess.into();
     }
-    returned(return_bytes(&mut caller, &value, ptr_ptr, size_ptr)?)
+    status_of(return_bytes(&mut caller, &value, ptr_ptr, size_ptr)?)
 }
 
 /// `cas` 0 writes unconditionally; otherwise it must equal the current version.
@@ -41,13 +40,13 @@ pub fn proxy_register_shared_queue(mut caller: Caller<'_, HostState>, name_ptr: 
             queues.len() - 1
         }
     };
-    returned(write_u32(&mut caller, id_ptr, id as u32))
+    status_of(write_u32(&mut caller, id_ptr, id as u32))
 }
 
 pub fn proxy_resolve_shared_queue(mut caller: Caller<'_, HostState>, _vm_ptr: i32, _vm_len: i32, name_ptr: i32, name_len: i32, id_ptr: i32) -> HostResult {
     let Ok(name) = read_string(&mut caller, name_ptr, name_len) else { return Status::InvalidMemoryAccess.into() };
     let Some(id) = caller.data().queues.iter().position(|(n, _)| *n == name) else { return Status::NotFound.into() };
-    returned(write_u32(&mut caller, id_ptr, id as u32))
+    status_of(write_u32(&mut caller, id_ptr, id as u32))
 }
 
 pub fn proxy_enqueue_shared_queue(mut caller: Caller<'_, HostState>, id: i32, value_ptr: i32, value_len: i32) -> HostResult {
@@ -64,5 +63,5 @@ pub fn proxy_enqueue_shared_queue(mut caller: Caller<'_, HostState>, id: i32, va
 pub fn proxy_dequeue_shared_queue(mut caller: Caller<'_, HostState>, id: i32, ptr_ptr: i32, size_ptr: i32) -> HostResult {
     let Some((_, queue)) = caller.data_mut().queues.get_mut(id as u32 as usize) else { return Status::NotFound.into() };
     let Some(value) = queue.pop_front() else { return Status::Empty.into() };
-    returned(return_bytes(&mut caller, &value, ptr_ptr, size_ptr)?)
+    status_of(return_bytes(&mut caller, &value, ptr_ptr, size_ptr)?)
 }
