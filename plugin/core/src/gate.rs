@@ -141,18 +141,18 @@ impl Gate {
         let Ok(shape) = RequestShape::new(&facts.raw_authority, &facts.raw_path, &facts.raw_method) else {
             return Outcome { reason: Reason::AmbiguousPath, rule: None, policy_decided: false, would_deny: None, verified: None };
         };
+        // Why the caller is anonymous: no token, or one that failed; None once verified.
         let (verified, token_failure) = match token {
-            None => (None, Reason::MissingToken),
+            None => (None, Some(Reason::MissingToken)),
             Some(token) => match self.authenticate(&token.token, now) {
-                Ok(verified) => (Some(verified), Reason::Allowed),
-                Err(reason) => (None, reason),
+                Ok(verified) => (Some(verified), None),
+                Err(reason) => (None, Some(reason)),
             },
         };
         let anonymous = Caller::anonymous();
         let caller = verified.as_ref().map_or(&anonymous, |v| &v.caller);
         let policy = &self.settings.policy;
         let decision = policy.evaluate(&shape, caller);
-        let token_failure = verified.is_none().then_some(token_failure);
         let refused_as = |rule: Option<RuleId>| refusal_reason(rule, token_failure);
         let mut reason = reason_for(&decision, token_failure);
         let mut would_deny = dry_run_refusal(policy, &decision, refused_as);
