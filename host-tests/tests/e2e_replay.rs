@@ -7,7 +7,6 @@ mod support;
 use std::path::PathBuf;
 use std::time::Duration;
 use support::*;
-use wsgate_core::mint::SigningKey;
 use wsgate_host_tests::envoy::tap_filter;
 use wsgate_host_tests::harness::Harness;
 use wsgate_host_tests::http::{get, request};
@@ -15,18 +14,6 @@ use wsgate_host_tests::replay::envoy_executor::EnvoyExecutor;
 use wsgate_host_tests::replay::executor::WasmExecutor;
 use wsgate_host_tests::replay::{self, report};
 use wsgate_host_tests::stack::Stack;
-
-fn cases_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cases")
-}
-
-fn key() -> SigningKey {
-    SigningKey::from_private_jwk(&std::fs::read_to_string(cases_dir().join("TEST-ONLY-signing-key.json")).unwrap()).unwrap()
-}
-
-fn case_config() -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(cases_dir().join("config.json")).unwrap()).unwrap()
-}
 
 #[test]
 #[ignore = "needs real Envoy and the built .wasm: run `make e2e`"]
@@ -38,7 +25,7 @@ fn the_envoy_subset_of_the_fixture_cases_passes_through_real_envoy() {
     for case in &mut cases {
         case.time = None;
     }
-    let results = replay::run(&mut EnvoyExecutor::new(&stack), &cases, Some(&key()), Some(now()), |_| {});
+    let results = replay::run(&mut EnvoyExecutor::new(&stack), &cases, Some(&case_key()), Some(now()), |_| {});
     assert_eq!(report::passed(&results), results.len(), "{}", report::text(&results));
 }
 
@@ -66,7 +53,7 @@ fn traffic_tapped_from_real_envoy_replays_identically_through_the_harness() {
 
 /// Allowed, no token, bad token, wrong group, public path, spoofed identity, dry-run.
 fn send_mixed_traffic(stack: &Stack) {
-    let key = key();
+    let key = case_key();
     let now = now();
     let mint = |email: &str, groups: &[&str]| {
         let spec: replay::case::TokenSpec = serde_json::from_value(serde_json::json!({"email": email, "groups": groups})).unwrap();

@@ -2,10 +2,12 @@
 //! the fixture cases exactly as the core does natively, and fails when it should.
 //! Run with `make harness` (needs the built .wasm in `WSGATE_WASM`).
 
+mod support;
+
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use wsgate_core::mint::SigningKey;
+use support::{case_config, case_key, cases_dir};
 use wsgate_host_tests::harness::Harness;
 use wsgate_host_tests::harness::abi::{DELIBERATELY_UNIMPLEMENTED, IMPLEMENTED};
 use wsgate_host_tests::harness::plugin::HttpRequest;
@@ -20,16 +22,8 @@ fn harness() -> &'static Harness {
     })
 }
 
-fn cases_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cases")
-}
-
 fn config() -> Vec<u8> {
-    std::fs::read(cases_dir().join("config.json")).unwrap()
-}
-
-fn key() -> SigningKey {
-    SigningKey::from_private_jwk(&std::fs::read_to_string(cases_dir().join("TEST-ONLY-signing-key.json")).unwrap()).unwrap()
+    serde_json::to_vec(&case_config()).unwrap()
 }
 
 fn fixture_cases() -> Vec<Loaded> {
@@ -61,21 +55,21 @@ fn every_import_of_the_plugin_is_implemented_by_the_harness() {
 fn the_fixture_cases_pass_through_the_wasm() {
     let cases = fixture_cases();
     assert!(cases.len() >= 15, "{}", cases.len());
-    let results = replay::run(&mut wasm_executor(), &cases, Some(&key()), None, |_| {});
+    let results = replay::run(&mut wasm_executor(), &cases, Some(&case_key()), None, |_| {});
     assert_eq!(report::passed(&results), results.len(), "{}", report::text(&results));
 }
 
 #[test]
 #[ignore = "needs the built .wasm: run `make harness`"]
 fn the_fixture_cases_pass_natively_through_the_core() {
-    let results = replay::run(&mut NativeExecutor::new(&config()).unwrap(), &fixture_cases(), Some(&key()), None, |_| {});
+    let results = replay::run(&mut NativeExecutor::new(&config()).unwrap(), &fixture_cases(), Some(&case_key()), None, |_| {});
     assert_eq!(report::passed(&results), results.len(), "{}", report::text(&results));
 }
 
 #[test]
 #[ignore = "needs the built .wasm: run `make harness`"]
 fn the_wasm_and_the_core_agree_on_every_case() {
-    let key = key();
+    let key = case_key();
     let mut wasm = wasm_executor();
     let mut native = NativeExecutor::new(&config()).unwrap();
     for loaded in fixture_cases() {
@@ -104,7 +98,7 @@ fn a_wrong_expectation_fails_with_a_readable_diff() {
     cases.truncate(2);
     cases[1].case.expect.status = Some(418);
     cases[1].case.expect.upstream_headers.insert("x-workspace-email".into(), "mallory@example.com".into());
-    let results = replay::run(&mut wasm_executor(), &cases, Some(&key()), None, |_| {});
+    let results = replay::run(&mut wasm_executor(), &cases, Some(&case_key()), None, |_| {});
     let text = report::text(&results);
     assert!(text.contains("status: expected \"418\", got \"200\""), "{text}");
     assert!(text.contains("upstream header x-workspace-email: expected \"mallory@example.com\", got \"alice@example.com\""), "{text}");

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use wsgate_core::mint::TestKeys;
+use wsgate_core::mint::{SigningKey, TestKeys};
 use wsgate_host_tests::http::Response;
 use wsgate_host_tests::stack::{Stack, StackOptions};
 
@@ -103,3 +103,18 @@ pub fn decision_lines(stack: &Stack) -> Vec<Value> {
         .collect()
 }
 
+
+/// The replay fixtures: `host-tests/cases`.
+pub fn cases_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cases")
+}
+
+/// The plugin configuration the fixture cases run with.
+pub fn case_config() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(cases_dir().join("config.json")).unwrap()).unwrap()
+}
+
+/// The test-only key that `case_config` trusts and fixture tokens are signed with.
+pub fn case_key() -> SigningKey {
+    SigningKey::from_private_jwk(&std::fs::read_to_string(cases_dir().join("TEST-ONLY-signing-key.json")).unwrap()).unwrap()
+}
