@@ -140,6 +140,19 @@ impl Envoy {
             .unwrap_or(0)
     }
 
+    /// The value of one counter once it reaches `expected`, or what it is after
+    /// three seconds: the plugin hands its counts to Envoy once a second.
+    pub fn counter_reaching(&self, name: &str, expected: u64) -> u64 {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        loop {
+            let value = self.counter(name);
+            if value == expected || std::time::Instant::now() > deadline {
+                return value;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
     pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

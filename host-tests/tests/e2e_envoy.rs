@@ -151,12 +151,12 @@ fn every_decision_is_logged_as_json_and_counted_in_envoy_stats() {
     let bob = google_token("bob@partner.example", "partner.example", json!({}));
     get(port, "/api", &[("authorization", &bearer(&bob))]).unwrap();
 
-    assert_eq!(stack.envoy.counter("wasmcustom.wsgate.requests.allowed"), 3);
-    assert_eq!(stack.envoy.counter("wasmcustom.wsgate.requests.denied"), 2);
-    assert_eq!(stack.envoy.counter("wasmcustom.wsgate.reason.allowed"), 2);
-    assert_eq!(stack.envoy.counter("wasmcustom.wsgate.reason.public_path"), 1);
-    assert_eq!(stack.envoy.counter("wasmcustom.wsgate.reason.missing_token"), 1);
-    assert_eq!(stack.envoy.counter("wasmcustom.wsgate.reason.not_allowed"), 1);
+    assert_eq!(stack.envoy.counter_reaching("wasmcustom.wsgate.requests.allowed", 3), 3);
+    assert_eq!(stack.envoy.counter_reaching("wasmcustom.wsgate.requests.denied", 2), 2);
+    assert_eq!(stack.envoy.counter_reaching("wasmcustom.wsgate.reason.allowed", 2), 2);
+    assert_eq!(stack.envoy.counter_reaching("wasmcustom.wsgate.reason.public_path", 1), 1);
+    assert_eq!(stack.envoy.counter_reaching("wasmcustom.wsgate.reason.missing_token", 1), 1);
+    assert_eq!(stack.envoy.counter_reaching("wasmcustom.wsgate.reason.not_allowed", 1), 1);
 
     let decisions = decision_lines(&stack);
     let allow = decisions.iter().find(|d| d["request_id"] == "log-allow").expect("allow decision logged");

@@ -69,8 +69,8 @@ fn a_non_member_gets_403_and_the_decision_log_names_the_rule() {
     assert_eq!((carol["reason"].as_str(), carol["rule"].as_str()), (Some("not_allowed"), Some("default")));
     let cat = decisions.iter().find(|d| d["request_id"] == "cat-1").expect("cat's decision is logged");
     assert_eq!((cat["reason"].as_str(), cat["rule"].as_str()), (Some("denied_by_rule"), Some("contractors-out")));
-    assert_eq!(stack.envoy.counter("wasmcustom.wsgate.rule.contractors-out.deny"), 1);
-    assert_eq!(stack.envoy.counter("wasmcustom.wsgate.reason.denied_by_rule"), 1);
+    assert_eq!(stack.envoy.counter_reaching("wasmcustom.wsgate.rule.contractors-out.deny", 1), 1);
+    assert_eq!(stack.envoy.counter_reaching("wasmcustom.wsgate.reason.denied_by_rule", 1), 1);
 }
 
 #[test]
@@ -85,8 +85,8 @@ fn a_dry_run_policy_lets_refused_requests_through_and_counts_them() {
     let anonymous = get(stack.port(), "/eng/build", &[("x-request-id", "dry-2")]).unwrap();
     assert_eq!(anonymous.status, 200, "even without a token: the whole policy is dry-run");
 
-    assert_eq!(stack.envoy.counter("wasmcustom.wsgate.dry_run.would_deny"), 2);
-    assert_eq!(stack.envoy.counter("wasmcustom.wsgate.reason.dry_run"), 2);
+    assert_eq!(stack.envoy.counter_reaching("wasmcustom.wsgate.dry_run.would_deny", 2), 2);
+    assert_eq!(stack.envoy.counter_reaching("wasmcustom.wsgate.reason.dry_run", 2), 2);
     let decisions = decision_lines(&stack);
     let dry = decisions.iter().find(|d| d["request_id"] == "dry-1").expect("logged");
     assert_eq!((dry["decision"].as_str(), dry["reason"].as_str()), (Some("allow"), Some("dry_run")));
@@ -104,7 +104,7 @@ fn a_dry_run_rule_is_logged_and_counted_but_not_enforced() {
     let response = wsgate_host_tests::http::request(stack.port(), "POST", "/eng/deploy", &[("authorization", &bearer(&alice())), ("x-request-id", "freeze-1")]).unwrap();
     assert_eq!(response.status, 200);
     assert_eq!(response.header("x-wsgate-decision"), Some("allow; reason=allowed; rule=engineering; would_deny=denied_by_rule; would_deny_rule=freeze-eng"));
-    assert_eq!(stack.envoy.counter("wasmcustom.wsgate.dry_run.would_deny"), 1);
+    assert_eq!(stack.envoy.counter_reaching("wasmcustom.wsgate.dry_run.would_deny", 1), 1);
     let decisions = decision_lines(&stack);
     let line = decisions.iter().find(|d| d["request_id"] == "freeze-1").expect("logged");
     assert_eq!(line["would_deny_rule"], "freeze-eng");

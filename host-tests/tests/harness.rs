@@ -147,6 +147,8 @@ fn decisions_are_counted_in_the_harness_metrics_and_logs() {
     let mut plugin = harness().start(&config(), replay::case::DEFAULT_TIME * 1_000_000_000).unwrap();
     assert_eq!(plugin.send(&request("/healthz")).unwrap().status, 200);
     assert_eq!(plugin.send(&request("/app")).unwrap().status, 401);
+    assert_eq!(plugin.metric("wsgate.reason.missing_token"), Some(0), "counts within a second wait for the tick");
+    plugin.tick().unwrap();
     assert_eq!(plugin.metric("wsgate.requests.allowed"), Some(1));
     assert_eq!(plugin.metric("wsgate.reason.missing_token"), Some(1));
     assert_eq!(plugin.metric("wsgate.rule.health.allow"), Some(1));

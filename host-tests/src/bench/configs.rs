@@ -25,13 +25,19 @@ pub fn native_filters(template: &str, jwks: &Value, jwt_cache_size: u32) -> Stri
 
 /// The wsgate filter with the policy the native pair expresses: hd example.com,
 /// verified email, member of eng@example.com (from the token's groups claim).
-pub fn wsgate_filter(wasm: &Path, jwks: &Value, token_cache_entries: usize) -> String {
+pub fn wsgate_filter(wasm: &Path, jwks: &Value, token_cache_entries: usize, decision_log: &str) -> String {
     let config = json!({
         "providers": [{"name": "google", "issuers": ["https://accounts.google.com"], "audiences": ["wsgate-bench"],
                        "local_jwks": jwks, "algorithms": ["RS256"], "allowed_domains": ["example.com"]}],
         "policy": {"rules": [{"name": "engineering", "effect": "allow", "subjects": {"groups": ["eng@example.com"]}}]},
-        "token_cache_entries": token_cache_entries
+        "token_cache_entries": token_cache_entries,
+        "decision_log": decision_log
     });
+    wasm_filter(wasm, &config)
+}
+
+/// Any proxy-wasm filter in the V8 runtime, as wsgate is configured.
+pub fn wasm_filter(wasm: &Path, config: &Value) -> String {
     let quoted = serde_json::to_string(&config.to_string()).unwrap_or_default();
     format!(
         "          - name: wsgate

@@ -57,10 +57,13 @@ fn run(args: &Args) -> Result<(), String> {
     let probe = &tokens[1];
 
     println!("bench: {} users ({}% denied), {} s per run, {} connections, Envoy on CPU 0, wrk on CPU 1", args.users, 10, args.seconds, args.connections);
+    let empty = empty_filter(&args.out)?;
     let mut warm = vec![
         start(args, &template, "no-auth", "", probe)?,
         start(args, &template, "native", &configs::native_filters(&native, &keys, 1000), probe)?,
-        start(args, &template, "wsgate", &configs::wsgate_filter(&args.wasm, &keys, 4096), probe)?,
+        start(args, &template, "wsgate", &configs::wsgate_filter(&args.wasm, &keys, 4096, "all"), probe)?,
+        start(args, &template, "wsgate, log denied", &configs::wsgate_filter(&args.wasm, &keys, 4096, "denied"), probe)?,
+        start(args, &template, "empty wasm filter", &configs::wasm_filter(&empty, &json!({})), probe)?,
     ];
     let memory_after_1k = memory_after(&warm[2], 1_000, &tokens)?;
     measure(args, &mut warm, &script)?;
@@ -70,7 +73,7 @@ fn run(args: &Args) -> Result<(), String> {
     println!("\ncache-miss mode: every request verifies a signature (native JWT cache off, wsgate token cache off)");
     let mut cold = vec![
         start(args, &template, "native, no cache", &configs::native_filters(&native, &keys, 0), probe)?,
-        start(args, &template, "wsgate, no cache", &configs::wsgate_filter(&args.wasm, &keys, 0), probe)?,
+        start(args, &template, "wsgate, no cache", &configs::wsgate_filter(&args.wasm, &keys, 0, "all"), probe)?,
     ];
     measure(args, &mut cold, &script)?;
 
@@ -114,6 +117,14 @@ fn start(args: &Args, template: &str, name: &'static str, filters: &str, probe: 
     let cold_start = started.elapsed();
     println!("started {name:<18} cold start {:>5} ms", cold_start.as_millis());
     Ok(Contender { name, envoy, cold_start, runs: Vec::new() })
+}
+
+/// The floor for any Wasm filter: `envoy/bench-empty-filter.wat`, compiled.
+fn empty_filter(out: &Path) -> Result<PathBuf, String> {
+    let wasm = wat::parse_str(read("envoy/bench-empty-filter.wat")?).map_err(|e| e.to_string())?;
+    let path = std::path::absolute(out.join("empty-filter.wasm")).map_err(|e| e.to_string())?;
+    std::fs::write(&path, wasm).map_err(|e| e.to_string())?;
+    Ok(path)
 }
 
 fn url(contender: &Contender) -> String {
@@ -173,12 +184,17 @@ fn report(warm: &[Contender], cold: &[Contender], wasm_size: u64, memory: (u64, 
     for v in &warm {
         println!("  {:<18} {:>9.0} req/s  p50 {:>6.0} us  p99 {:>6.0} us  cold start {} ms", v["name"].as_str().unwrap_or(""), rps(v), v["p50_micros"].as_f64().unwrap_or(0.0), p99(v), v["cold_start_ms"]);
     }
-    let (none, native, wsgate) = (&warm[0], &warm[1], &warm[2]);
+    let (none, native, wsgate, log_denied, empty) = (&warm[0], &warm[1], &warm[2], &warm[3], &warm[4]);
     let ratios = json!({
         "wsgate_over_native_rps": rps(wsgate) / rps(native),
         "wsgate_over_no_auth_rps": rps(wsgate) / rps(none),
+        "wsgate_log_denied_over_native_rps": rps(log_denied) / rps(native),
+        "wsgate_log_denied_over_no_auth_rps": rps(log_denied) / rps(none),
+        "empty_wasm_over_no_auth_rps": rps(empty) / rps(none),
+        "wsgate_over_empty_wasm_rps": rps(wsgate) / rps(empty),
         "native_over_no_auth_rps": rps(native) / rps(none),
         "wsgate_over_native_p99": p99(wsgate) / p99(native),
+        "wsgate_log_denied_over_native_p99": p99(log_denied) / p99(native),
         "cache_miss_wsgate_over_native_rps": rps(&cold[1]) / rps(&cold[0]),
     });
     println!("ratios: {ratios}");

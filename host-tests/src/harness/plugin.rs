@@ -53,6 +53,7 @@ struct Hooks {
     on_log: Option<TypedFunc<i32, ()>>,
     on_done: Option<TypedFunc<i32, i32>>,
     on_delete: Option<TypedFunc<i32, ()>>,
+    on_tick: Option<TypedFunc<i32, ()>>,
 }
 
 /// Calls an optional hook; an absent one answers `absent`.
@@ -112,6 +113,14 @@ impl Plugin {
 
     pub fn unimplemented_calls(&self) -> &[String] {
         &self.store.data().unimplemented
+    }
+
+    /// One tick of the root context's timer (whatever period the plugin asked for),
+    /// then the answers to any HTTP calls the tick dispatched.
+    pub fn tick(&mut self) -> wasmtime::Result<Vec<PendingCall>> {
+        self.store.data_mut().effective_context = ROOT_CONTEXT as u32;
+        call_hook(&self.hooks.on_tick, &mut self.store, ROOT_CONTEXT, ())?;
+        self.answer_http_calls()
     }
 
     /// Runs one request through the plugin, as Envoy would.
@@ -215,6 +224,7 @@ impl Hooks {
             on_log: instance.get_typed_func(&mut *store, "proxy_on_log").ok(),
             on_done: instance.get_typed_func(&mut *store, "proxy_on_done").ok(),
             on_delete: instance.get_typed_func(&mut *store, "proxy_on_delete").ok(),
+            on_tick: instance.get_typed_func(&mut *store, "proxy_on_tick").ok(),
         }
     }
 }

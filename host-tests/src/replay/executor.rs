@@ -63,7 +63,7 @@ impl Executor for NativeExecutor {
         let mut request: Vec<(String, String)> = headers.iter().filter(|(n, _)| !stripped.contains(n)).cloned().collect();
         let snapshot = request.iter().fold(RequestSnapshot::default(), |s, (n, v)| s.with_header(n, v));
         let verdict = self.gate.decide(&snapshot, now);
-        let logs = vec![verdict.log_line.clone()];
+        let logs = verdict.log_line.iter().cloned().collect();
         Ok(match verdict.action {
             Action::Respond(reply) => Outcome { status: reply.status, local_reply: true, response_headers: reply.headers, upstream_headers: None, body: reply.body, logs },
             Action::Forward { set, remove } => {

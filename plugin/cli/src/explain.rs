@@ -89,7 +89,9 @@ fn explain_token(args: &ExplainArgs, token: &str, mut gate: Gate) -> Result<(), 
     println!("decision: {effect} ({} {})", verdict.reason.status(), verdict.reason.code());
     println!("rule:     {rule}");
     println!("why:      {}", why(verdict.reason, &rule));
-    println!("log:      {}", verdict.log_line);
+    if let Some(line) = &verdict.log_line {
+        println!("log:      {line}");
+    }
     Ok(())
 }
 

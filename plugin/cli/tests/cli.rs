@@ -41,7 +41,7 @@ fn a_minted_token_is_accepted_by_a_config_trusting_the_generated_jwks() {
     let request = RequestSnapshot::new("GET", "h", "/").with_header("authorization", format!("Bearer {token}"));
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
     let verdict = gate.decide(&request, now);
-    assert_eq!(verdict.reason, Reason::Allowed, "{}", verdict.log_line);
+    assert_eq!(verdict.reason, Reason::Allowed, "{:?}", verdict.log_line);
     assert_eq!(verdict.verified.unwrap().identity.domain.as_deref(), Some("example.com"));
 }
 

@@ -34,6 +34,23 @@ pub struct Config {
     /// How many verified tokens each VM remembers, so a signature is checked once.
     #[serde(default = "default_token_cache_entries")]
     pub token_cache_entries: usize,
+    /// Which decisions get a JSON line in the proxy's log.
+    #[serde(default)]
+    pub decision_log: DecisionLog,
+}
+
+/// Which decisions are logged. Counters are kept for every decision either way.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionLog {
+    /// Every decision: the audit trail, and the default.
+    #[default]
+    All,
+    /// Only refusals (and dry-run "would deny"): for busy gateways whose access log
+    /// already records allowed requests.
+    Denied,
+    /// None.
+    None,
 }
 
 /// One place a token may be found: a header (with an optional scheme prefix) or a cookie.

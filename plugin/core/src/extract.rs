@@ -25,8 +25,8 @@ pub struct FoundToken {
 pub fn find_token(sources: &[TokenSource], request: &impl RequestHeaders) -> Option<FoundToken> {
     sources.iter().enumerate().find_map(|(index, source)| {
         let token = match source {
-            TokenSource::Header { name, prefix } => from_header(&request.header(name)?, prefix),
-            TokenSource::Cookie { name } => cookie_value(&request.header("cookie")?, name),
+            TokenSource::Header { name, prefix } => from_header(request.header(name)?, prefix),
+            TokenSource::Cookie { name } => cookie_value(request.header("cookie")?, name),
         }?;
         Some(FoundToken { source: index, token })
     })

@@ -3,6 +3,7 @@
 //! send) and a log line saying why.
 
 use crate::cache::{Expiring, TokenCache};
+use crate::config::DecisionLog;
 use crate::extract::{FoundToken, TokenSource, cookie_header_without, find_token};
 use crate::log::DecisionRecord;
 use crate::policy::index::RuleId;
@@ -61,8 +62,8 @@ pub struct Verdict {
     pub action: Action,
     /// Headers to add to the upstream's response (the opt-in explanation header).
     pub response_headers: Vec<(String, String)>,
-    /// The JSON decision log line.
-    pub log_line: String,
+    /// The JSON decision log line; `None` when `decision_log` leaves this decision out.
+    pub log_line: Option<String>,
 }
 
 /// A compiled configuration plus this VM's token cache.
@@ -125,7 +126,7 @@ impl Gate {
             response.headers.extend(explanation);
             Action::Respond(response)
         };
-        let log_line = self.log_line(&facts, &outcome);
+        let log_line = self.logs(&outcome).then(|| self.log_line(&facts, &outcome));
         Verdict {
             reason: outcome.reason,
             rule: outcome.rule,
@@ -210,7 +211,7 @@ impl Gate {
         match self.settings.token_sources.get(token.source) {
             Some(TokenSource::Header { name, .. }) => remove.push(name.clone()),
             Some(TokenSource::Cookie { name }) => {
-                let rest = request.header("cookie").and_then(|cookies| cookie_header_without(&cookies, name));
+                let rest = request.header("cookie").and_then(|cookies| cookie_header_without(cookies, name));
                 match rest {
                     Some(rest) => set.push(("cookie".to_owned(), rest)),
                     None => remove.push("cookie".to_owned()),
@@ -229,6 +230,14 @@ impl Gate {
             value.push_str(&format!("; would_deny={}; would_deny_rule={}", reason.code(), rule.as_deref().unwrap_or("default")));
         }
         Some((header.clone(), value))
+    }
+
+    fn logs(&self, outcome: &Outcome) -> bool {
+        match self.settings.decision_log {
+            DecisionLog::All => true,
+            DecisionLog::Denied => !outcome.reason.admits() || outcome.would_deny.is_some(),
+            DecisionLog::None => false,
+        }
     }
 
     fn log_line(&self, facts: &RequestFacts, outcome: &Outcome) -> String {
@@ -320,7 +329,7 @@ const LOGGED_FIELD_LIMIT: usize = 512;
 
 impl RequestFacts {
     fn read(request: &impl RequestHeaders) -> Self {
-        let raw = |name: &str| request.header(name).unwrap_or_default();
+        let raw = |name: &str| request.header(name).unwrap_or_default().to_vec();
         let (raw_path, raw_authority, raw_method) = (raw(":path"), raw(":authority"), raw(":method"));
         Self {
             method: printable(&raw_method),

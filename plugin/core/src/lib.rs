@@ -9,6 +9,7 @@
 pub mod cache;
 pub mod config;
 pub mod extract;
+pub mod header_pairs;
 pub mod gate;
 pub mod jwks;
 pub mod log;

@@ -1,14 +1,16 @@
 //! How the gate sees a request: header lookup by name, bytes as they arrived.
 //!
-//! The proxy-wasm glue implements this over host calls; tests, the CLI and the
-//! harness use [`RequestSnapshot`].
+//! The proxy-wasm glue reads the whole header map in one host call and decodes it
+//! into a [`RequestSnapshot`]; tests, the CLI and the harness build snapshots directly.
 
 /// Read access to a request's headers (pseudo-headers such as `:path` included).
 pub trait RequestHeaders {
     /// The value of header `name` (lower case), as raw bytes: clients may send
     /// anything, and only the core decides what is acceptable.
-    fn header(&self, name: &str) -> Option<Vec<u8>>;
+    fn header(&self, name: &str) -> Option<&[u8]>;
 }
+
+use crate::header_pairs::HeaderPairs;
 
 /// A request held in memory.
 #[derive(Debug, Clone, Default)]
@@ -25,6 +27,19 @@ impl RequestSnapshot {
             .with_header(":path", path)
     }
 
+    /// A request from the host's header map (see [`crate::header_pairs`]).
+    pub fn from_pairs(pairs: HeaderPairs) -> Self {
+        let headers = pairs.into_iter().map(|(name, value)| (name.to_ascii_lowercase(), value)).collect();
+        Self { headers }
+    }
+
+    /// Removes every `name` header (lower case); whether there was one.
+    pub fn remove(&mut self, name: &str) -> bool {
+        let before = self.headers.len();
+        self.headers.retain(|(n, _)| n != name);
+        self.headers.len() != before
+    }
+
     pub fn with_header(self, name: &str, value: impl AsRef<[u8]>) -> Self {
         self.with_header_bytes(name, value.as_ref().to_vec())
     }
@@ -36,7 +51,7 @@ impl RequestSnapshot {
 }
 
 impl RequestHeaders for RequestSnapshot {
-    fn header(&self, name: &str) -> Option<Vec<u8>> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone())
+    fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice())
     }
 }

@@ -4,7 +4,7 @@
 //! (`providers[0].local_jwks.keys[1]: needs a kid`), and all of them at once, so a
 //! user fixes a config in one pass. Anything doubtful is an error, never a default.
 
-use crate::config::{Config, IdentityHeadersConfig, ProviderConfig, TokenSourceConfig};
+use crate::config::{Config, DecisionLog, IdentityHeadersConfig, ProviderConfig, TokenSourceConfig};
 use crate::extract::TokenSource;
 use crate::jwks::parse_jwks;
 use crate::policy::Policy;
@@ -70,6 +70,7 @@ pub struct Settings {
     pub strip_token: bool,
     pub realm: String,
     pub token_cache_entries: usize,
+    pub decision_log: DecisionLog,
     /// Not fatal; shown by `wsgate validate` and logged when the filter loads.
     pub warnings: Vec<ConfigError>,
 }
@@ -111,6 +112,7 @@ impl Settings {
             strip_token: config.strip_token,
             realm: config.realm,
             token_cache_entries: config.token_cache_entries,
+            decision_log: config.decision_log,
             warnings: diagnostics.warnings,
         })
     }

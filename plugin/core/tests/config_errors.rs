@@ -62,6 +62,7 @@ fn each_bad_field_is_named_in_its_error() {
         ("realm: must be non-empty printable ASCII", Box::new(|c| c["realm"] = json!("a\"b"))),
         ("max_token_bytes: must be between 512 and 65536", Box::new(|c| c["max_token_bytes"] = json!(100))),
         ("token_cache_entries: must be at most 1000000", Box::new(|c| c["token_cache_entries"] = json!(2_000_000))),
+        ("decision_log: unknown variant `verbose`, expected one of `all`, `denied`, `none`", Box::new(|c| c["decision_log"] = json!("verbose"))),
         ("polcy: unknown field `polcy`", Box::new(|c| c["polcy"] = json!({}))),
     ];
     for (expected, change) in cases {

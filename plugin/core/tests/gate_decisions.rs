@@ -101,7 +101,7 @@ fn strip_token_removes_the_header_the_token_came_from() {
 #[test]
 fn the_log_line_is_json_naming_decision_reason_rule_and_caller() {
     let verdict = gate().decide(&with_bearer("/reports?q=1", &rsa_token(&google_claims())), NOW);
-    let line: Value = serde_json::from_str(&verdict.log_line).unwrap();
+    let line: Value = serde_json::from_str(verdict.log_line.as_deref().unwrap()).unwrap();
     assert_eq!(
         line,
         json!({
@@ -116,7 +116,22 @@ fn the_log_line_is_json_naming_decision_reason_rule_and_caller() {
 fn control_characters_in_logged_fields_cannot_forge_log_lines() {
     let request = RequestSnapshot::new("GET", "h", "/a\n{\"decision\":\"allow\"}").with_header("x-request-id", "x\r\ny");
     let verdict = gate().decide(&request, NOW);
-    assert!(!verdict.log_line.contains('\n') && !verdict.log_line.contains("\\n"), "{}", verdict.log_line);
+    let line = verdict.log_line.unwrap();
+    assert!(!line.contains('\n') && !line.contains("\\n"), "{line}");
+}
+
+#[test]
+fn decision_log_denied_logs_refusals_only_and_none_logs_nothing() {
+    let allowed = || with_bearer("/reports", &rsa_token(&google_claims()));
+    let refused = || request("/reports");
+    let logged = |mode: &str, request: RequestSnapshot| {
+        let mut config = config();
+        config["decision_log"] = json!(mode);
+        Gate::new(settings(&config)).decide(&request, NOW).log_line.is_some()
+    };
+    assert_eq!((logged("all", allowed()), logged("all", refused())), (true, true));
+    assert_eq!((logged("denied", allowed()), logged("denied", refused())), (false, true));
+    assert_eq!((logged("none", allowed()), logged("none", refused())), (false, false));
 }
 
 #[test]

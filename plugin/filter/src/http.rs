@@ -1,6 +1,6 @@
 //! The per-request context: strip, decide, act, log, count.
 
-use crate::host::{self, HostRequest};
+use crate::host;
 use crate::root::Shared;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
@@ -26,21 +26,24 @@ impl Context for WsgateHttp {}
 
 impl HttpContext for WsgateHttp {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> ProxyAction {
-        let (Some(shared), Some(now)) = (&self.shared, host::now()) else {
+        let (Some(shared), Some(now), Some(mut request)) = (&self.shared, host::now(), host::request_headers()) else {
             return fail_closed();
         };
         let Ok(mut gate) = shared.gate.try_borrow_mut() else {
             return fail_closed();
         };
+        // Only headers the client actually sent cost a host call to remove.
         for name in gate.headers_to_strip() {
-            if hostcalls::remove_map_value(MapType::HttpRequestHeaders, name).is_err() {
+            if request.remove(name) && hostcalls::remove_map_value(MapType::HttpRequestHeaders, name).is_err() {
                 return fail_closed();
             }
         }
-        let verdict = gate.decide(&HostRequest, now);
+        let verdict = gate.decide(&request, now);
         drop(gate);
-        let _ = hostcalls::log(LogLevel::Info, &verdict.log_line);
-        shared.metrics.count(&verdict);
+        if let Some(line) = &verdict.log_line {
+            let _ = hostcalls::log(LogLevel::Info, line);
+        }
+        shared.metrics.count(&verdict, now);
         shared.metrics.sample_memory();
         match verdict.action {
             Action::Forward { set, remove } => {

@@ -1,5 +1,9 @@
 //! Decision counters, visible in Envoy's `/stats` as `wasmcustom.wsgate.*`:
 //! totals, one per reason code, one per rule and effect, and dry-run "would deny".
+//!
+//! Counts are added up inside the VM and handed to Envoy at most once a second (and
+//! on the root context's tick when traffic stops): each host call costs more than the
+//! policy decision itself, and Envoy only reports stats every few seconds anyway.
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::MetricType;
@@ -22,7 +26,15 @@ pub struct Metrics {
     /// Gauge of this VM's linear memory, sampled every [`MEMORY_SAMPLE_EVERY`] requests.
     memory: Option<u32>,
     requests: Cell<u64>,
+    /// Counts not yet handed to Envoy, by counter id.
+    pending: RefCell<Vec<(u32, u64)>>,
+    /// The second (host clock) of the last hand-over.
+    flushed_at: Cell<u64>,
 }
+
+/// Past this many distinct pending counters (a policy with many rules), hand over now
+/// rather than scan a long list per request.
+const PENDING_LIMIT: usize = 64;
 
 const MEMORY_SAMPLE_EVERY: u64 = 1024;
 
@@ -44,6 +56,8 @@ impl Metrics {
             by_rule: RefCell::default(),
             memory: hostcalls::define_metric(MetricType::Gauge, "wsgate.vm.memory_bytes").ok(),
             requests: Cell::new(0),
+            pending: RefCell::default(),
+            flushed_at: Cell::new(0),
         }
     }
 
@@ -56,12 +70,31 @@ impl Metrics {
         }
     }
 
-    pub fn count(&self, verdict: &Verdict) {
+    /// Counts a decision made at `now` (Unix seconds).
+    pub fn count(&self, verdict: &Verdict, now: u64) {
         let total = if verdict.reason.admits() { self.allowed } else { self.denied };
         let dry_run = verdict.would_deny.as_ref().and(self.would_deny);
         let rule = verdict.rule.as_ref().and_then(|rule| self.rule_counter(rule.id, &rule.name, rule.effect.name()));
+        let Ok(mut pending) = self.pending.try_borrow_mut() else { return };
         for id in [total, self.by_reason.get(&verdict.reason).copied(), dry_run, rule].into_iter().flatten() {
-            let _ = hostcalls::increment_metric(id, 1);
+            match pending.iter_mut().find(|(pending_id, _)| *pending_id == id) {
+                Some((_, count)) => *count += 1,
+                None => pending.push((id, 1)),
+            }
+        }
+        let due = now != self.flushed_at.get() || pending.len() > PENDING_LIMIT;
+        drop(pending);
+        if due {
+            self.flushed_at.set(now);
+            self.flush();
+        }
+    }
+
+    /// Hands every pending count to Envoy.
+    pub fn flush(&self) {
+        let Ok(mut pending) = self.pending.try_borrow_mut() else { return };
+        for (id, count) in pending.drain(..) {
+            let _ = hostcalls::increment_metric(id, i64::try_from(count).unwrap_or(i64::MAX));
         }
     }
 

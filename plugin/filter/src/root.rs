@@ -7,6 +7,7 @@ use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{BufferType, ContextType, LogLevel};
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::time::Duration;
 use wsgate_core::Gate;
 
 /// What every request of this VM shares.
@@ -14,6 +15,8 @@ pub struct Shared {
     pub gate: RefCell<Gate>,
     pub metrics: Metrics,
 }
+
+const METRICS_FLUSH_PERIOD: Duration = Duration::from_secs(1);
 
 #[derive(Default)]
 pub struct WsgateRoot {
@@ -35,6 +38,8 @@ impl RootContext for WsgateRoot {
                     let _ = hostcalls::log(LogLevel::Warn, &format!("wsgate: configuration warning: {warning}"));
                 }
                 self.shared = Some(Rc::new(Shared { gate: RefCell::new(gate), metrics: Metrics::define() }));
+                // The tick hands over counts that no later request would flush.
+                let _ = hostcalls::set_tick_period(METRICS_FLUSH_PERIOD);
                 true
             }
             Err(errors) => {
@@ -43,6 +48,12 @@ impl RootContext for WsgateRoot {
                 }
                 false
             }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        if let Some(shared) = &self.shared {
+            shared.metrics.flush();
         }
     }
 

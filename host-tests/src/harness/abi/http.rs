@@ -1,9 +1,10 @@
 //! Local responses, HTTP calls to scripted upstreams, and resuming paused streams.
 
-use crate::harness::memory::{deserialize_map, read, read_string, status_of, write_u32};
+use crate::harness::memory::{read, read_string, status_of, write_u32};
 use crate::harness::state::{HostState, LocalReply, PendingCall};
 use crate::harness::status::{HostResult, Status};
 use wasmtime::Caller;
+use wsgate_core::header_pairs;
 
 #[allow(clippy::too_many_arguments)] // the ABI's shape
 pub fn proxy_send_local_response(
@@ -20,7 +21,7 @@ pub fn proxy_send_local_response(
     let (Ok(body), Ok(headers)) = (read(&mut caller, body_ptr, body_len), read(&mut caller, headers_ptr, headers_len)) else {
         return Status::InvalidMemoryAccess.into();
     };
-    let Some(headers) = deserialize_map(&headers) else { return Status::SerializationFailure.into() };
+    let Some(headers) = header_pairs::decode(&headers) else { return Status::SerializationFailure.into() };
     let headers = headers.into_iter().map(|(n, v)| (n.to_ascii_lowercase(), String::from_utf8_lossy(&v).into_owned())).collect();
     caller.data_mut().local_reply = Some(LocalReply { status: status as u16, headers, body });
     Status::Ok.into()
@@ -44,7 +45,7 @@ pub fn proxy_http_call(
         Some((read_string(caller, upstream_ptr, upstream_len).ok()?, read(caller, headers_ptr, headers_len).ok()?, read(caller, body_ptr, body_len).ok()?))
     };
     let Some((upstream, headers, body)) = read_all(&mut caller) else { return Status::InvalidMemoryAccess.into() };
-    let Some(headers) = deserialize_map(&headers) else { return Status::SerializationFailure.into() };
+    let Some(headers) = header_pairs::decode(&headers) else { return Status::SerializationFailure.into() };
     let state = caller.data_mut();
     let token = state.next_call_token;
     state.next_call_token += 1;

@@ -1,19 +1,20 @@
 //! Header maps: request and response headers, HTTP call response headers.
 //! Names are lower case, as in Envoy; a name may repeat.
 
-use crate::harness::memory::{deserialize_map, read, read_string, return_bytes, serialize_map, status_of};
+use crate::harness::memory::{read, read_string, return_bytes, status_of};
 use crate::harness::state::HostState;
 use crate::harness::status::{HostResult, Status};
 use wasmtime::Caller;
+use wsgate_core::header_pairs;
 
 pub fn proxy_get_header_map_pairs(mut caller: Caller<'_, HostState>, map_type: i32, ptr_ptr: i32, size_ptr: i32) -> HostResult {
-    let bytes = serialize_map(caller.data_mut().map(map_type));
+    let bytes = header_pairs::encode(caller.data_mut().map(map_type));
     status_of(return_bytes(&mut caller, &bytes, ptr_ptr, size_ptr)?)
 }
 
 pub fn proxy_set_header_map_pairs(mut caller: Caller<'_, HostState>, map_type: i32, ptr: i32, len: i32) -> HostResult {
     let Ok(bytes) = read(&mut caller, ptr, len) else { return Status::InvalidMemoryAccess.into() };
-    let Some(map) = deserialize_map(&bytes) else { return Status::SerializationFailure.into() };
+    let Some(map) = header_pairs::decode(&bytes) else { return Status::SerializationFailure.into() };
     *caller.data_mut().map(map_type) = map.into_iter().map(|(n, v)| (n.to_ascii_lowercase(), v)).collect();
     Status::Ok.into()
 }
