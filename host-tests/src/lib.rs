@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod envoy;
+pub mod google;
 pub mod harness;
 pub mod http;
 pub mod ports;

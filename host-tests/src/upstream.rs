@@ -40,11 +40,38 @@ impl EchoUpstream {
 /// keeps this server trivially correct.
 fn serve(stream: TcpStream, log: &Mutex<Vec<Value>>) {
     let Ok(mut writer) = stream.try_clone() else { return };
+    let Some(request) = read_request(stream) else { return };
+    let echo = json!({"method": request.method, "path": request.path, "headers": request.headers});
+    if let Ok(mut received) = log.lock() {
+        received.push(echo.clone());
+    }
+    let body = serde_json::to_string_pretty(&echo).unwrap_or_default();
+    let _ = write!(
+        writer,
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}
+
+/// A request line and its headers (names lower-cased, repeats joined with ", ").
+#[derive(Debug, Clone)]
+pub struct ReceivedRequest {
+    pub method: String,
+    pub path: String,
+    pub headers: Map<String, Value>,
+}
+
+impl ReceivedRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(Value::as_str)
+    }
+}
+
+/// Reads a request's head (bodies are not needed by the servers here).
+pub fn read_request(stream: TcpStream) -> Option<ReceivedRequest> {
     let mut reader = BufReader::new(stream);
     let mut request_line = String::new();
-    if reader.read_line(&mut request_line).is_err() {
-        return;
-    }
+    reader.read_line(&mut request_line).ok()?;
     let mut headers = Map::new();
     loop {
         let mut line = String::new();
@@ -63,18 +90,5 @@ fn serve(stream: TcpStream, log: &Mutex<Vec<Value>>) {
         }
     }
     let mut parts = request_line.split_whitespace();
-    let echo = json!({
-        "method": parts.next().unwrap_or(""),
-        "path": parts.next().unwrap_or(""),
-        "headers": headers,
-    });
-    if let Ok(mut received) = log.lock() {
-        received.push(echo.clone());
-    }
-    let body = serde_json::to_string_pretty(&echo).unwrap_or_default();
-    let _ = write!(
-        writer,
-        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
+    Some(ReceivedRequest { method: parts.next()?.to_owned(), path: parts.next()?.to_owned(), headers })
 }
