@@ -3,14 +3,14 @@
 //! The proxy-wasm glue reads the whole header map in one host call and decodes it
 //! into a [`RequestSnapshot`]; tests, the CLI and the harness build snapshots directly.
 
+use crate::header_pairs::HeaderPairs;
+
 /// Read access to a request's headers (pseudo-headers such as `:path` included).
 pub trait RequestHeaders {
     /// The value of header `name` (lower case), as raw bytes: clients may send
     /// anything, and only the core decides what is acceptable.
     fn header(&self, name: &str) -> Option<&[u8]>;
 }
-
-use crate::header_pairs::HeaderPairs;
 
 /// A request held in memory.
 #[derive(Debug, Clone, Default)]
