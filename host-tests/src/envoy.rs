@@ -165,6 +165,25 @@ impl Drop for Envoy {
     }
 }
 
+/// A plain-HTTP cluster to a local port, as a `clusters:` list item of
+/// `envoy/demo.yaml`: how the tests and `make run` reach the Google stand-in. Real
+/// Google endpoints need TLS; see `envoy/google-clusters.yaml`.
+pub fn http_cluster(name: &str, port: u16) -> String {
+    format!(
+        "  - name: {name}
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: {name}
+      endpoints:
+      - lb_endpoints:
+        - endpoint:
+            address:
+              socket_address: {{ address: 127.0.0.1, port_value: {port} }}
+"
+    )
+}
+
 /// The tap filter, recording every exchange as a JSON trace file under `path_prefix`.
 pub fn tap_filter(path_prefix: &Path) -> String {
     format!(

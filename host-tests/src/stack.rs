@@ -21,6 +21,9 @@ pub struct StackOptions {
     pub admin_port: Option<u16>,
     /// HTTP filters placed before wsgate (see [`crate::envoy::tap_filter`]).
     pub extra_http_filters: String,
+    /// Clusters beside the upstream's, such as the ones a `remote_jwks` names (see
+    /// [`crate::envoy::http_cluster`]).
+    pub extra_clusters: String,
 }
 
 pub struct Stack {
@@ -35,7 +38,8 @@ impl Stack {
         let upstream = EchoUpstream::start(0).map_err(|e| format!("echo upstream: {e}"))?;
         let port = |fixed: Option<u16>| fixed.map_or_else(free_port, Ok).map_err(|e| format!("no free port: {e}"));
         let ports = Ports { listen: port(options.listen_port)?, admin: port(options.admin_port)?, upstream: upstream.port };
-        let config = render(&options.envoy_template, ports, &options.wasm, &options.plugin_config.to_string(), &options.extra_http_filters);
+        let config = render(&options.envoy_template, ports, &options.wasm, &options.plugin_config.to_string(), &options.extra_http_filters)
+            .replace("{{EXTRA_CLUSTERS}}", &options.extra_clusters);
         let envoy = Envoy::start(&options.envoy_binary, &config, &options.dir, ports)?;
         Ok(Stack { upstream, envoy })
     }

@@ -59,6 +59,7 @@ fn run(args: &Args) -> Result<(), String> {
         listen_port: Some(args.port),
         admin_port: Some(args.admin_port),
         extra_http_filters: String::new(),
+        extra_clusters: String::new(),
     };
     println!("run: starting Envoy on 127.0.0.1:{} (admin 127.0.0.1:{}) …", args.port, args.admin_port);
     let mut stack = Stack::start_ready(&options)?;

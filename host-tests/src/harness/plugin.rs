@@ -8,6 +8,9 @@ use wasmtime::{Engine, Instance, Linker, Module, Store, TypedFunc};
 
 const ROOT_CONTEXT: i32 = 1;
 
+/// A request the plugin holds is given up on after this many root ticks.
+const MAX_HELD_TICKS: u32 = 1000;
+
 /// A request as the downstream sent it, and what the upstream will answer if the
 /// plugin lets it through.
 #[derive(Debug, Clone, Default)]
@@ -35,8 +38,10 @@ pub struct Exchange {
     pub response_headers: Vec<(String, String)>,
     /// What the plugin logged while handling this request.
     pub logs: Vec<LogLine>,
-    /// HTTP calls the plugin dispatched for it.
+    /// HTTP calls the plugin dispatched for it (and any the root had pending).
     pub http_calls: Vec<PendingCall>,
+    /// How long the plugin held the request (harness clock, ms) before deciding.
+    pub held_ms: u64,
 }
 
 /// context, token, header count, body size, trailer count.
@@ -116,11 +121,14 @@ impl Plugin {
     }
 
     /// One tick of the root context's timer (whatever period the plugin asked for),
-    /// then the answers to any HTTP calls the tick dispatched.
+    /// then the answers to any HTTP calls the tick dispatched. The clock stays put.
     pub fn tick(&mut self) -> wasmtime::Result<Vec<PendingCall>> {
         self.store.data_mut().effective_context = ROOT_CONTEXT as u32;
+        // HTTP calls made while configuring are answered before the first tick.
+        let mut answered = self.answer_http_calls()?;
         call_hook(&self.hooks.on_tick, &mut self.store, ROOT_CONTEXT, ())?;
-        self.answer_http_calls()
+        answered.extend(self.answer_http_calls()?);
+        Ok(answered)
     }
 
     /// Runs one request through the plugin, as Envoy would.
@@ -130,21 +138,39 @@ impl Plugin {
         call_hook(&self.hooks.on_context_create, &mut self.store, (context, ROOT_CONTEXT), ())?;
         self.store.data_mut().effective_context = context as u32;
         let action = self.request_phase(context, request)?;
-        let calls = self.answer_http_calls()?;
+        let mut calls = self.answer_http_calls()?;
+        let held_ms = self.wait_while_held(action, &mut calls)?;
         let state = self.store.data();
         let forwarded = state.local_reply.is_none() && (action == ACTION_CONTINUE || state.resumed);
         let upstream_body = self.store.data().buffers.get(&buffer_type::HTTP_REQUEST_BODY).cloned().unwrap_or_default();
         let exchange = if forwarded {
             self.forward(context, request)?
         } else if let Some(reply) = self.store.data_mut().local_reply.take() {
-            Exchange { status: reply.status, response_headers: reply.headers.clone(), local_reply: Some(reply), upstream_request: None, upstream_body: vec![], logs: vec![], http_calls: vec![] }
+            Exchange { status: reply.status, response_headers: reply.headers.clone(), local_reply: Some(reply), upstream_request: None, upstream_body: vec![], logs: vec![], http_calls: vec![], held_ms: 0 }
         } else {
             wasmtime::bail!("the plugin paused the request and never resumed or answered it");
         };
         self.finish(context)?;
         let logs = self.store.data().logs[logs_before..].to_vec();
         let upstream_body = if exchange.upstream_request.is_some() { upstream_body } else { Vec::new() };
-        Ok(Exchange { logs, http_calls: calls, upstream_body, ..exchange })
+        Ok(Exchange { logs, http_calls: calls, upstream_body, held_ms, ..exchange })
+    }
+
+    /// While the plugin holds the request without an answer, time passes as in
+    /// Envoy: the clock moves on by the root's tick period and the root ticks, its
+    /// HTTP calls answered from the script. Returns how long it was held.
+    fn wait_while_held(&mut self, action: i32, calls: &mut Vec<PendingCall>) -> wasmtime::Result<u64> {
+        let start = self.store.data().clock.unix_nanos();
+        for _ in 0..MAX_HELD_TICKS {
+            let state = self.store.data();
+            if action == ACTION_CONTINUE || state.resumed || state.local_reply.is_some() {
+                break;
+            }
+            let period_ms = u64::from(state.tick_period_ms.max(1));
+            state.clock.set_unix_nanos(state.clock.unix_nanos() + period_ms * 1_000_000);
+            calls.extend(self.tick()?);
+        }
+        Ok((self.store.data().clock.unix_nanos() - start) / 1_000_000)
     }
 
     /// Headers, then the body if there is one, as Envoy calls them: the body callback
@@ -203,7 +229,7 @@ impl Plugin {
         call_hook(&self.hooks.on_response_headers, &mut self.store, (context, count, 1), ACTION_CONTINUE)?;
         let response_headers = text_pairs(self.store.data_mut().map(map_type::HTTP_RESPONSE_HEADERS));
         let status = response_headers.iter().find(|(n, _)| n == ":status").and_then(|(_, v)| v.parse().ok()).unwrap_or(status);
-        Ok(Exchange { status, local_reply: None, upstream_request: Some(upstream_request), upstream_body: vec![], response_headers, logs: vec![], http_calls: vec![] })
+        Ok(Exchange { status, local_reply: None, upstream_request: Some(upstream_request), upstream_body: vec![], response_headers, logs: vec![], http_calls: vec![], held_ms: 0 })
     }
 
     fn finish(&mut self, context: i32) -> wasmtime::Result<()> {

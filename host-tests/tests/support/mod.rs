@@ -62,6 +62,7 @@ pub fn options(test: &str, config: Value) -> StackOptions {
         listen_port: None,
         admin_port: None,
         extra_http_filters: String::new(),
+        extra_clusters: String::new(),
     }
 }
 

@@ -74,8 +74,10 @@ pub struct ProviderConfig {
     /// Accepted `aud` values: a Cloud Run URL, an OAuth client id, an IAP audience.
     pub audiences: Vec<String>,
     /// The verification keys as a JWKS (`{"keys": [...]}`), inline as JSON or as a
-    /// JSON string. A later `remote_jwks` sits beside it.
+    /// JSON string. Exactly one of `local_jwks` and `remote_jwks`.
     pub local_jwks: Option<serde_json::Value>,
+    /// Where to fetch the keys from, and how to keep them fresh.
+    pub remote_jwks: Option<RemoteJwksConfig>,
     #[serde(default = "default_algorithms")]
     pub algorithms: Vec<Algorithm>,
     #[serde(default = "default_clock_skew_seconds")]
@@ -95,6 +97,46 @@ pub struct ProviderConfig {
     /// The claim holding the caller's groups (a list of group emails), if any.
     #[serde(default = "default_groups_claim")]
     pub groups_claim: String,
+}
+
+/// A JWKS endpoint reached through an Envoy cluster, such as Google's
+/// `https://www.googleapis.com/oauth2/v3/certs` or IAP's
+/// `https://www.gstatic.com/iap/verify/public_key-jwk`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteJwksConfig {
+    /// The Envoy cluster that reaches the endpoint (TLS is the cluster's business).
+    pub cluster: String,
+    /// The `:authority` sent, e.g. `www.googleapis.com`.
+    pub authority: String,
+    /// The path, e.g. `/oauth2/v3/certs`.
+    pub path: String,
+    /// How long one fetch may take.
+    #[serde(default = "default_fetch_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Bounds on the refresh interval taken from `Cache-Control: max-age`.
+    #[serde(default = "default_min_refresh_seconds")]
+    pub min_refresh_seconds: u64,
+    #[serde(default = "default_max_refresh_seconds")]
+    pub max_refresh_seconds: u64,
+    /// A token naming an unknown `kid` triggers a refresh at most this often.
+    #[serde(default = "default_unknown_kid_refresh_seconds")]
+    pub unknown_kid_refresh_seconds: u64,
+    /// How long past their freshness the last good keys are still used while
+    /// refreshes fail.
+    #[serde(default = "default_stale_if_error_seconds")]
+    pub stale_if_error_seconds: u64,
+    /// The longest pause between retries of a failing fetch (backoff doubles from 1 s).
+    #[serde(default = "default_max_retry_seconds")]
+    pub max_retry_seconds: u64,
+    /// How long a request waits for keys that are being fetched (at start, or after
+    /// an unknown `kid`) before it is answered.
+    #[serde(default = "default_wait_for_keys_ms")]
+    pub wait_for_keys_ms: u64,
+    /// The status for a request that cannot be verified because no usable keys
+    /// exist: 503 (the default: the caller may retry) or 401.
+    #[serde(default = "default_unavailable_status")]
+    pub unavailable_status: u16,
 }
 
 /// Signing algorithms the gate can verify. HMAC and `none` are deliberately absent.
@@ -151,6 +193,41 @@ fn default_token_sources() -> Vec<TokenSourceConfig> {
             cookie: None,
         })
         .collect()
+}
+
+fn default_fetch_timeout_ms() -> u64 {
+    5000
+}
+
+fn default_min_refresh_seconds() -> u64 {
+    300
+}
+
+/// Google's certs say about six hours; a day bounds a misconfigured endpoint.
+fn default_max_refresh_seconds() -> u64 {
+    86_400
+}
+
+fn default_unknown_kid_refresh_seconds() -> u64 {
+    30
+}
+
+/// Google publishes a key for days before and after it signs: keys a few hours
+/// stale are still the right keys.
+fn default_stale_if_error_seconds() -> u64 {
+    12 * 3600
+}
+
+fn default_max_retry_seconds() -> u64 {
+    60
+}
+
+fn default_wait_for_keys_ms() -> u64 {
+    3000
+}
+
+fn default_unavailable_status() -> u16 {
+    503
 }
 
 fn default_realm() -> String {

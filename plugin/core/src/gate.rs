@@ -5,6 +5,8 @@
 use crate::cache::{Expiring, TokenCache};
 use crate::config::DecisionLog;
 use crate::extract::{FoundToken, TokenSource, cookie_header_without, find_token};
+use crate::jwks::{KeySet, parse_fetched_jwks};
+use crate::key_refresh::RemoteJwks;
 use crate::log::DecisionRecord;
 use crate::policy::index::RuleId;
 use crate::policy::pattern::RequestShape;
@@ -15,7 +17,7 @@ use crate::reason::Reason;
 use crate::request::RequestHeaders;
 use crate::respond::{LocalResponse, refusal};
 use crate::settings::{ConfigErrors, Settings};
-use crate::verify::Identity;
+use crate::verify::{Identity, Rejection};
 use std::rc::Rc;
 
 /// What the proxy does with the request.
@@ -64,6 +66,10 @@ pub struct Verdict {
     pub response_headers: Vec<(String, String)>,
     /// The JSON decision log line; `None` when `decision_log` leaves this decision out.
     pub log_line: Option<String>,
+    /// The token was refused because this (remote) provider's keys lack its `kid` or
+    /// are unavailable: new keys might change the decision, so the proxy may hold the
+    /// request while they are fetched and decide again.
+    pub awaiting_keys: Option<usize>,
 }
 
 /// A compiled configuration plus this VM's token cache.
@@ -80,6 +86,8 @@ struct Outcome {
     policy_decided: bool,
     would_deny: Option<(Reason, Option<Rc<str>>)>,
     verified: Option<Rc<Verified>>,
+    /// The remote provider whose keys refused the token (see [`Verdict::awaiting_keys`]).
+    key_provider: Option<usize>,
 }
 
 /// The groups header is bounded; upstreams must rely on the gate's decision, not on
@@ -111,6 +119,27 @@ impl Gate {
         self.settings.identity_headers.all()
     }
 
+    /// The providers whose keys are fetched, by provider index.
+    pub fn remote_providers(&self) -> impl Iterator<Item = (usize, &RemoteJwks)> {
+        self.settings.verifier.providers().iter().enumerate().filter_map(|(i, p)| Some((i, p.remote.as_ref()?)))
+    }
+
+    /// Parses a fetched JWKS and, if it is good, makes it provider `index`'s keys.
+    /// Returns how many keys it holds; on error the current keys stay.
+    pub fn install_jwks(&mut self, index: usize, body: &[u8]) -> Result<usize, String> {
+        let provider = self.settings.verifier.provider(index).ok_or("no such provider")?;
+        let keys = parse_fetched_jwks(body, &provider.algorithms)?;
+        let count = keys.len();
+        self.settings.verifier.install_keys(index, keys);
+        Ok(count)
+    }
+
+    /// Forgets provider `index`'s keys: they are stale beyond the bound. Tokens it
+    /// already verified stay cached until they expire.
+    pub fn drop_keys(&mut self, index: usize) {
+        self.settings.verifier.install_keys(index, KeySet::new());
+    }
+
     /// Decides on `request` at `now` (Unix seconds).
     pub fn decide(&mut self, request: &impl RequestHeaders, now: u64) -> Verdict {
         let facts = RequestFacts::read(request);
@@ -118,15 +147,17 @@ impl Gate {
         let outcome = self.evaluate(&facts, token.as_ref(), now);
         let explanation = self.explanation(&outcome);
         let mut response_headers = Vec::new();
+        let status = self.status(&outcome);
         let action = if outcome.reason.admits() {
             response_headers.extend(explanation);
             self.forward(outcome.verified.as_deref(), token.as_ref(), request)
         } else {
-            let mut response = refusal(outcome.reason, token.is_some(), &self.settings.realm, &facts.request_id);
+            let mut response = refusal(outcome.reason, status, token.is_some(), &self.settings.realm, &facts.request_id);
             response.headers.extend(explanation);
             Action::Respond(response)
         };
-        let log_line = self.logs(&outcome).then(|| self.log_line(&facts, &outcome));
+        let log_line = self.logs(&outcome).then(|| self.log_line(&facts, &outcome, status));
+        let awaiting_keys = outcome.key_provider.filter(|_| matches!(outcome.reason, Reason::UnknownKeyId | Reason::KeysUnavailable));
         Verdict {
             reason: outcome.reason,
             rule: outcome.rule,
@@ -135,19 +166,31 @@ impl Gate {
             action,
             response_headers,
             log_line,
+            awaiting_keys,
         }
+    }
+
+    /// The status a decision gets: the reason's, except that a provider may answer
+    /// missing keys with 401 instead of 503.
+    fn status(&self, outcome: &Outcome) -> u16 {
+        let configured = outcome
+            .key_provider
+            .filter(|_| outcome.reason == Reason::KeysUnavailable)
+            .and_then(|index| self.settings.verifier.provider(index)?.remote.as_ref())
+            .map(|remote| remote.unavailable_status);
+        configured.unwrap_or(outcome.reason.status())
     }
 
     fn evaluate(&mut self, facts: &RequestFacts, token: Option<&FoundToken>, now: u64) -> Outcome {
         let Ok(shape) = RequestShape::new(&facts.raw_authority, &facts.raw_path, &facts.raw_method) else {
-            return Outcome { reason: Reason::AmbiguousPath, rule: None, policy_decided: false, would_deny: None, verified: None };
+            return Outcome { reason: Reason::AmbiguousPath, rule: None, policy_decided: false, would_deny: None, verified: None, key_provider: None };
         };
         // Why the caller is anonymous: no token, or one that failed; None once verified.
-        let (verified, token_failure) = match token {
-            None => (None, Some(Reason::MissingToken)),
+        let (verified, token_failure, key_provider) = match token {
+            None => (None, Some(Reason::MissingToken), None),
             Some(token) => match self.authenticate(&token.token, now) {
-                Ok(verified) => (Some(verified), None),
-                Err(reason) => (None, Some(reason)),
+                Ok(verified) => (Some(verified), None, None),
+                Err(Rejection { reason, provider }) => (None, Some(reason), provider.filter(|&i| self.is_remote(i))),
             },
         };
         let anonymous = Caller::anonymous();
@@ -162,14 +205,18 @@ impl Gate {
             reason = Reason::DryRun;
         }
         let rule = decision.rule.and_then(|id| deciding_rule(policy, id));
-        Outcome { reason, rule, policy_decided: true, would_deny, verified }
+        Outcome { reason, rule, policy_decided: true, would_deny, verified, key_provider }
     }
 
-    fn authenticate(&mut self, token: &[u8], now: u64) -> Result<Rc<Verified>, Reason> {
+    fn is_remote(&self, provider: usize) -> bool {
+        self.settings.verifier.provider(provider).is_some_and(|p| p.remote.is_some())
+    }
+
+    fn authenticate(&mut self, token: &[u8], now: u64) -> Result<Rc<Verified>, Rejection> {
         if let Some(verified) = self.cache.get(token, now) {
             return Ok(verified);
         }
-        let identity = self.settings.verifier.verify(token, now)?;
+        let identity = self.settings.verifier.check(token, now)?;
         let caller = self.settings.policy.caller(identity.email.as_deref(), identity.domain.as_deref(), &identity.groups);
         let verified = Rc::new(Verified { identity, caller });
         self.cache.insert(token, Rc::clone(&verified), now);
@@ -240,14 +287,14 @@ impl Gate {
         }
     }
 
-    fn log_line(&self, facts: &RequestFacts, outcome: &Outcome) -> String {
+    fn log_line(&self, facts: &RequestFacts, outcome: &Outcome, status: u16) -> String {
         let identity = outcome.verified.as_deref().map(|v| &v.identity);
         let provider = identity
             .and_then(|id| self.settings.verifier.provider(id.provider))
             .map(|p| p.name.as_str());
         DecisionRecord {
             decision: if outcome.reason.admits() { "allow" } else { "deny" },
-            status: outcome.reason.status(),
+            status,
             reason: outcome.reason.code(),
             rule: outcome.policy_decided.then(|| rule_label(outcome)),
             provider,

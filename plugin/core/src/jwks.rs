@@ -76,6 +76,25 @@ pub fn parse_jwks(document: &Value) -> Result<KeySet, Vec<KeyError>> {
     if errors.is_empty() { Ok(set) } else { Err(errors) }
 }
 
+/// Parses a JWKS fetched from a provider's endpoint: the same strictness as a
+/// configured one, and it must hold a key for one of the provider's `algorithms`.
+/// The error is one line for the log.
+pub fn parse_fetched_jwks(body: &[u8], algorithms: &[Algorithm]) -> Result<KeySet, String> {
+    let document: Value = serde_json::from_slice(body).map_err(|e| format!("the JWKS is not JSON: {e}"))?;
+    let keys = parse_jwks(&document).map_err(|errors| {
+        let lines: Vec<String> = errors
+            .iter()
+            .map(|e| e.index.map_or(e.message.clone(), |i| format!("keys[{i}]: {}", e.message)))
+            .collect();
+        lines.join("; ")
+    })?;
+    if keys.values().any(|key| algorithms.contains(&key.algorithm())) {
+        Ok(keys)
+    } else {
+        Err("the JWKS holds no key for the provider's algorithms".to_owned())
+    }
+}
+
 fn document_error(message: String) -> KeyError {
     KeyError { index: None, message }
 }
@@ -163,6 +182,17 @@ mod tests {
     fn encryption_keys_are_skipped_not_refused() {
         let jwks = json!({"keys": [{"kty": "RSA", "use": "enc", "kid": "e"}]});
         assert!(parse_jwks(&jwks).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_fetched_jwks_must_parse_and_hold_a_key_for_the_providers_algorithms() {
+        let body = TestKeys::shared().jwks().to_string();
+        assert_eq!(parse_fetched_jwks(body.as_bytes(), &[Algorithm::RS256]).unwrap().len(), 2);
+        let only_ec = json!({"keys": [TestKeys::shared().jwks()["keys"][1]]}).to_string();
+        assert!(parse_fetched_jwks(only_ec.as_bytes(), &[Algorithm::RS256]).unwrap_err().contains("no key"));
+        assert!(parse_fetched_jwks(b"<html>", &[Algorithm::RS256]).unwrap_err().contains("not JSON"));
+        let bad = json!({"keys": [{"kty": "oct", "kid": "k"}]}).to_string();
+        assert!(parse_fetched_jwks(bad.as_bytes(), &[Algorithm::RS256]).unwrap_err().starts_with("keys[0]: unsupported kty"));
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod extract;
 pub mod header_pairs;
 pub mod gate;
 pub mod jwks;
+pub mod key_refresh;
 pub mod log;
 #[cfg(any(test, feature = "mint"))]
 pub mod mint;

@@ -3,6 +3,7 @@
 
 use crate::config::Algorithm;
 use crate::jwks::{KeySet, VerifyingKey};
+use crate::key_refresh::RemoteJwks;
 use crate::reason::Reason;
 use jwt_simple::prelude::JWTClaims;
 use serde::Deserialize;
@@ -15,7 +16,11 @@ pub struct Provider {
     pub name: String,
     pub issuers: Vec<String>,
     pub audiences: HashSet<String>,
+    /// For a remote provider: empty until fetched, and emptied again when the keys
+    /// are stale beyond the bound.
     pub keys: KeySet,
+    /// Where the keys are fetched from; `None` for configured keys.
+    pub remote: Option<RemoteJwks>,
     pub algorithms: Vec<Algorithm>,
     pub clock_skew: u64,
     pub max_lifetime: u64,
@@ -52,6 +57,9 @@ impl Provider {
             return Err(Reason::AlgorithmNotAllowed);
         }
         let kid = kid.ok_or(Reason::MissingKeyId)?;
+        if self.keys.is_empty() && self.remote.is_some() {
+            return Err(Reason::KeysUnavailable);
+        }
         let key = self.keys.get(kid).ok_or(Reason::UnknownKeyId)?;
         if key.algorithm() != algorithm {
             return Err(Reason::AlgorithmKeyMismatch);

@@ -52,6 +52,11 @@ pub enum Reason {
     /// `azp` is missing or not in the provider's `allowed_azp`.
     AuthorizedPartyNotAllowed,
 
+    /// The provider's keys are fetched from an endpoint, and none are usable: not
+    /// fetched yet, or stale beyond `stale_if_error_seconds`. 503 unless the provider
+    /// sets `unavailable_status: 401`.
+    KeysUnavailable,
+
     // --- 403: authenticated, not admitted ---------------------------------------
     /// A verified caller that no rule admits (the default denied).
     NotAllowed,
@@ -69,7 +74,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, for defining metrics up front and for documentation tests.
-    pub const ALL: [Reason; 25] = [
+    pub const ALL: [Reason; 26] = [
         Reason::Allowed,
         Reason::PublicPath,
         Reason::MissingToken,
@@ -91,6 +96,7 @@ impl Reason {
         Reason::DomainNotAllowed,
         Reason::EmailNotVerified,
         Reason::AuthorizedPartyNotAllowed,
+        Reason::KeysUnavailable,
         Reason::NotAllowed,
         Reason::DeniedByRule,
         Reason::AmbiguousPath,
@@ -121,6 +127,7 @@ impl Reason {
             Reason::DomainNotAllowed => "domain_not_allowed",
             Reason::EmailNotVerified => "email_not_verified",
             Reason::AuthorizedPartyNotAllowed => "azp_not_allowed",
+            Reason::KeysUnavailable => "keys_unavailable",
             Reason::NotAllowed => "not_allowed",
             Reason::DeniedByRule => "denied_by_rule",
             Reason::AmbiguousPath => "ambiguous_path",
@@ -133,6 +140,7 @@ impl Reason {
         match self {
             Reason::Allowed | Reason::PublicPath | Reason::DryRun => 200,
             Reason::NotAllowed | Reason::DeniedByRule => 403,
+            Reason::KeysUnavailable => 503,
             Reason::AmbiguousPath => 400,
             _ => 401,
         }
@@ -169,6 +177,7 @@ impl Reason {
             Reason::DomainNotAllowed => "the token's Workspace domain is not accepted",
             Reason::EmailNotVerified => "the token's email is not verified",
             Reason::AuthorizedPartyNotAllowed => "the token's authorized party is not accepted",
+            Reason::KeysUnavailable => "the keys to verify the token are not available",
             Reason::NotAllowed => "the caller is not allowed",
             Reason::DeniedByRule => "the caller is denied by a rule",
             Reason::AmbiguousPath => "the path is ambiguous",

@@ -18,10 +18,10 @@ struct ErrorBody<'a> {
     request_id: &'a str,
 }
 
-/// The response for a refused request. `token_sent` decides the challenge: RFC 6750
-/// §3.1 says a request without credentials gets no `error` attribute.
-pub fn refusal(reason: Reason, token_sent: bool, realm: &str, request_id: &str) -> LocalResponse {
-    let status = reason.status();
+/// The response for a refused request, with `status` (normally `reason.status()`).
+/// `token_sent` decides the challenge: RFC 6750 §3.1 says a request without
+/// credentials gets no `error` attribute.
+pub fn refusal(reason: Reason, status: u16, token_sent: bool, realm: &str, request_id: &str) -> LocalResponse {
     let body = serde_json::to_string(&ErrorBody { error: reason.code(), request_id })
         .unwrap_or_else(|_| format!("{{\"error\":\"{}\"}}", reason.code()));
     let mut headers = vec![
@@ -30,6 +30,10 @@ pub fn refusal(reason: Reason, token_sent: bool, realm: &str, request_id: &str) 
     ];
     if status == 401 {
         headers.push(("www-authenticate".to_owned(), challenge(reason, token_sent, realm)));
+    }
+    if status == 503 {
+        // The keys are fetched again within seconds (see `key_refresh`).
+        headers.push(("retry-after".to_owned(), "5".to_owned()));
     }
     LocalResponse { status, headers, body }
 }
@@ -55,7 +59,7 @@ mod tests {
 
     #[test]
     fn no_token_gets_a_bare_challenge() {
-        let response = refusal(Reason::MissingToken, false, "wsgate", "r1");
+        let response = refusal(Reason::MissingToken, 401, false, "wsgate", "r1");
         assert_eq!(response.status, 401);
         assert_eq!(header(&response, "www-authenticate"), Some("Bearer realm=\"wsgate\""));
         assert_eq!(response.body, r#"{"error":"missing_token","request_id":"r1"}"#);
@@ -63,7 +67,7 @@ mod tests {
 
     #[test]
     fn a_bad_token_gets_invalid_token_with_a_description() {
-        let response = refusal(Reason::TokenExpired, true, "wsgate", "r2");
+        let response = refusal(Reason::TokenExpired, 401, true, "wsgate", "r2");
         assert_eq!(
             header(&response, "www-authenticate"),
             Some("Bearer realm=\"wsgate\", error=\"invalid_token\", error_description=\"the token has expired\"")
@@ -72,7 +76,7 @@ mod tests {
 
     #[test]
     fn a_refused_caller_gets_403_json_and_no_challenge() {
-        let response = refusal(Reason::NotAllowed, true, "wsgate", "r\"3");
+        let response = refusal(Reason::NotAllowed, 403, true, "wsgate", "r\"3");
         assert_eq!(response.status, 403);
         assert_eq!(header(&response, "www-authenticate"), None);
         assert_eq!(response.body, r#"{"error":"not_allowed","request_id":"r\"3"}"#);

@@ -4,9 +4,10 @@
 //! (`providers[0].local_jwks.keys[1]: needs a kid`), and all of them at once, so a
 //! user fixes a config in one pass. Anything doubtful is an error, never a default.
 
-use crate::config::{Config, DecisionLog, IdentityHeadersConfig, ProviderConfig, TokenSourceConfig};
+use crate::config::{Config, DecisionLog, IdentityHeadersConfig, ProviderConfig, RemoteJwksConfig, TokenSourceConfig};
 use crate::extract::TokenSource;
-use crate::jwks::parse_jwks;
+use crate::jwks::{KeySet, parse_jwks};
+use crate::key_refresh::RemoteJwks;
 use crate::policy::Policy;
 use crate::policy::compile::compile;
 use crate::provider::Provider;
@@ -79,6 +80,7 @@ const MAX_CLOCK_SKEW_SECONDS: u64 = 600;
 const MAX_LIFETIME_SECONDS: u64 = 24 * 3600;
 const TOKEN_BYTES_RANGE: std::ops::RangeInclusive<usize> = 512..=65536;
 const MAX_CACHE_ENTRIES: usize = 1_000_000;
+const MAX_REFRESH_SECONDS: u64 = 7 * 86_400;
 
 impl Settings {
     /// Parses and checks a JSON configuration.
@@ -169,12 +171,13 @@ impl Checker {
         }
         self.non_blank_entries(&format!("{path}.allowed_domains"), &config.allowed_domains);
         self.non_blank_entries(&format!("{path}.allowed_azp"), &config.allowed_azp);
-        let keys = self.keys(path, config)?;
+        let (keys, remote) = self.key_source(path, config)?;
         Some(Provider {
             name: config.name.clone(),
             issuers: config.issuers.clone(),
             audiences: config.audiences.iter().cloned().collect(),
             keys,
+            remote,
             algorithms: config.algorithms.clone(),
             clock_skew: config.clock_skew_seconds,
             max_lifetime: config.max_lifetime_seconds,
@@ -185,14 +188,57 @@ impl Checker {
         })
     }
 
-    fn keys(&mut self, path: &str, config: &ProviderConfig) -> Option<crate::jwks::KeySet> {
-        let Some(document) = &config.local_jwks else {
-            self.error(format!("{path}.local_jwks"), "is required: the provider's verification keys as a JWKS");
-            return None;
-        };
+    /// Local keys, or none yet and where to fetch them.
+    fn key_source(&mut self, path: &str, config: &ProviderConfig) -> Option<(KeySet, Option<RemoteJwks>)> {
+        match (&config.local_jwks, &config.remote_jwks) {
+            (Some(document), None) => Some((self.keys(path, document, &config.algorithms)?, None)),
+            (None, Some(remote)) => Some((KeySet::new(), Some(self.remote_jwks(&format!("{path}.remote_jwks"), remote)?))),
+            (Some(_), Some(_)) => {
+                self.error(format!("{path}.remote_jwks"), "set only one of local_jwks and remote_jwks");
+                None
+            }
+            (None, None) => {
+                self.error(format!("{path}.local_jwks"), "one of local_jwks (the keys as a JWKS) or remote_jwks (where to fetch them) is required");
+                None
+            }
+        }
+    }
+
+    fn remote_jwks(&mut self, path: &str, config: &RemoteJwksConfig) -> Option<RemoteJwks> {
+        let errors_before = self.errors.len();
+        if config.cluster.trim().is_empty() {
+            self.error(format!("{path}.cluster"), "must name the Envoy cluster that reaches the JWKS endpoint");
+        }
+        if config.authority.trim().is_empty() || config.authority.bytes().any(|b| b <= b' ' || b == 0x7f) {
+            self.error(format!("{path}.authority"), "must be a host name such as www.googleapis.com");
+        }
+        if !config.path.starts_with('/') || config.path.bytes().any(|b| b <= b' ' || b == 0x7f) {
+            self.error(format!("{path}.path"), "must be an absolute path such as /oauth2/v3/certs");
+        }
+        let ranges: [(&str, u64, std::ops::RangeInclusive<u64>); 7] = [
+            ("timeout_ms", config.timeout_ms, 100..=60_000),
+            ("min_refresh_seconds", config.min_refresh_seconds, 10..=config.max_refresh_seconds.max(10)),
+            ("max_refresh_seconds", config.max_refresh_seconds, 10..=MAX_REFRESH_SECONDS),
+            ("unknown_kid_refresh_seconds", config.unknown_kid_refresh_seconds, 1..=86_400),
+            ("stale_if_error_seconds", config.stale_if_error_seconds, 0..=MAX_REFRESH_SECONDS),
+            ("max_retry_seconds", config.max_retry_seconds, 1..=3600),
+            ("wait_for_keys_ms", config.wait_for_keys_ms, 0..=30_000),
+        ];
+        for (field, value, range) in ranges {
+            if !range.contains(&value) {
+                self.error(format!("{path}.{field}"), format!("must be between {} and {}", range.start(), range.end()));
+            }
+        }
+        if ![401, 503].contains(&config.unavailable_status) {
+            self.error(format!("{path}.unavailable_status"), "must be 503 (retry later) or 401 (unauthenticated)");
+        }
+        (self.errors.len() == errors_before).then(|| RemoteJwks::from_config(config))
+    }
+
+    fn keys(&mut self, path: &str, document: &serde_json::Value, algorithms: &[crate::config::Algorithm]) -> Option<KeySet> {
         let jwks_path = format!("{path}.local_jwks");
         match parse_jwks(document) {
-            Ok(keys) if keys.values().any(|key| config.algorithms.contains(&key.algorithm())) => Some(keys),
+            Ok(keys) if keys.values().any(|key| algorithms.contains(&key.algorithm())) => Some(keys),
             Ok(_) => {
                 self.error(jwks_path, "holds no key for the provider's algorithms");
                 None

@@ -7,7 +7,7 @@
 //! reason we report.
 
 use crate::config::Algorithm;
-use crate::jwks::VerifyingKey;
+use crate::jwks::{KeySet, VerifyingKey};
 use crate::provider::{GoogleClaims, Provider};
 use crate::reason::Reason;
 use base64::Engine;
@@ -30,6 +30,13 @@ pub struct Identity {
     pub groups: Vec<String>,
     /// `exp`, in Unix seconds.
     pub expires_at: u64,
+}
+
+/// Why a token was refused, and by which provider once its issuer named one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rejection {
+    pub reason: Reason,
+    pub provider: Option<usize>,
 }
 
 /// All providers, indexed by issuer.
@@ -68,22 +75,40 @@ impl Verifier {
         self.providers.get(index)
     }
 
+    pub fn providers(&self) -> &[Provider] {
+        &self.providers
+    }
+
+    /// Replaces a remote provider's keys (an empty set: none usable).
+    pub fn install_keys(&mut self, index: usize, keys: KeySet) {
+        if let Some(provider) = self.providers.get_mut(index) {
+            provider.keys = keys;
+        }
+    }
+
     /// Verifies `token` (raw header bytes, possibly not UTF-8) at `now` (Unix seconds).
     pub fn verify(&self, token: &[u8], now: u64) -> Result<Identity, Reason> {
+        self.check(token, now).map_err(|rejection| rejection.reason)
+    }
+
+    /// Like [`Verifier::verify`], saying which provider refused.
+    pub fn check(&self, token: &[u8], now: u64) -> Result<Identity, Rejection> {
+        let anonymous = |reason| Rejection { reason, provider: None };
         if token.len() > self.max_token_bytes {
-            return Err(Reason::TokenTooLarge);
+            return Err(anonymous(Reason::TokenTooLarge));
         }
-        let (token, header_b64, payload_b64) = split_compact(token)?;
-        let header: Header = decode_segment(header_b64)?;
-        let algorithm = parse_algorithm(&header.alg)?;
-        let issuer = decode_segment::<UnverifiedIssuer>(payload_b64)?.iss;
+        let (token, header_b64, payload_b64) = split_compact(token).map_err(anonymous)?;
+        let header: Header = decode_segment(header_b64).map_err(anonymous)?;
+        let algorithm = parse_algorithm(&header.alg).map_err(anonymous)?;
+        let issuer = decode_segment::<UnverifiedIssuer>(payload_b64).map_err(anonymous)?.iss;
         let index = *issuer
             .and_then(|iss| self.by_issuer.get(&iss))
-            .ok_or(Reason::IssuerNotAllowed)?;
+            .ok_or(anonymous(Reason::IssuerNotAllowed))?;
         let provider = &self.providers[index];
-        let key = provider.key_for(algorithm, header.kid.as_deref())?;
-        let claims = verify_signature(key, token, provider.clock_skew, now)?;
-        provider.check_claims(&claims, now)?;
+        let by_provider = |reason| Rejection { reason, provider: Some(index) };
+        let key = provider.key_for(algorithm, header.kid.as_deref()).map_err(by_provider)?;
+        let claims = verify_signature(key, token, provider.clock_skew, now).map_err(by_provider)?;
+        provider.check_claims(&claims, now).map_err(by_provider)?;
         Ok(identity(index, &provider.groups_claim, claims))
     }
 }

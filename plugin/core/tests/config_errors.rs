@@ -40,7 +40,18 @@ fn each_bad_field_is_named_in_its_error() {
         ("providers[0].issuers[1]: must not be empty", Box::new(|c| c["providers"][0]["issuers"][1] = json!(" "))),
         ("providers[1].issuers[0]: `https://accounts.google.com` belongs to another provider", Box::new(|c| c["providers"][1]["issuers"] = json!([GOOGLE]))),
         ("providers[1].name: `google` is used by another provider", Box::new(|c| c["providers"][1]["name"] = json!("google"))),
-        ("providers[0].local_jwks: is required", Box::new(|c| { c["providers"][0].as_object_mut().unwrap().remove("local_jwks"); })),
+        ("providers[0].local_jwks: one of local_jwks (the keys as a JWKS) or remote_jwks (where to fetch them) is required", Box::new(|c| { c["providers"][0].as_object_mut().unwrap().remove("local_jwks"); })),
+        ("providers[0].remote_jwks: set only one of local_jwks and remote_jwks", Box::new(|c| c["providers"][0]["remote_jwks"] = remote_jwks())),
+        ("providers[0].remote_jwks.cluster: must name the Envoy cluster", Box::new(|c| c["providers"][0] = remote_provider(json!({"cluster": " "})))),
+        ("providers[0].remote_jwks.path: must be an absolute path", Box::new(|c| c["providers"][0] = remote_provider(json!({"path": "oauth2/v3/certs"})))),
+        ("providers[0].remote_jwks.authority: must be a host name", Box::new(|c| c["providers"][0] = remote_provider(json!({"authority": ""})))),
+        ("providers[0].remote_jwks.timeout_ms: must be between 100 and 60000", Box::new(|c| c["providers"][0] = remote_provider(json!({"timeout_ms": 0})))),
+        ("providers[0].remote_jwks.min_refresh_seconds: must be between 10 and 600", Box::new(|c| c["providers"][0] = remote_provider(json!({"min_refresh_seconds": 900, "max_refresh_seconds": 600})))),
+        ("providers[0].remote_jwks.unknown_kid_refresh_seconds: must be between 1 and 86400", Box::new(|c| c["providers"][0] = remote_provider(json!({"unknown_kid_refresh_seconds": 0})))),
+        ("providers[0].remote_jwks.max_retry_seconds: must be between 1 and 3600", Box::new(|c| c["providers"][0] = remote_provider(json!({"max_retry_seconds": 0})))),
+        ("providers[0].remote_jwks.wait_for_keys_ms: must be between 0 and 30000", Box::new(|c| c["providers"][0] = remote_provider(json!({"wait_for_keys_ms": 60_000})))),
+        ("providers[0].remote_jwks.unavailable_status: must be 503 (retry later) or 401", Box::new(|c| c["providers"][0] = remote_provider(json!({"unavailable_status": 500})))),
+        ("providers[0].remote_jwks.url: unknown field `url`", Box::new(|c| c["providers"][0] = remote_provider(json!({"url": "https://www.googleapis.com/oauth2/v3/certs"})))),
         ("providers[0].local_jwks.keys[0]: needs a `kid`", Box::new(|c| { c["providers"][0]["local_jwks"]["keys"][0].as_object_mut().unwrap().remove("kid"); })),
         ("providers[0].local_jwks: must be an object with a `keys` array", Box::new(|c| c["providers"][0]["local_jwks"] = json!({"k": 1}))),
         ("providers[0].algorithms[0]: unknown variant `HS256`", Box::new(|c| c["providers"][0]["algorithms"] = json!(["HS256"]))),
@@ -68,6 +79,34 @@ fn each_bad_field_is_named_in_its_error() {
     for (expected, change) in cases {
         assert_refused(change, expected);
     }
+}
+
+fn remote_jwks() -> Value {
+    json!({"cluster": "google", "authority": "www.googleapis.com", "path": "/oauth2/v3/certs"})
+}
+
+/// The Google provider with its keys fetched, `changes` made to `remote_jwks`.
+fn remote_provider(changes: Value) -> Value {
+    let mut remote = remote_jwks();
+    for (name, value) in changes.as_object().unwrap() {
+        remote[name] = value.clone();
+    }
+    json!({"name": "google", "issuers": [GOOGLE], "audiences": [AUDIENCE], "remote_jwks": remote})
+}
+
+#[test]
+fn remote_jwks_defaults_match_the_documentation() {
+    let settings = settings(&json!({"providers": [remote_provider(json!({}))], "policy": {"allow": {"authenticated": true}}}));
+    let remote = settings.verifier.provider(0).unwrap().remote.clone().unwrap();
+    assert_eq!((remote.cluster.as_str(), remote.authority.as_str(), remote.path.as_str()), ("google", "www.googleapis.com", "/oauth2/v3/certs"));
+    assert_eq!(remote.timeout_ms, 5000);
+    assert_eq!((remote.min_refresh_ms, remote.max_refresh_ms), (300_000, 86_400_000));
+    assert_eq!(remote.unknown_kid_refresh_ms, 30_000);
+    assert_eq!(remote.stale_if_error_ms, 12 * 3_600_000);
+    assert_eq!(remote.max_retry_ms, 60_000);
+    assert_eq!(remote.wait_for_keys_ms, 3000);
+    assert_eq!(remote.unavailable_status, 503);
+    assert!(settings.verifier.provider(0).unwrap().keys.is_empty(), "no keys until fetched");
 }
 
 #[test]

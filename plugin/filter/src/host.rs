@@ -1,47 +1,124 @@
-//! The host as the core sees it: the request's headers, read in one host call, and
-//! the clock.
+//! The host as the core sees it: header maps read in one host call, shared data, the
+//! clock, and resuming a held request.
+//!
+//! These go through the raw ABI calls, not the SDK's wrappers, because the wrappers
+//! panic on a status they do not expect, and a panic kills the VM: every status here
+//! is a plain integer, and anything but success is an answer the caller handles.
 
 use proxy_wasm::hostcalls;
-use proxy_wasm::types::{MapType, Status};
-use std::ptr::null_mut;
+use proxy_wasm::types::{BufferType, MapType, Status};
+use std::ptr::{null, null_mut};
 use std::time::UNIX_EPOCH;
 use wsgate_core::RequestSnapshot;
 use wsgate_core::header_pairs;
 
-// The status is taken as a plain integer: a value outside the SDK's `Status` enum
-// must be a refusal, not undefined behaviour.
 #[allow(clashing_extern_declarations)]
 #[link(wasm_import_module = "env")]
 unsafe extern "C" {
     #[link_name = "proxy_get_header_map_pairs"]
     fn get_header_map_pairs(map_type: MapType, return_data: *mut *mut u8, return_size: *mut usize) -> u32;
+    #[link_name = "proxy_get_buffer_bytes"]
+    fn get_buffer_bytes(buffer_type: BufferType, start: usize, max_size: usize, return_data: *mut *mut u8, return_size: *mut usize) -> u32;
+    #[link_name = "proxy_get_shared_data"]
+    fn get_shared_data(key: *const u8, key_size: usize, return_data: *mut *mut u8, return_size: *mut usize, return_cas: *mut u32) -> u32;
+    #[link_name = "proxy_set_shared_data"]
+    fn set_shared_data(key: *const u8, key_size: usize, value: *const u8, value_size: usize, cas: u32) -> u32;
+    #[link_name = "proxy_set_effective_context"]
+    fn set_effective_context(context_id: u32) -> u32;
+    #[link_name = "proxy_continue_stream"]
+    fn continue_stream(stream: u32) -> u32;
+}
+
+const OK: u32 = Status::Ok as u32;
+const NOT_FOUND: u32 = Status::NotFound as u32;
+/// `proxy_continue_stream`'s stream type for the request.
+const REQUEST_STREAM: u32 = 0;
+
+/// Takes ownership of a buffer the host returned.
+///
+/// SAFETY: `data` and `size` must come from the host, which obtained the buffer from
+/// this module's `proxy_on_memory_allocate` (the SDK's allocator, a `Vec<u8>` of
+/// capacity `size`): the buffer is ours to own and free, exactly as the SDK does.
+unsafe fn owned(data: *mut u8, size: usize) -> Vec<u8> {
+    if data.is_null() { Vec::new() } else { unsafe { Vec::from_raw_parts(data, size, size) } }
+}
+
+fn header_map(map_type: MapType) -> Option<Vec<(String, Vec<u8>)>> {
+    let mut data: *mut u8 = null_mut();
+    let mut size: usize = 0;
+    // SAFETY: see `owned`.
+    let bytes = unsafe {
+        if get_header_map_pairs(map_type, &mut data, &mut size) != OK {
+            return None;
+        }
+        owned(data, size)
+    };
+    if bytes.is_empty() { Some(Vec::new()) } else { header_pairs::decode(&bytes) }
 }
 
 /// The current request's headers, all at once: one crossing of the host boundary
-/// instead of one per header. Read through the raw ABI call because the SDK's
-/// wrapper panics on a status or buffer it does not expect; `None` means the host
-/// failed and the request must be refused.
+/// instead of one per header. `None` means the host failed and the request must be
+/// refused.
 pub fn request_headers() -> Option<RequestSnapshot> {
-    let mut data: *mut u8 = null_mut();
-    let mut size: usize = 0;
-    // SAFETY: the host writes a pointer and a size it obtained from this module's
-    // `proxy_on_memory_allocate` (the SDK's allocator, a `Vec<u8>` of capacity
-    // `size`), so the buffer is ours to own and free, exactly as the SDK does.
-    let bytes = unsafe {
-        if get_header_map_pairs(MapType::HttpRequestHeaders, &mut data, &mut size) != Status::Ok as u32 {
-            return None;
-        }
-        if data.is_null() {
-            return Some(RequestSnapshot::default());
-        }
-        Vec::from_raw_parts(data, size, size)
-    };
-    header_pairs::decode(&bytes).map(RequestSnapshot::from_pairs)
+    header_map(MapType::HttpRequestHeaders).map(RequestSnapshot::from_pairs)
 }
 
-/// Unix seconds from the host clock; `None` if the host cannot tell, and then the
-/// caller must refuse rather than guess.
-pub fn now() -> Option<u64> {
+/// The headers of the HTTP call response being delivered; empty when the call failed.
+pub fn call_response_headers() -> Vec<(String, Vec<u8>)> {
+    header_map(MapType::HttpCallResponseHeaders).unwrap_or_default()
+}
+
+/// The first `size` bytes of the HTTP call response being delivered.
+pub fn call_response_body(size: usize) -> Vec<u8> {
+    let mut data: *mut u8 = null_mut();
+    let mut returned: usize = 0;
+    // SAFETY: see `owned`.
+    unsafe {
+        if get_buffer_bytes(BufferType::HttpCallResponseBody, 0, size, &mut data, &mut returned) != OK {
+            return Vec::new();
+        }
+        owned(data, returned)
+    }
+}
+
+/// A shared-data value and its version (for compare-and-swap); `None` if absent or
+/// unreadable.
+pub fn shared_get(key: &str) -> Option<(Vec<u8>, u32)> {
+    let (mut data, mut size, mut cas): (*mut u8, usize, u32) = (null_mut(), 0, 0);
+    // SAFETY: see `owned`.
+    unsafe {
+        match get_shared_data(key.as_ptr(), key.len(), &mut data, &mut size, &mut cas) {
+            OK => Some((owned(data, size), cas)),
+            NOT_FOUND => None,
+            _ => None,
+        }
+    }
+}
+
+/// Writes `value` if the stored version is still `cas` (0: unconditionally). False
+/// when another VM wrote first, or the host refused.
+pub fn shared_set(key: &str, value: &[u8], cas: u32) -> bool {
+    let value_ptr = if value.is_empty() { null() } else { value.as_ptr() };
+    // SAFETY: both pointers are valid for their lengths for the duration of the call.
+    unsafe { set_shared_data(key.as_ptr(), key.len(), value_ptr, value.len(), cas) == OK }
+}
+
+/// Makes the host calls that follow act on another context: a held request's.
+/// False if it is gone (the client went away).
+pub fn act_for(context_id: u32) -> bool {
+    // SAFETY: a plain integer argument.
+    unsafe { set_effective_context(context_id) == OK }
+}
+
+/// Lets the held request of the effective context go upstream.
+pub fn resume_request() -> bool {
+    // SAFETY: a plain integer argument.
+    unsafe { continue_stream(REQUEST_STREAM) == OK }
+}
+
+/// Unix milliseconds from the host clock; `None` if the host cannot tell, and then
+/// the caller must refuse rather than guess.
+pub fn now_ms() -> Option<u64> {
     let time = hostcalls::get_current_time().ok()?;
-    time.duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs())
+    time.duration_since(UNIX_EPOCH).ok().and_then(|d| u64::try_from(d.as_millis()).ok())
 }

@@ -1,14 +1,18 @@
-//! The per-request context: strip, decide, act, log, count.
+//! The per-request context: strip, decide (holding the request while keys are
+//! fetched, if its token needs them), act, log, count.
 
+use crate::held::Held;
 use crate::host;
+use crate::keys::Hold;
 use crate::root::Shared;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action as ProxyAction, LogLevel, MapType};
 use std::rc::Rc;
-use wsgate_core::{Action, LocalResponse};
+use wsgate_core::{Action, LocalResponse, Reason, RequestSnapshot, Verdict};
 
 pub struct WsgateHttp {
+    context_id: u32,
     /// `None` only if a request arrives without a valid configuration, which Envoy
     /// should never allow; such a request is refused.
     shared: Option<Rc<Shared>>,
@@ -17,48 +21,99 @@ pub struct WsgateHttp {
 }
 
 impl WsgateHttp {
-    pub fn new(shared: Option<Rc<Shared>>) -> Self {
-        Self { shared, response_headers: Vec::new() }
+    pub fn new(context_id: u32, shared: Option<Rc<Shared>>) -> Self {
+        Self { context_id, shared, response_headers: Vec::new() }
     }
 }
 
-impl Context for WsgateHttp {}
+impl Context for WsgateHttp {
+    fn on_done(&mut self) -> bool {
+        if let Some(held) = self.shared.as_ref().and_then(|s| s.held.try_borrow_mut().ok()).as_mut() {
+            held.forget(self.context_id);
+        }
+        if let Some(headers) = self.shared.as_ref().and_then(|s| s.response_headers.try_borrow_mut().ok()).as_mut() {
+            headers.remove(&self.context_id);
+        }
+        true
+    }
+}
 
 impl HttpContext for WsgateHttp {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> ProxyAction {
-        let (Some(shared), Some(now), Some(mut request)) = (&self.shared, host::now(), host::request_headers()) else {
+        let (Some(shared), Some(now_ms), Some(mut request)) = (self.shared.clone(), host::now_ms(), host::request_headers()) else {
             return fail_closed();
         };
-        let Ok(mut gate) = shared.gate.try_borrow_mut() else {
+        if strip_identity_headers(&shared, &mut request).is_none() {
             return fail_closed();
-        };
-        // Only headers the client actually sent cost a host call to remove.
-        for name in gate.headers_to_strip() {
-            if request.remove(name) && hostcalls::remove_map_value(MapType::HttpRequestHeaders, name).is_err() {
-                return fail_closed();
-            }
         }
-        let verdict = gate.decide(&request, now);
-        drop(gate);
-        if let Some(line) = &verdict.log_line {
-            let _ = hostcalls::log(LogLevel::Info, line);
-        }
-        shared.metrics.count(&verdict, now);
-        shared.metrics.sample_memory();
-        match verdict.action {
-            Action::Forward { set, remove } => {
-                self.response_headers = verdict.response_headers;
-                forward(&set, &remove)
+        match decide(&shared, &request, now_ms, true) {
+            Some(Decision::Final(verdict)) => {
+                let (action, headers) = conclude(&shared, verdict, now_ms / 1000);
+                self.response_headers = headers;
+                action
             }
-            Action::Respond(response) => respond(&response),
+            Some(Decision::Hold { provider, deadline_ms }) => {
+                let Ok(mut held) = shared.held.try_borrow_mut() else { return fail_closed() };
+                held.hold(Held { context_id: self.context_id, provider, deadline_ms });
+                ProxyAction::Pause
+            }
+            None => fail_closed(),
         }
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> ProxyAction {
-        for (name, value) in &self.response_headers {
+        let decided_later = self.shared.as_ref().and_then(|s| s.response_headers.try_borrow_mut().ok()?.remove(&self.context_id));
+        for (name, value) in self.response_headers.iter().chain(decided_later.iter().flatten()) {
             let _ = hostcalls::set_map_value(MapType::HttpResponseHeaders, name, Some(value));
         }
         ProxyAction::Continue
+    }
+}
+
+/// Only headers the client actually sent cost a host call to remove.
+fn strip_identity_headers(shared: &Shared, request: &mut RequestSnapshot) -> Option<()> {
+    let gate = shared.gate.try_borrow().ok()?;
+    for name in gate.headers_to_strip() {
+        if request.remove(name) && hostcalls::remove_map_value(MapType::HttpRequestHeaders, name).is_err() {
+            return None;
+        }
+    }
+    Some(())
+}
+
+pub enum Decision {
+    Final(Verdict),
+    /// Hold the request until the provider's keys are fetched, or the deadline.
+    Hold { provider: usize, deadline_ms: u64 },
+}
+
+/// The gate's verdict; if the token is refused for want of keys and `may_hold`, asks
+/// the key fetcher whether new keys are coming. `None`: the gate is unavailable.
+pub fn decide(shared: &Shared, request: &RequestSnapshot, now_ms: u64, may_hold: bool) -> Option<Decision> {
+    let mut gate = shared.gate.try_borrow_mut().ok()?;
+    let now = now_ms / 1000;
+    let verdict = gate.decide(request, now);
+    let Some(provider) = verdict.awaiting_keys.filter(|_| may_hold) else { return Some(Decision::Final(verdict)) };
+    let unknown_kid = verdict.reason == Reason::UnknownKeyId;
+    let hold = shared.keys.try_borrow_mut().ok()?.hold(&mut gate, provider, unknown_kid, now_ms);
+    Some(match hold {
+        Hold::DecideAgain => Decision::Final(gate.decide(request, now)),
+        Hold::Wait(deadline_ms) => Decision::Hold { provider, deadline_ms },
+        Hold::Answer => Decision::Final(verdict),
+    })
+}
+
+/// Logs and counts a final verdict and carries it out on the effective context.
+/// Returns what the request callback returns, and the headers for the response.
+pub fn conclude(shared: &Shared, verdict: Verdict, now: u64) -> (ProxyAction, Vec<(String, String)>) {
+    if let Some(line) = &verdict.log_line {
+        let _ = hostcalls::log(LogLevel::Info, line);
+    }
+    shared.metrics.count(&verdict, now);
+    shared.metrics.sample_memory();
+    match verdict.action {
+        Action::Forward { set, remove } => (forward(&set, &remove), verdict.response_headers),
+        Action::Respond(response) => (respond(&response), Vec::new()),
     }
 }
 
@@ -77,7 +132,7 @@ fn respond(response: &LocalResponse) -> ProxyAction {
 }
 
 /// Something the gate depends on failed: never let the request through.
-fn fail_closed() -> ProxyAction {
+pub fn fail_closed() -> ProxyAction {
     let _ = hostcalls::log(LogLevel::Error, "wsgate: internal failure, request refused");
     let _ = hostcalls::send_http_response(500, vec![("content-type", "application/json")], Some(br#"{"error":"internal_error"}"#));
     ProxyAction::Pause

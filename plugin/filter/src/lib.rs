@@ -3,9 +3,13 @@
 //! Thin on purpose: read the configuration once, and per request strip the identity
 //! headers, hand the request to the core's [`Gate`](wsgate_core::Gate) with the host's
 //! clock, then carry out its [`Action`](wsgate_core::Action), log its line and count it.
+//! Remote keys are fetched through Envoy's HTTP client by the root context, shared
+//! with the other VMs, and requests that need them are held until they arrive.
 
+mod held;
 mod host;
 mod http;
+mod keys;
 mod metrics;
 mod root;
 
@@ -17,7 +21,7 @@ proxy_wasm::main! {{
     std::panic::set_hook(Box::new(|info| {
         let _ = proxy_wasm::hostcalls::log(LogLevel::Critical, &format!("wsgate panicked: {info}"));
     }));
-    proxy_wasm::set_root_context(|_| -> Box<dyn proxy_wasm::traits::RootContext> {
-        Box::new(root::WsgateRoot::default())
+    proxy_wasm::set_root_context(|context_id| -> Box<dyn proxy_wasm::traits::RootContext> {
+        Box::new(root::WsgateRoot::new(context_id))
     });
 }}

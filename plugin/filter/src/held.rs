@@ -1,0 +1,41 @@
+//! Requests held while their provider's keys are fetched: which, for whose keys,
+//! and until when.
+
+/// One held request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Held {
+    pub context_id: u32,
+    pub provider: usize,
+    /// Unix ms after which it is answered with whatever keys there are.
+    pub deadline_ms: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct HeldRequests(Vec<Held>);
+
+impl HeldRequests {
+    pub fn hold(&mut self, held: Held) {
+        self.0.push(held);
+    }
+
+    /// Forgets a request whose client went away.
+    pub fn forget(&mut self, context_id: u32) {
+        self.0.retain(|held| held.context_id != context_id);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The context ids of the requests `pick` picks.
+    pub fn ids_where(&self, mut pick: impl FnMut(&Held) -> bool) -> Vec<u32> {
+        self.0.iter().filter(|held| pick(held)).map(|held| held.context_id).collect()
+    }
+
+    /// Takes out the requests `release` says are ready to be decided again.
+    pub fn release(&mut self, mut release: impl FnMut(&Held) -> bool) -> Vec<Held> {
+        let (ready, waiting) = self.0.drain(..).partition(|held| release(held));
+        self.0 = waiting;
+        ready
+    }
+}
