@@ -27,11 +27,6 @@ impl HeldRequests {
         self.0.is_empty()
     }
 
-    /// The context ids of the requests `pick` picks.
-    pub fn ids_where(&self, mut pick: impl FnMut(&Held) -> bool) -> Vec<u32> {
-        self.0.iter().filter(|held| pick(held)).map(|held| held.context_id).collect()
-    }
-
     /// Takes out the requests `release` says are ready to be decided again.
     pub fn release(&mut self, mut release: impl FnMut(&Held) -> bool) -> Vec<Held> {
         let (ready, waiting) = self.0.drain(..).partition(|held| release(held));

@@ -103,9 +103,9 @@ impl RemoteKeys {
         self.providers.iter().any(|p| p.dispatch_wanted)
     }
 
-    /// Whether `provider` has a fetch under way anywhere.
-    pub fn fetching(&self, provider: usize, now_ms: u64) -> bool {
-        self.find(provider).is_some_and(|p| p.read().is_some_and(|record| record.fetching(now_ms)))
+    /// The providers with a fetch under way anywhere: one shared-data read each.
+    pub fn fetching_providers(&self, now_ms: u64) -> Vec<usize> {
+        self.providers.iter().filter(|p| p.read().is_some_and(|record| record.fetching(now_ms))).map(|p| p.index).collect()
     }
 
     /// A request was refused because `provider`'s keys lack its `kid` (`unknown_kid`)
@@ -173,10 +173,6 @@ impl RemoteKeys {
                 let _ = hostcalls::record_metric(id, age / 1000);
             }
         }
-    }
-
-    fn find(&self, provider: usize) -> Option<&RemoteProvider> {
-        self.providers.iter().find(|p| p.index == provider)
     }
 }
 

@@ -63,14 +63,9 @@ impl WsgateRoot {
             }
             keys.refresh(&mut gate, now_ms)
         };
-        let Ok(keys) = shared.keys.try_borrow() else { return };
+        let Ok(fetching) = shared.keys.try_borrow().map(|keys| keys.fetching_providers(now_ms)) else { return };
         // Held here, fetched by another VM: decide once its fetch has ended.
-        let ready = |held: &Held| changed.contains(&held.provider) || now_ms >= held.deadline_ms || !keys.fetching(held.provider, now_ms);
-        let ready: Vec<u32> = shared.held.try_borrow().map(|h| h.ids_where(ready)).unwrap_or_default();
-        drop(keys);
-        if !ready.is_empty() {
-            self.release(shared, now_ms, |held| ready.contains(&held.context_id));
-        }
+        self.release(shared, now_ms, |held| changed.contains(&held.provider) || now_ms >= held.deadline_ms || !fetching.contains(&held.provider));
     }
 
     /// Decides the held requests that `ready` picks, on their own contexts.
@@ -79,6 +74,9 @@ impl WsgateRoot {
             Ok(mut held) => held.release(ready),
             Err(_) => return,
         };
+        if released.is_empty() {
+            return;
+        }
         for held in released {
             // A client that went away has no context left to act on.
             if host::act_for(held.context_id) {
