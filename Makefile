@@ -86,7 +86,7 @@ unit:
 # The same .wasm Envoy loads, in the wasmtime harness: every import provided, every
 # fixture case passing, and the .wasm agreeing with the core crate.
 harness: build
-	WSGATE_WASM=$(CURDIR)/$(WASM) cargo test -p wsgate-host-tests --test harness --test harness_keys -- --ignored
+	WSGATE_WASM=$(CURDIR)/$(WASM) cargo test -p wsgate-host-tests --test harness --test harness_keys --test harness_groups -- --ignored
 
 # Replays the recorded fixture traffic through the .wasm, as a user would.
 replay: build
@@ -95,7 +95,7 @@ replay: build
 
 e2e: setup build
 	WSGATE_ENVOY=$(CURDIR)/$(ENVOY) WSGATE_WASM=$(CURDIR)/$(WASM) \
-		cargo test -p wsgate-host-tests --test e2e_envoy --test e2e_policy --test e2e_replay --test e2e_keys -- --ignored --test-threads 2
+		cargo test -p wsgate-host-tests --test e2e_envoy --test e2e_policy --test e2e_replay --test e2e_keys --test e2e_groups --test e2e_demo -- --ignored --test-threads 2
 
 lint:
 	@if cargo clippy --version >/dev/null 2>&1; then \

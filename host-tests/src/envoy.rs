@@ -40,12 +40,13 @@ impl Envoy {
     /// Writes `config` to `dir/envoy.yaml` and starts Envoy with it, logging to
     /// `dir/envoy.log`. One worker thread: these machines have two cores.
     pub fn start(binary: &Path, config: &str, dir: &Path, ports: Ports) -> Result<Envoy, String> {
-        Envoy::start_on(binary, config, dir, ports, None)
+        Envoy::start_on(binary, config, dir, ports, None, 1)
     }
 
     /// Like [`Envoy::start`], pinned to one CPU with `taskset` when `cpu` is given, so a
-    /// load generator can have the other core.
-    pub fn start_on(binary: &Path, config: &str, dir: &Path, ports: Ports, cpu: Option<u32>) -> Result<Envoy, String> {
+    /// load generator can have the other core, and with `workers` worker threads (one
+    /// plugin VM each).
+    pub fn start_on(binary: &Path, config: &str, dir: &Path, ports: Ports, cpu: Option<u32>, workers: u32) -> Result<Envoy, String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let config_path = dir.join("envoy.yaml");
         let log_path = dir.join("envoy.log");
@@ -62,7 +63,7 @@ impl Envoy {
         let child = command
             .arg("-c")
             .arg(&config_path)
-            .args(["--concurrency", "1", "--disable-hot-restart", "--log-level", "info"])
+            .args(["--concurrency", &workers.to_string(), "--disable-hot-restart", "--log-level", "info"])
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(|e| e.to_string())?)
             .stderr(log)

@@ -62,10 +62,16 @@ impl GoogleStandIn {
     /// Starts on a free port with one RS256 ID-token key, one ES256 IAP key and
     /// `max-age=21600` (Google's is about six hours).
     pub fn start() -> Result<Self, String> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).map_err(|e| e.to_string())?;
+        Self::start_on(0, SigningKey::generate_rs256("standin-1")?)
+    }
+
+    /// Starts on `port` (0: a free one), signing ID tokens with `id_key` (`make run`
+    /// keeps its demo key across runs, so tokens minted earlier keep working).
+    pub fn start_on(port: u16, id_key: SigningKey) -> Result<Self, String> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).map_err(|e| format!("127.0.0.1:{port}: {e}"))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let state = State {
-            id_keys: vec![SigningKey::generate_rs256("standin-1")?],
+            id_keys: vec![id_key],
             iap_keys: vec![SigningKey::generate_es256("standin-iap-1")],
             max_age_seconds: 21_600,
             ..State::default()

@@ -3,6 +3,7 @@
 //! the wasmtime harness that replays recorded traffic through the same .wasm.
 
 pub mod bench;
+pub mod demo;
 pub mod envoy;
 pub mod google;
 pub mod harness;

@@ -24,6 +24,8 @@ pub struct StackOptions {
     /// Clusters beside the upstream's, such as the ones a `remote_jwks` names (see
     /// [`crate::envoy::http_cluster`]).
     pub extra_clusters: String,
+    /// Envoy worker threads, each with its own plugin VM (`--concurrency`).
+    pub workers: u32,
 }
 
 pub struct Stack {
@@ -40,7 +42,7 @@ impl Stack {
         let ports = Ports { listen: port(options.listen_port)?, admin: port(options.admin_port)?, upstream: upstream.port };
         let config = render(&options.envoy_template, ports, &options.wasm, &options.plugin_config.to_string(), &options.extra_http_filters)
             .replace("{{EXTRA_CLUSTERS}}", &options.extra_clusters);
-        let envoy = Envoy::start(&options.envoy_binary, &config, &options.dir, ports)?;
+        let envoy = Envoy::start_on(&options.envoy_binary, &config, &options.dir, ports, None, options.workers)?;
         Ok(Stack { upstream, envoy })
     }
 
@@ -53,12 +55,5 @@ impl Stack {
 
     pub fn port(&self) -> u16 {
         self.envoy.ports.listen
-    }
-}
-
-/// Makes provider `index` of a plugin config trust `jwks`.
-pub fn trust_keys(config: &mut Value, index: usize, jwks: Value) {
-    if let Some(provider) = config.get_mut("providers").and_then(|p| p.get_mut(index)) {
-        provider["local_jwks"] = jwks;
     }
 }

@@ -191,3 +191,26 @@ fn an_unknown_field_in_the_plugin_config_is_refused_with_its_path() {
     assert!(stack.envoy.wait_exit(Duration::from_secs(30)).is_some_and(|s| !s.success()));
     assert!(stack.envoy.log().contains("policy.allow.everyone: unknown field `everyone`"), "{}", stack.envoy.log());
 }
+
+#[test]
+#[ignore = "needs real Envoy and the built .wasm: run `make e2e`"]
+fn the_documented_google_clusters_are_valid_envoy_config() {
+    let mut config = plugin_config();
+    config["providers"][0].as_object_mut().unwrap().remove("local_jwks");
+    config["providers"][0]["remote_jwks"] = json!({"cluster": "googleapis", "authority": "www.googleapis.com", "path": "/oauth2/v3/certs"});
+    config["providers"][1].as_object_mut().unwrap().remove("local_jwks");
+    config["providers"][1]["remote_jwks"] = json!({"cluster": "gstatic", "authority": "www.gstatic.com", "path": "/iap/verify/public_key-jwk"});
+    config["group_lookup"] = json!({"backend": "cloud_identity", "cluster": "cloudidentity", "access_token": {"cluster": "metadata"}});
+    let options = options("google_clusters", config);
+    let clusters: String = repo_file("envoy/google-clusters.yaml").lines().map(|line| format!("  {line}\n")).collect();
+    let ports = wsgate_host_tests::envoy::Ports { listen: 1, admin: 2, upstream: 3 };
+    let rendered = wsgate_host_tests::envoy::render(&options.envoy_template, ports, &options.wasm, &options.plugin_config.to_string(), "")
+        .replace("{{EXTRA_CLUSTERS}}", &clusters);
+    std::fs::create_dir_all(&options.dir).unwrap();
+    let path = options.dir.join("envoy.yaml");
+    std::fs::write(&path, rendered).unwrap();
+    let output = std::process::Command::new(&options.envoy_binary).args(["--mode", "validate", "-c"]).arg(&path).output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("configuration") && text.contains("OK"), "{text}");
+}

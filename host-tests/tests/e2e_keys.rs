@@ -129,3 +129,35 @@ fn a_hung_certs_endpoint_holds_requests_no_longer_than_the_fetch_timeout() {
     assert_eq!(response.status, 503, "{response:?}");
     assert!(started.elapsed() < Duration::from_millis(3500), "held {:?}", started.elapsed());
 }
+
+#[test]
+#[ignore = "needs real Envoy and the built .wasm: run `make e2e`"]
+fn two_envoy_workers_share_one_fetch() {
+    let google = GoogleStandIn::start().unwrap();
+    let mut options = options("keys_two_workers", config());
+    options.extra_clusters = http_cluster("google_certs", google.port);
+    options.workers = 2;
+    let stack = Stack::start_ready(&options).unwrap_or_else(|e| panic!("{e}"));
+    let port = stack.port();
+    // Each request on a new connection; the kernel spreads connections over both workers.
+    let statuses: Vec<u16> = (0..24u64)
+        .map(|n| {
+            let token = token(&google, n);
+            thread::spawn(move || get(port, "/api", &[("authorization", &bearer(&token))]).unwrap().status)
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|client| client.join().unwrap())
+        .collect();
+    assert_eq!(statuses, [200; 24]);
+    let stats = stack.envoy.stats(".downstream_cx_total").unwrap();
+    let per_worker: Vec<u64> = (0..2)
+        .map(|w| {
+            let name = format!("worker_{w}.downstream_cx_total: ");
+            stats.lines().filter(|l| l.starts_with("listener.127.0.0.1_") && l.contains(&name)).filter_map(|l| l.rsplit(" ").next()?.parse::<u64>().ok()).sum()
+        })
+        .collect();
+    assert!(per_worker.iter().all(|&n| n > 0), "both workers served requests: {per_worker:?}\n{stats}");
+    assert_eq!(google.requests_to(CERTS).len(), 1, "one fetch for both workers' VMs");
+    println!("two workers: connections per worker {per_worker:?}, certs fetched once");
+}

@@ -104,7 +104,7 @@ fn start(args: &Args, template: &str, name: &'static str, filters: &str, probe: 
     let ports = Ports { listen: free_port().map_err(|e| e.to_string())?, admin: free_port().map_err(|e| e.to_string())?, upstream: 0 };
     let dir = args.out.join(name.replace([' ', ','], ""));
     let started = Instant::now();
-    let mut envoy = Envoy::start_on(&args.envoy, &configs::render(template, ports.listen, ports.admin, filters), &dir, ports, Some(0))?;
+    let mut envoy = Envoy::start_on(&args.envoy, &configs::render(template, ports.listen, ports.admin, filters), &dir, ports, Some(0), 1)?;
     envoy.wait_ready(Duration::from_secs(30))?;
     // Cold start: from starting Envoy to the first request it serves with a valid token.
     let auth = format!("Bearer {probe}");

@@ -1,5 +1,5 @@
-//! `make run`: Envoy + wsgate + an echo upstream on 127.0.0.1, trusting a local demo
-//! key, until Ctrl-C.
+//! `make run`: Envoy + wsgate + an echo upstream + the local Google stand-in on
+//! 127.0.0.1 (keys fetched and groups looked up live, as in production), until Ctrl-C.
 
 use clap::Parser;
 use serde_json::{Value, json};
@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use wsgate_core::mint::{SigningKey, jwks};
-use wsgate_host_tests::stack::{Stack, StackOptions, trust_keys};
+use wsgate_core::mint::SigningKey;
+use wsgate_host_tests::demo::{self, Demo, DemoOptions, LIVE_GROUP, LIVE_GROUP_MEMBERS};
+use wsgate_host_tests::stack::Stack;
 
 #[derive(Parser)]
 #[command(about = "Run Envoy with wsgate in front of a demo upstream on 127.0.0.1")]
@@ -20,8 +21,7 @@ struct Args {
     /// The `wsgate` CLI, to print how to mint more tokens.
     #[arg(long)]
     cli: PathBuf,
-    /// Plugin config without keys or policy; the first provider is made to trust the
-    /// demo key.
+    /// Plugin config without a policy.
     #[arg(long)]
     config: PathBuf,
     /// The policy document to run with.
@@ -33,6 +33,9 @@ struct Args {
     port: u16,
     #[arg(long, default_value_t = 9901)]
     admin_port: u16,
+    /// Where the Google stand-in listens (certs, metadata token, Cloud Identity).
+    #[arg(long, default_value_t = 8090)]
+    google_port: u16,
     #[arg(long, default_value = "target/demo")]
     dir: PathBuf,
 }
@@ -47,24 +50,21 @@ fn main() {
 fn run(args: &Args) -> Result<(), String> {
     let key_path = args.dir.join("signing-key.json");
     let key = demo_key(&key_path)?;
-    let mut config: Value = serde_json::from_str(&read(&args.config)?).map_err(|e| format!("{}: {e}", args.config.display()))?;
-    config["policy"] = serde_json::from_str(&read(&args.policy)?).map_err(|e| format!("{}: {e}", args.policy.display()))?;
-    trust_keys(&mut config, 0, jwks(&[&key]));
-    let options = StackOptions {
+    let tokens = mint_examples(&key, &args.dir)?;
+    println!("run: starting the Google stand-in on 127.0.0.1:{} and Envoy on 127.0.0.1:{} (admin 127.0.0.1:{}) …", args.google_port, args.port, args.admin_port);
+    let Demo { mut stack, google } = demo::start(DemoOptions {
         envoy_binary: args.envoy.clone(),
         wasm: args.wasm.clone(),
+        plugin_config: read_json(&args.config)?,
+        policy: read_json(&args.policy)?,
         envoy_template: read(&args.envoy_template)?,
-        plugin_config: config,
         dir: args.dir.clone(),
         listen_port: Some(args.port),
         admin_port: Some(args.admin_port),
-        extra_http_filters: String::new(),
-        extra_clusters: String::new(),
-    };
-    println!("run: starting Envoy on 127.0.0.1:{} (admin 127.0.0.1:{}) …", args.port, args.admin_port);
-    let mut stack = Stack::start_ready(&options)?;
-    let tokens = mint_examples(&key, &args.dir)?;
-    print_instructions(args, &stack, &key_path, &tokens);
+        google_port: args.google_port,
+        signing_key: key,
+    })?;
+    print_instructions(args, &stack, google.port, &key_path, &tokens);
     wait_for_ctrl_c(&mut stack)
 }
 
@@ -99,18 +99,23 @@ fn mint_examples(key: &SigningKey, dir: &Path) -> Result<Vec<(&'static str, Path
     Ok(written)
 }
 
-fn print_instructions(args: &Args, stack: &Stack, key_path: &Path, tokens: &[(&str, PathBuf)]) {
+fn print_instructions(args: &Args, stack: &Stack, google_port: u16, key_path: &Path, tokens: &[(&str, PathBuf)]) {
     let url = format!("http://127.0.0.1:{}", stack.port());
     let token = |name: &str| tokens.iter().find(|(n, _)| *n == name).map(|(_, p)| p.display().to_string()).unwrap_or_default();
     println!(
         "\nwsgate is up: Envoy {url} → wsgate.wasm → echo upstream 127.0.0.1:{upstream}
-policy: {policy} (public /healthz; /hello for example.com and pat@partner.example; /eng for group eng@example.com)
+Google stand-in 127.0.0.1:{google_port}: keys fetched from /oauth2/v3/certs, {live_group} looked up live in
+Cloud Identity with a metadata-server token (members: {live_members})
+policy: {policy} (public /healthz; /hello for example.com and pat@partner.example; /eng for group eng@example.com
+        from the policy's directory; /oncall for group {live_group}, looked up live)
 
   curl -i {url}/healthz                                             # public: 200
   curl -i {url}/hello                                               # no token: 401
   curl -i -H \"Authorization: Bearer $(cat {alice})\" {url}/hello   # alice@example.com: 200, see x-workspace-* in the echo
   curl -i -H \"Authorization: Bearer $(cat {alice})\" {url}/eng     # 200: alice is in eng@ through backend@ (nested)
   curl -i -H \"Authorization: Bearer $(cat {bob})\" {url}/hello     # bob@partner.example: 403 not_allowed
+  curl -i -H \"Authorization: Bearer $(cat {alice})\" {url}/oncall  # 200: Cloud Identity says alice is in {live_group}
+  curl -i -H \"Authorization: Bearer $(cat {bob})\" {url}/oncall    # 403: bob is not
   curl -i -H 'x-workspace-email: ceo@example.com' {url}/healthz     # spoofed identity header: stripped
   (every response carries x-wsgate-decision: the demo policy turns explain_header on)
 
@@ -120,7 +125,7 @@ explain a decision without a request:
   {cli} explain {policy} --email alice@example.com --path /eng
 
 decision log: {log} (one JSON line per request)
-stats:        curl -s http://127.0.0.1:{admin}/stats?filter=wsgate
+stats:        curl -s http://127.0.0.1:{admin}/stats?filter=wsgate   (jwks.*, groups.*, reason.*)
 
 Ctrl-C stops Envoy and the upstream.",
         upstream = stack.upstream.port,
@@ -131,6 +136,8 @@ Ctrl-C stops Envoy and the upstream.",
         key = key_path.display(),
         log = stack.envoy.log_path().display(),
         admin = stack.envoy.ports.admin,
+        live_group = LIVE_GROUP,
+        live_members = LIVE_GROUP_MEMBERS.join(", "),
     );
 }
 
@@ -147,6 +154,10 @@ fn wait_for_ctrl_c(stack: &mut Stack) -> Result<(), String> {
     println!("\nrun: stopping Envoy and the upstream");
     stack.envoy.stop();
     Ok(())
+}
+
+fn read_json(path: &Path) -> Result<Value, String> {
+    serde_json::from_str(&read(path)?).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn read(path: &Path) -> Result<String, String> {

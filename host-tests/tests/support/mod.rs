@@ -63,6 +63,7 @@ pub fn options(test: &str, config: Value) -> StackOptions {
         admin_port: None,
         extra_http_filters: String::new(),
         extra_clusters: String::new(),
+        workers: 1,
     }
 }
 

@@ -37,6 +37,10 @@ pub struct Config {
     /// Which decisions get a JSON line in the proxy's log.
     #[serde(default)]
     pub decision_log: DecisionLog,
+    /// Look Workspace group membership up live, per user, with a cache: for groups
+    /// neither the token nor the policy's directory vouches for.
+    #[serde(default)]
+    pub group_lookup: Option<GroupLookupConfig>,
 }
 
 /// Which decisions are logged. Counters are kept for every decision either way.
@@ -137,6 +141,125 @@ pub struct RemoteJwksConfig {
     /// exist: 503 (the default: the caller may retry) or 401.
     #[serde(default = "default_unavailable_status")]
     pub unavailable_status: u16,
+}
+
+/// Live group membership: which Google API answers "is this user in this group?",
+/// through which Envoy cluster, and how answers are cached.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupLookupConfig {
+    pub backend: GroupBackend,
+    /// The Envoy cluster that reaches the API (TLS is the cluster's business).
+    pub cluster: String,
+    /// The `:authority` sent; defaults to the backend's API host.
+    #[serde(default)]
+    pub authority: Option<String>,
+    /// Where the access token for the API comes from: the metadata server.
+    #[serde(default)]
+    pub access_token: AccessTokenConfig,
+    /// How long a "member" answer is trusted.
+    #[serde(default = "default_group_ttl_seconds")]
+    pub ttl_seconds: u64,
+    /// How long a "not a member" answer is trusted: shorter, so a user just added
+    /// to a group gets in soon.
+    #[serde(default = "default_group_negative_ttl_seconds")]
+    pub negative_ttl_seconds: u64,
+    /// How long past its TTL an answer is still used while lookups fail.
+    #[serde(default = "default_group_stale_if_error_seconds")]
+    pub stale_if_error_seconds: u64,
+    /// How long one lookup may take.
+    #[serde(default = "default_group_timeout_ms")]
+    pub timeout_ms: u64,
+    /// How long a request waits for its lookups before it is decided without them.
+    #[serde(default = "default_group_wait_ms")]
+    pub wait_ms: u64,
+    /// The longest pause after failed lookups (backoff doubles from 1 s; a 429's
+    /// `Retry-After` is honoured up to this).
+    #[serde(default = "default_max_retry_seconds")]
+    pub max_retry_seconds: u64,
+    /// What a request gets when a group it depends on cannot be resolved.
+    #[serde(default)]
+    pub on_failure: GroupFailureMode,
+    /// How many users' answers each worker remembers.
+    #[serde(default = "default_group_cache_users")]
+    pub cache_users: usize,
+}
+
+/// The API asked about membership. Both include nested groups.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBackend {
+    /// Cloud Identity `groups.memberships.checkTransitiveMembership`.
+    CloudIdentity,
+    /// Admin SDK Directory `members.hasMember`: Workspace editions without Cloud
+    /// Identity Premium.
+    AdminSdk,
+}
+
+/// What a request whose decision depends on an unresolvable group gets. Either way
+/// it is refused: a lookup that failed never lets a request through.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupFailureMode {
+    /// 403 `groups_unavailable`.
+    #[default]
+    Deny,
+    /// 503 `groups_unavailable` with `Retry-After`: the caller may retry.
+    Unavailable,
+}
+
+/// The metadata server's token endpoint: keyless, the workload's own service account.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessTokenConfig {
+    #[serde(default = "default_metadata_cluster")]
+    pub cluster: String,
+    #[serde(default = "default_metadata_authority")]
+    pub authority: String,
+    #[serde(default = "default_metadata_token_path")]
+    pub path: String,
+}
+
+impl Default for AccessTokenConfig {
+    fn default() -> Self {
+        Self { cluster: default_metadata_cluster(), authority: default_metadata_authority(), path: default_metadata_token_path() }
+    }
+}
+
+fn default_metadata_cluster() -> String {
+    "metadata".to_owned()
+}
+
+fn default_metadata_authority() -> String {
+    "metadata.google.internal".to_owned()
+}
+
+fn default_metadata_token_path() -> String {
+    "/computeMetadata/v1/instance/service-accounts/default/token".to_owned()
+}
+
+fn default_group_ttl_seconds() -> u64 {
+    300
+}
+
+fn default_group_negative_ttl_seconds() -> u64 {
+    60
+}
+
+fn default_group_stale_if_error_seconds() -> u64 {
+    3600
+}
+
+fn default_group_timeout_ms() -> u64 {
+    2000
+}
+
+fn default_group_wait_ms() -> u64 {
+    3000
+}
+
+fn default_group_cache_users() -> usize {
+    10_000
 }
 
 /// Signing algorithms the gate can verify. HMAC and `none` are deliberately absent.

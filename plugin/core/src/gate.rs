@@ -5,10 +5,14 @@
 use crate::cache::{Expiring, TokenCache};
 use crate::config::DecisionLog;
 use crate::extract::{FoundToken, TokenSource, cookie_header_without, find_token};
+use crate::group_cache::{GroupCache, GroupStats, LookupKey};
+use crate::group_lookup::GroupLookup;
 use crate::jwks::{KeySet, parse_fetched_jwks};
 use crate::key_refresh::RemoteJwks;
+use crate::live_groups::{self, Live};
 use crate::log::DecisionRecord;
 use crate::policy::index::RuleId;
+use crate::policy::groups::{GroupId, GroupSet};
 use crate::policy::pattern::RequestShape;
 use crate::policy::subjects::Caller;
 use crate::policy::{Policy, PolicyDecision};
@@ -70,6 +74,9 @@ pub struct Verdict {
     /// are unavailable: new keys might change the decision, so the proxy may hold the
     /// request while they are fetched and decide again.
     pub awaiting_keys: Option<usize>,
+    /// Live group lookups that can change the decision are under way: hold the
+    /// request and decide again (with [`Gate::decide_now`] once it cannot wait more).
+    pub awaiting_groups: bool,
 }
 
 /// A compiled configuration plus this VM's token cache.
@@ -77,6 +84,8 @@ pub struct Verdict {
 pub struct Gate {
     settings: Settings,
     cache: TokenCache<Verified>,
+    /// Live group answers, when `group_lookup` is configured.
+    groups: Option<GroupCache>,
 }
 
 /// What the decision was based on, before it is turned into an action.
@@ -88,6 +97,15 @@ struct Outcome {
     verified: Option<Rc<Verified>>,
     /// The remote provider whose keys refused the token (see [`Verdict::awaiting_keys`]).
     key_provider: Option<usize>,
+    /// The caller's groups with live memberships added, when any were looked at.
+    live_groups: Option<GroupSet>,
+    awaiting_groups: bool,
+}
+
+impl Outcome {
+    fn early(reason: Reason) -> Self {
+        Outcome { reason, rule: None, policy_decided: false, would_deny: None, verified: None, key_provider: None, live_groups: None, awaiting_groups: false }
+    }
 }
 
 /// The groups header is bounded; upstreams must rely on the gate's decision, not on
@@ -97,7 +115,8 @@ const GROUPS_HEADER_LIMIT: usize = 4096;
 impl Gate {
     pub fn new(settings: Settings) -> Self {
         let cache = TokenCache::new(settings.token_cache_entries);
-        Self { settings, cache }
+        let groups = settings.group_lookup.clone().map(GroupCache::new);
+        Self { settings, cache, groups }
     }
 
     pub fn from_json(json: &[u8]) -> Result<Self, ConfigErrors> {
@@ -140,17 +159,73 @@ impl Gate {
         self.settings.verifier.install_keys(index, KeySet::new());
     }
 
-    /// Decides on `request` at `now` (Unix seconds).
+    /// Live group lookup settings, if configured.
+    pub fn group_lookup(&self) -> Option<&GroupLookup> {
+        self.groups.as_ref().map(GroupCache::rules)
+    }
+
+    /// Whether decisions asked for group lookups that the proxy has yet to take.
+    pub fn wants_group_lookups(&self) -> bool {
+        self.groups.as_ref().is_some_and(GroupCache::wants_lookups)
+    }
+
+    /// The group lookups decisions asked for since the last call, for the proxy to make.
+    pub fn take_group_lookups(&mut self) -> Vec<LookupKey> {
+        self.groups.as_mut().map(GroupCache::take_wanted).unwrap_or_default()
+    }
+
+    /// A group lookup answered (`Ok(member)`) or failed (`Err(retry_after)`).
+    pub fn group_lookup_done(&mut self, key: &LookupKey, result: Result<bool, Option<u64>>, now: u64) {
+        if let Some(cache) = self.groups.as_mut() {
+            match result {
+                Ok(member) => cache.answered(key, member, now),
+                Err(retry_after) => cache.failed(key, now, retry_after),
+            }
+        }
+    }
+
+    /// Lookups that failed for one cause (the access token, a group's name): each
+    /// settled as failed, and one backoff for all.
+    pub fn group_lookups_failed(&mut self, keys: &[LookupKey], now: u64, retry_after: Option<u64>) {
+        if let Some(cache) = self.groups.as_mut() {
+            for key in keys {
+                cache.abandon(key);
+            }
+            cache.back_off(now, retry_after);
+        }
+    }
+
+    pub fn group_stats(&self) -> GroupStats {
+        self.groups.as_ref().map(|cache| cache.stats).unwrap_or_default()
+    }
+
+    /// The email of referenced group `id`.
+    pub fn group_email(&self, id: GroupId) -> &str {
+        self.settings.policy.group_name(id)
+    }
+
+    /// Decides on `request` at `now` (Unix seconds). The verdict may ask to hold the
+    /// request (`awaiting_keys`, `awaiting_groups`).
     pub fn decide(&mut self, request: &impl RequestHeaders, now: u64) -> Verdict {
+        self.decide_with(request, now, true)
+    }
+
+    /// Decides on a request that cannot be held any longer: lookups under way count as
+    /// failed, so stale answers within their bound are used, or the failure mode applies.
+    pub fn decide_now(&mut self, request: &impl RequestHeaders, now: u64) -> Verdict {
+        self.decide_with(request, now, false)
+    }
+
+    fn decide_with(&mut self, request: &impl RequestHeaders, now: u64, may_wait: bool) -> Verdict {
         let facts = RequestFacts::read(request);
         let token = find_token(&self.settings.token_sources, request);
-        let outcome = self.evaluate(&facts, token.as_ref(), now);
+        let outcome = self.evaluate(&facts, token.as_ref(), now, may_wait);
         let explanation = self.explanation(&outcome);
         let mut response_headers = Vec::new();
         let status = self.status(&outcome);
         let action = if outcome.reason.admits() {
             response_headers.extend(explanation);
-            self.forward(outcome.verified.as_deref(), token.as_ref(), request)
+            self.forward(outcome.verified.as_deref(), outcome.live_groups.as_ref(), token.as_ref(), request)
         } else {
             let mut response = refusal(outcome.reason, status, token.is_some(), &self.settings.realm, &facts.request_id);
             response.headers.extend(explanation);
@@ -167,12 +242,16 @@ impl Gate {
             response_headers,
             log_line,
             awaiting_keys,
+            awaiting_groups: outcome.awaiting_groups,
         }
     }
 
     /// The status a decision gets: the reason's, except that a provider may answer
     /// missing keys with 401 instead of 503.
     fn status(&self, outcome: &Outcome) -> u16 {
+        if outcome.reason == Reason::GroupsUnavailable {
+            return self.group_lookup().map_or(outcome.reason.status(), GroupLookup::failure_status);
+        }
         let configured = outcome
             .key_provider
             .filter(|_| outcome.reason == Reason::KeysUnavailable)
@@ -181,9 +260,9 @@ impl Gate {
         configured.unwrap_or(outcome.reason.status())
     }
 
-    fn evaluate(&mut self, facts: &RequestFacts, token: Option<&FoundToken>, now: u64) -> Outcome {
+    fn evaluate(&mut self, facts: &RequestFacts, token: Option<&FoundToken>, now: u64, may_wait: bool) -> Outcome {
         let Ok(shape) = RequestShape::new(&facts.raw_authority, &facts.raw_path, &facts.raw_method) else {
-            return Outcome { reason: Reason::AmbiguousPath, rule: None, policy_decided: false, would_deny: None, verified: None, key_provider: None };
+            return Outcome::early(Reason::AmbiguousPath);
         };
         // Why the caller is anonymous: no token, or one that failed; None once verified.
         let (verified, token_failure, key_provider) = match token {
@@ -194,7 +273,21 @@ impl Gate {
             },
         };
         let anonymous = Caller::anonymous();
-        let caller = verified.as_ref().map_or(&anonymous, |v| &v.caller);
+        let mut caller = verified.as_ref().map_or(&anonymous, |v| &v.caller);
+        let live = match (&verified, self.groups.as_mut()) {
+            (Some(_), Some(cache)) => live_groups::resolve(&self.settings.policy, cache, &shape, caller, now, may_wait),
+            _ => Live::AsIs,
+        };
+        let live_caller;
+        let resolved_live = matches!(live, Live::Resolved(_));
+        match live {
+            Live::AsIs => {}
+            Live::Resolved(resolved) => {
+                live_caller = resolved;
+                caller = &live_caller;
+            }
+            Live::Waiting | Live::Unavailable => return self.groups_unavailable(verified, matches!(live, Live::Waiting)),
+        }
         let policy = &self.settings.policy;
         let decision = policy.evaluate(&shape, caller);
         let refused_as = |rule: Option<RuleId>| refusal_reason(rule, token_failure);
@@ -205,7 +298,19 @@ impl Gate {
             reason = Reason::DryRun;
         }
         let rule = decision.rule.and_then(|id| deciding_rule(policy, id));
-        Outcome { reason, rule, policy_decided: true, would_deny, verified, key_provider }
+        let live_groups = resolved_live.then(|| caller.groups.clone());
+        Outcome { reason, rule, policy_decided: true, would_deny, verified, key_provider, live_groups, awaiting_groups: false }
+    }
+
+    /// A verified caller whose decision depends on a group that cannot be resolved
+    /// (yet, if `awaiting`). Refused, like any failure, unless the policy is in dry-run.
+    fn groups_unavailable(&self, verified: Option<Rc<Verified>>, awaiting: bool) -> Outcome {
+        let (reason, would_deny) = if self.settings.policy.dry_run {
+            (Reason::DryRun, Some((Reason::GroupsUnavailable, None)))
+        } else {
+            (Reason::GroupsUnavailable, None)
+        };
+        Outcome { reason, would_deny, verified, awaiting_groups: awaiting, ..Outcome::early(reason) }
     }
 
     fn is_remote(&self, provider: usize) -> bool {
@@ -223,7 +328,7 @@ impl Gate {
         Ok(verified)
     }
 
-    fn forward(&self, verified: Option<&Verified>, token: Option<&FoundToken>, request: &impl RequestHeaders) -> Action {
+    fn forward(&self, verified: Option<&Verified>, live_groups: Option<&GroupSet>, token: Option<&FoundToken>, request: &impl RequestHeaders) -> Action {
         let mut set = Vec::new();
         let mut remove = Vec::new();
         if let Some(Verified { identity, caller }) = verified {
@@ -231,7 +336,7 @@ impl Gate {
             push_header(&mut set, &names.email, identity.email.as_deref());
             push_header(&mut set, &names.subject, Some(&identity.subject));
             push_header(&mut set, &names.domain, identity.domain.as_deref());
-            push_header(&mut set, &names.groups, Some(&self.groups_header(caller)));
+            push_header(&mut set, &names.groups, Some(&self.groups_header(live_groups.unwrap_or(&caller.groups))));
         }
         if let Some(token) = token.filter(|_| self.settings.strip_token) {
             self.strip(token, request, &mut set, &mut remove);
@@ -240,9 +345,9 @@ impl Gate {
     }
 
     /// The caller's referenced groups, comma-separated, cut at a group boundary.
-    fn groups_header(&self, caller: &Caller) -> String {
+    fn groups_header(&self, groups: &GroupSet) -> String {
         let mut header = String::new();
-        for name in self.settings.policy.group_names(&caller.groups) {
+        for name in self.settings.policy.group_names(groups) {
             if header.len() + name.len() + 1 > GROUPS_HEADER_LIMIT {
                 break;
             }

@@ -11,8 +11,11 @@ pub mod config;
 pub mod extract;
 pub mod header_pairs;
 pub mod gate;
+pub mod group_cache;
+pub mod group_lookup;
 pub mod jwks;
 pub mod key_refresh;
+pub mod live_groups;
 pub mod log;
 #[cfg(any(test, feature = "mint"))]
 pub mod mint;

@@ -62,6 +62,10 @@ pub enum Reason {
     NotAllowed,
     /// A verified caller refused by a deny rule.
     DeniedByRule,
+    /// The decision depends on a Workspace group whose live lookup failed (or timed
+    /// out) with no answer within `stale_if_error_seconds`: refused, 403 unless
+    /// `group_lookup.on_failure` is `unavailable` (503).
+    GroupsUnavailable,
 
     // --- others -------------------------------------------------------------------
     /// 400: a path the upstream might read as another (`/a/../admin`, `%2e`): no rule
@@ -74,7 +78,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, for defining metrics up front and for documentation tests.
-    pub const ALL: [Reason; 26] = [
+    pub const ALL: [Reason; 27] = [
         Reason::Allowed,
         Reason::PublicPath,
         Reason::MissingToken,
@@ -97,6 +101,7 @@ impl Reason {
         Reason::EmailNotVerified,
         Reason::AuthorizedPartyNotAllowed,
         Reason::KeysUnavailable,
+        Reason::GroupsUnavailable,
         Reason::NotAllowed,
         Reason::DeniedByRule,
         Reason::AmbiguousPath,
@@ -128,6 +133,7 @@ impl Reason {
             Reason::EmailNotVerified => "email_not_verified",
             Reason::AuthorizedPartyNotAllowed => "azp_not_allowed",
             Reason::KeysUnavailable => "keys_unavailable",
+            Reason::GroupsUnavailable => "groups_unavailable",
             Reason::NotAllowed => "not_allowed",
             Reason::DeniedByRule => "denied_by_rule",
             Reason::AmbiguousPath => "ambiguous_path",
@@ -139,7 +145,7 @@ impl Reason {
     pub fn status(self) -> u16 {
         match self {
             Reason::Allowed | Reason::PublicPath | Reason::DryRun => 200,
-            Reason::NotAllowed | Reason::DeniedByRule => 403,
+            Reason::NotAllowed | Reason::DeniedByRule | Reason::GroupsUnavailable => 403,
             Reason::KeysUnavailable => 503,
             Reason::AmbiguousPath => 400,
             _ => 401,
@@ -178,6 +184,7 @@ impl Reason {
             Reason::EmailNotVerified => "the token's email is not verified",
             Reason::AuthorizedPartyNotAllowed => "the token's authorized party is not accepted",
             Reason::KeysUnavailable => "the keys to verify the token are not available",
+            Reason::GroupsUnavailable => "the caller's group membership could not be checked",
             Reason::NotAllowed => "the caller is not allowed",
             Reason::DeniedByRule => "the caller is denied by a rule",
             Reason::AmbiguousPath => "the path is ambiguous",

@@ -4,7 +4,8 @@
 //! (`providers[0].local_jwks.keys[1]: needs a kid`), and all of them at once, so a
 //! user fixes a config in one pass. Anything doubtful is an error, never a default.
 
-use crate::config::{Config, DecisionLog, IdentityHeadersConfig, ProviderConfig, RemoteJwksConfig, TokenSourceConfig};
+use crate::config::{Config, DecisionLog, GroupLookupConfig, IdentityHeadersConfig, ProviderConfig, RemoteJwksConfig, TokenSourceConfig};
+use crate::group_lookup::GroupLookup;
 use crate::extract::TokenSource;
 use crate::jwks::{KeySet, parse_jwks};
 use crate::key_refresh::RemoteJwks;
@@ -72,6 +73,8 @@ pub struct Settings {
     pub realm: String,
     pub token_cache_entries: usize,
     pub decision_log: DecisionLog,
+    /// Live group membership, if configured.
+    pub group_lookup: Option<GroupLookup>,
     /// Not fatal; shown by `wsgate validate` and logged when the filter loads.
     pub warnings: Vec<ConfigError>,
 }
@@ -103,6 +106,7 @@ impl Settings {
         let identity_headers = check.identity_headers(&config.identity_headers, &token_sources);
         check.realm(&config.realm);
         check.bounds(&config);
+        let group_lookup = config.group_lookup.as_ref().and_then(|g| check.group_lookup(g));
         let Some(policy) = policy.filter(|_| check.errors.is_empty()) else {
             return Err(ConfigErrors(check.errors));
         };
@@ -115,6 +119,7 @@ impl Settings {
             realm: config.realm,
             token_cache_entries: config.token_cache_entries,
             decision_log: config.decision_log,
+            group_lookup,
             warnings: diagnostics.warnings,
         })
     }
@@ -233,6 +238,43 @@ impl Checker {
             self.error(format!("{path}.unavailable_status"), "must be 503 (retry later) or 401 (unauthenticated)");
         }
         (self.errors.len() == errors_before).then(|| RemoteJwks::from_config(config))
+    }
+
+    fn group_lookup(&mut self, config: &GroupLookupConfig) -> Option<GroupLookup> {
+        let errors_before = self.errors.len();
+        self.endpoint("group_lookup", &config.cluster, config.authority.as_deref(), None);
+        let token = &config.access_token;
+        self.endpoint("group_lookup.access_token", &token.cluster, Some(&token.authority), Some(&token.path));
+        let ranges: [(&str, u64, std::ops::RangeInclusive<u64>); 6] = [
+            ("ttl_seconds", config.ttl_seconds, 1..=86_400),
+            ("negative_ttl_seconds", config.negative_ttl_seconds, 1..=config.ttl_seconds.max(1)),
+            ("stale_if_error_seconds", config.stale_if_error_seconds, 0..=MAX_REFRESH_SECONDS),
+            ("timeout_ms", config.timeout_ms, 100..=60_000),
+            ("wait_ms", config.wait_ms, 0..=30_000),
+            ("max_retry_seconds", config.max_retry_seconds, 1..=3600),
+        ];
+        for (field, value, range) in ranges {
+            if !range.contains(&value) {
+                self.error(format!("group_lookup.{field}"), format!("must be between {} and {}", range.start(), range.end()));
+            }
+        }
+        if !(1..=MAX_CACHE_ENTRIES).contains(&config.cache_users) {
+            self.error("group_lookup.cache_users", format!("must be between 1 and {MAX_CACHE_ENTRIES}"));
+        }
+        (self.errors.len() == errors_before).then(|| GroupLookup::from_config(config))
+    }
+
+    /// An Envoy cluster, and the authority and path sent to it, if given.
+    fn endpoint(&mut self, path: &str, cluster: &str, authority: Option<&str>, request_path: Option<&str>) {
+        if cluster.trim().is_empty() {
+            self.error(format!("{path}.cluster"), "must name an Envoy cluster");
+        }
+        if authority.is_some_and(|a| a.trim().is_empty() || a.bytes().any(|b| b <= b' ' || b == 0x7f)) {
+            self.error(format!("{path}.authority"), "must be a host name such as cloudidentity.googleapis.com");
+        }
+        if request_path.is_some_and(|p| !p.starts_with('/') || p.bytes().any(|b| b <= b' ' || b == 0x7f)) {
+            self.error(format!("{path}.path"), "must be an absolute path");
+        }
     }
 
     fn keys(&mut self, path: &str, document: &serde_json::Value, algorithms: &[crate::config::Algorithm]) -> Option<KeySet> {

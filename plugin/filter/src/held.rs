@@ -1,12 +1,21 @@
-//! Requests held while their provider's keys are fetched: which, for whose keys,
-//! and until when.
+//! Requests held while what their decision needs is fetched: which, waiting for
+//! what, and until when.
+
+/// What a held request waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waiting {
+    /// This provider's keys.
+    Keys(usize),
+    /// Live group lookups.
+    Groups,
+}
 
 /// One held request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Held {
     pub context_id: u32,
-    pub provider: usize,
-    /// Unix ms after which it is answered with whatever keys there are.
+    pub waiting: Waiting,
+    /// Unix ms after which it is decided with whatever there is.
     pub deadline_ms: u64,
 }
 

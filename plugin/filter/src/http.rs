@@ -1,9 +1,10 @@
 //! The per-request context: strip, decide (holding the request while keys are
 //! fetched, if its token needs them), act, log, count.
 
-use crate::held::Held;
+use crate::held::{Held, Waiting};
 use crate::host;
 use crate::keys::Hold;
+use crate::resume;
 use crate::root::Shared;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
@@ -27,6 +28,15 @@ impl WsgateHttp {
 }
 
 impl Context for WsgateHttp {
+    /// A group lookup this request made answered: settle it, and decide the requests
+    /// held for lookups (this one among them) again.
+    fn on_http_call_response(&mut self, token_id: u32, _num_headers: usize, body_size: usize, _num_trailers: usize) {
+        let (Some(shared), Some(now_ms)) = (self.shared.clone(), host::now_ms()) else { return };
+        if on_group_answer(&shared, token_id, body_size, now_ms) {
+            resume::release(&shared, now_ms, self.context_id, |held| held.waiting == Waiting::Groups);
+        }
+    }
+
     fn on_done(&mut self) -> bool {
         if let Some(held) = self.shared.as_ref().and_then(|s| s.held.try_borrow_mut().ok()).as_mut() {
             held.forget(self.context_id);
@@ -52,9 +62,9 @@ impl HttpContext for WsgateHttp {
                 self.response_headers = headers;
                 action
             }
-            Some(Decision::Hold { provider, deadline_ms }) => {
+            Some(Decision::Hold { waiting, deadline_ms }) => {
                 let Ok(mut held) = shared.held.try_borrow_mut() else { return fail_closed() };
-                held.hold(Held { context_id: self.context_id, provider, deadline_ms });
+                held.hold(Held { context_id: self.context_id, waiting, deadline_ms });
                 ProxyAction::Pause
             }
             None => fail_closed(),
@@ -83,24 +93,46 @@ fn strip_identity_headers(shared: &Shared, request: &mut RequestSnapshot) -> Opt
 
 pub enum Decision {
     Final(Verdict),
-    /// Hold the request until the provider's keys are fetched, or the deadline.
-    Hold { provider: usize, deadline_ms: u64 },
+    /// Hold the request until what it waits for arrives, or the deadline.
+    Hold { waiting: Waiting, deadline_ms: u64 },
 }
 
-/// The gate's verdict; if the token is refused for want of keys and `may_hold`, asks
-/// the key fetcher whether new keys are coming. `None`: the gate is unavailable.
+/// The gate's verdict. If `may_hold`: a token refused for want of keys asks the key
+/// fetcher whether new keys are coming, and a decision that waits for group lookups
+/// starts them. `None`: the gate is unavailable.
 pub fn decide(shared: &Shared, request: &RequestSnapshot, now_ms: u64, may_hold: bool) -> Option<Decision> {
     let mut gate = shared.gate.try_borrow_mut().ok()?;
     let now = now_ms / 1000;
-    let verdict = gate.decide(request, now);
+    let wait_ms = gate.group_lookup().map_or(0, |lookup| lookup.wait_ms);
+    let verdict = if may_hold && wait_ms > 0 { gate.decide(request, now) } else { gate.decide_now(request, now) };
+    if !verdict.awaiting_groups && gate.wants_group_lookups() {
+        // Lookups a request that could not wait started, for the next one.
+        shared.lookups.as_ref()?.try_borrow_mut().ok()?.pump(&mut gate, now_ms);
+    }
+    if verdict.awaiting_groups {
+        let settled = shared.lookups.as_ref()?.try_borrow_mut().ok()?.pump(&mut gate, now_ms);
+        // A lookup that could not even be started: decide with what there is.
+        return Some(if settled {
+            Decision::Final(gate.decide_now(request, now))
+        } else {
+            Decision::Hold { waiting: Waiting::Groups, deadline_ms: now_ms.saturating_add(wait_ms) }
+        });
+    }
     let Some(provider) = verdict.awaiting_keys.filter(|_| may_hold) else { return Some(Decision::Final(verdict)) };
     let unknown_kid = verdict.reason == Reason::UnknownKeyId;
     let hold = shared.keys.try_borrow_mut().ok()?.hold(&mut gate, provider, unknown_kid, now_ms);
     Some(match hold {
         Hold::DecideAgain => Decision::Final(gate.decide(request, now)),
-        Hold::Wait(deadline_ms) => Decision::Hold { provider, deadline_ms },
+        Hold::Wait(deadline_ms) => Decision::Hold { waiting: Waiting::Keys(provider), deadline_ms },
         Hold::Answer => Decision::Final(verdict),
     })
+}
+
+/// Hands a call's answer to the group lookups. True if a lookup settled.
+pub fn on_group_answer(shared: &Shared, token_id: u32, body_size: usize, now_ms: u64) -> bool {
+    let (Some(lookups), Ok(mut gate)) = (shared.lookups.as_ref(), shared.gate.try_borrow_mut()) else { return false };
+    let Ok(mut lookups) = lookups.try_borrow_mut() else { return false };
+    lookups.on_response(&mut gate, token_id, body_size, now_ms).unwrap_or(false)
 }
 
 /// Logs and counts a final verdict and carries it out on the effective context.

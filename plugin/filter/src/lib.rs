@@ -6,11 +6,13 @@
 //! Remote keys are fetched through Envoy's HTTP client by the root context, shared
 //! with the other VMs, and requests that need them are held until they arrive.
 
+mod groups;
 mod held;
 mod host;
 mod http;
 mod keys;
 mod metrics;
+mod resume;
 mod root;
 
 use proxy_wasm::types::LogLevel;

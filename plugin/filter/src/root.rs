@@ -1,14 +1,17 @@
 //! The root context: parses and checks the configuration once per (re)configuration,
-//! keeps remote keys fresh, and decides held requests once their keys arrive.
+//! keeps remote keys and the group-lookup access token fresh, and decides held
+//! requests once what they wait for arrives or their wait runs out.
 
-use crate::held::{Held, HeldRequests};
+use crate::groups::LiveLookups;
+use crate::held::{HeldRequests, Waiting};
 use crate::host;
-use crate::http::{self, Decision, WsgateHttp};
+use crate::http::{self, WsgateHttp};
 use crate::keys::RemoteKeys;
 use crate::metrics::Metrics;
+use crate::resume::{self, waits_for_keys};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action as ProxyAction, BufferType, ContextType, LogLevel};
+use proxy_wasm::types::{BufferType, ContextType, LogLevel};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -20,6 +23,8 @@ pub struct Shared {
     pub gate: RefCell<Gate>,
     pub metrics: Metrics,
     pub keys: RefCell<RemoteKeys>,
+    /// Live group lookups, when configured.
+    pub lookups: Option<RefCell<LiveLookups>>,
     pub held: RefCell<HeldRequests>,
     /// Explanation headers of held requests, decided by the root, by context id.
     pub response_headers: RefCell<HashMap<u32, Vec<(String, String)>>>,
@@ -27,8 +32,8 @@ pub struct Shared {
 
 /// Counters are handed over, and the shared keys checked, this often.
 const TICK_PERIOD: Duration = Duration::from_secs(1);
-/// With remote keys the root ticks faster, so that a fetch a request claimed starts,
-/// and a request held for another VM's fetch is decided, within this long.
+/// With remote keys or live groups the root ticks faster, so that a fetch a request
+/// claimed starts, and a held request is decided at its deadline, within this long.
 const KEYS_TICK_PERIOD: Duration = Duration::from_millis(100);
 
 pub struct WsgateRoot {
@@ -65,49 +70,20 @@ impl WsgateRoot {
         };
         let Ok(fetching) = shared.keys.try_borrow().map(|keys| keys.fetching_providers(now_ms)) else { return };
         // Held here, fetched by another VM: decide once its fetch has ended.
-        self.release(shared, now_ms, |held| changed.contains(&held.provider) || now_ms >= held.deadline_ms || !fetching.contains(&held.provider));
+        resume::release(shared, now_ms, self.context_id, |held| waits_for_keys(held, |p| changed.contains(&p) || !fetching.contains(&p)));
     }
 
-    /// Decides the held requests that `ready` picks, on their own contexts.
-    fn release(&self, shared: &Shared, now_ms: u64, ready: impl FnMut(&Held) -> bool) {
-        let released = match shared.held.try_borrow_mut() {
-            Ok(mut held) => held.release(ready),
-            Err(_) => return,
+    /// Starts lookups that wait for nothing but a call (a token refresh is due, or a
+    /// lookup's call lapsed) and hands the cache counts to Envoy.
+    fn tend_groups(&self, shared: &Shared, now_ms: u64) {
+        let Some(lookups) = shared.lookups.as_ref() else { return };
+        let settled = {
+            let (Ok(mut lookups), Ok(mut gate)) = (lookups.try_borrow_mut(), shared.gate.try_borrow_mut()) else { return };
+            lookups.report(&gate);
+            lookups.pump(&mut gate, now_ms)
         };
-        if released.is_empty() {
-            return;
-        }
-        for held in released {
-            // A client that went away has no context left to act on.
-            if host::act_for(held.context_id) {
-                decide_held(shared, held.context_id, now_ms);
-            }
-        }
-        host::act_for(self.context_id);
-    }
-}
-
-/// The held request of the effective context, decided again with whatever keys there
-/// are now, and carried out: it is not held a second time.
-fn decide_held(shared: &Shared, context_id: u32, now_ms: u64) {
-    let Some(request) = host::request_headers() else {
-        http::fail_closed();
-        return;
-    };
-    match http::decide(shared, &request, now_ms, false) {
-        Some(Decision::Final(verdict)) => {
-            let (action, headers) = http::conclude(shared, verdict, now_ms / 1000);
-            if !headers.is_empty()
-                && let Ok(mut stored) = shared.response_headers.try_borrow_mut()
-            {
-                stored.insert(context_id, headers);
-            }
-            if action == ProxyAction::Continue && !host::resume_request() {
-                http::fail_closed();
-            }
-        }
-        _ => {
-            http::fail_closed();
+        if settled {
+            resume::release(shared, now_ms, self.context_id, |held| held.waiting == Waiting::Groups);
         }
     }
 }
@@ -121,7 +97,9 @@ impl Context for WsgateRoot {
         };
         // Fetched or failed, the wait is over for requests held for these keys.
         if let Some(provider) = provider {
-            self.release(&shared, now_ms, |held| held.provider == provider);
+            resume::release(&shared, now_ms, self.context_id, |held| held.waiting == Waiting::Keys(provider));
+        } else if http::on_group_answer(&shared, token_id, body_size, now_ms) {
+            resume::release(&shared, now_ms, self.context_id, |held| held.waiting == Waiting::Groups);
         }
     }
 }
@@ -142,11 +120,13 @@ impl RootContext for WsgateRoot {
                 // loading its configuration, clusters may not exist yet, and a call
                 // made then never answers.
                 let keys = RemoteKeys::new(&gate);
-                let period = if keys.is_empty() { TICK_PERIOD } else { KEYS_TICK_PERIOD };
+                let lookups = LiveLookups::new(&gate);
+                let period = if keys.is_empty() && lookups.is_none() { TICK_PERIOD } else { KEYS_TICK_PERIOD };
                 self.shared = Some(Rc::new(Shared {
                     gate: RefCell::new(gate),
                     metrics: Metrics::define(),
                     keys: RefCell::new(keys),
+                    lookups: lookups.map(RefCell::new),
                     held: RefCell::default(),
                     response_headers: RefCell::default(),
                 }));
@@ -167,6 +147,8 @@ impl RootContext for WsgateRoot {
         // An empty flush costs nothing; counts wait at most one tick.
         shared.metrics.flush();
         self.tend_keys(&shared, now_ms);
+        self.tend_groups(&shared, now_ms);
+        resume::release(&shared, now_ms, self.context_id, |held| now_ms >= held.deadline_ms);
     }
 
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {

@@ -12,7 +12,7 @@ pub mod rule;
 pub mod subjects;
 
 use crate::policy_config::Effect;
-use groups::{Directory, GroupSet, GroupTable};
+use groups::{Directory, GroupId, GroupSet, GroupTable};
 use index::{RuleId, RuleIndex};
 use pattern::RequestShape;
 use rule::Rule;
@@ -79,6 +79,25 @@ impl Policy {
         let (effect, rule) = Matches::decide(matches.enforced, self.default);
         let shadow = Matches::decide(matches.all, self.default);
         PolicyDecision { effect, rule, dry_run: (shadow.0 != effect).then_some(shadow) }
+    }
+
+    /// The referenced groups that rules about `request` name: the only groups whose
+    /// membership can change its decision, so the only ones worth looking up.
+    pub fn groups_in_play(&self, request: &RequestShape) -> GroupSet {
+        let mut groups = GroupSet::default();
+        self.index.for_each_candidate(request, |id| {
+            if let Some(rule) = self.rules.get(id).filter(|rule| !rule.subjects.groups.is_empty() && rule.matches_request(request)) {
+                for group in &rule.subjects.groups {
+                    groups.insert(*group);
+                }
+            }
+        });
+        groups
+    }
+
+    /// The email of referenced group `id`.
+    pub fn group_name(&self, id: GroupId) -> &str {
+        self.groups.name(id)
     }
 
     pub fn rule(&self, id: RuleId) -> Option<&Rule> {

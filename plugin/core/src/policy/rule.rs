@@ -21,10 +21,14 @@ pub struct Rule {
 impl Rule {
     /// Whether the rule is about this request and this caller. Cheapest checks first.
     pub fn applies(&self, request: &RequestShape, caller: &Caller) -> bool {
+        self.matches_request(request) && self.subjects.matches(caller)
+    }
+
+    /// Whether the rule is about this request, whoever the caller.
+    pub fn matches_request(&self, request: &RequestShape) -> bool {
         self.methods.matches(request.method)
             && (self.hosts.is_empty() || self.hosts.iter().any(|h| h.matches(&request.host)))
             && (self.paths.is_empty() || self.paths.iter().any(|p| p.matches(&request.path)))
-            && self.subjects.matches(caller)
     }
 
     /// Whether every request and caller this rule applies to, `other` applies to too

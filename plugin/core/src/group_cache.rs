@@ -1,0 +1,301 @@
+//! Live membership answers, per (user, group), with the rules for when an answer is
+//! trusted, when a lookup is due, and when lookups back off.
+//!
+//! Plain data and pure transitions over an injected clock (Unix seconds): the TTLs,
+//! the stale bound, the backoff and the coalescing of concurrent lookups are
+//! unit-tested here, and the filter only dispatches the lookups this cache asks for.
+
+use crate::group_lookup::GroupLookup;
+use crate::policy::groups::GroupId;
+use std::collections::HashMap;
+
+/// One question the cache wants asked: is `user` in group `group`?
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LookupKey {
+    pub user: String,
+    pub group: GroupId,
+}
+
+/// What is known about one (user, group) at a given time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Membership {
+    /// An answer within its TTL.
+    Fresh(bool),
+    /// No answer within its TTL and no lookup under way: one is due. `stale` is the
+    /// last answer if it is still within the stale-if-error bound.
+    Due { stale: Option<bool> },
+    /// A lookup is under way.
+    Pending { stale: Option<bool> },
+    /// Lookups failed recently and are backing off: no new one now.
+    BackingOff { stale: Option<bool> },
+}
+
+/// Counts since the cache was made, for the filter's metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupStats {
+    /// Decisions that used a fresh answer.
+    pub hits: u64,
+    /// Lookups started.
+    pub misses: u64,
+    /// Decisions that used an answer past its TTL because lookups failed.
+    pub stale: u64,
+    /// Lookups that failed.
+    pub failures: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    /// The last answer and when it was received.
+    answer: Option<(bool, u64)>,
+    /// When the lookup under way was started.
+    pending_since: Option<u64>,
+}
+
+#[derive(Debug, Default)]
+struct UserEntry {
+    /// By group id.
+    slots: Vec<Slot>,
+    last_used: u64,
+}
+
+/// This VM's answers and the lookups it wants made.
+#[derive(Debug)]
+pub struct GroupCache {
+    rules: GroupLookup,
+    users: HashMap<String, UserEntry>,
+    /// Consecutive failures, for the backoff, which is API-wide: a 429 is about the
+    /// caller's quota, not about one user.
+    failures: u32,
+    backoff_until: u64,
+    wanted: Vec<LookupKey>,
+    pub stats: GroupStats,
+}
+
+/// The first retry after a failure comes this many seconds later; each failure doubles it.
+const FIRST_RETRY_SECONDS: u64 = 1;
+
+impl GroupCache {
+    pub fn new(rules: GroupLookup) -> Self {
+        Self { rules, users: HashMap::new(), failures: 0, backoff_until: 0, wanted: Vec::new(), stats: GroupStats::default() }
+    }
+
+    pub fn rules(&self) -> &GroupLookup {
+        &self.rules
+    }
+
+    /// What is known about `user` in `group` at `now`, without changing anything.
+    pub fn peek(&self, user: &str, group: GroupId, now: u64) -> Membership {
+        let slot = self.users.get(user).and_then(|u| u.slots.get(group)).copied().unwrap_or_default();
+        if let Some((member, at)) = slot.answer
+            && now < at.saturating_add(self.ttl(member))
+        {
+            return Membership::Fresh(member);
+        }
+        let stale = slot.answer.filter(|&(member, at)| now < at.saturating_add(self.ttl(member)).saturating_add(self.rules.stale_if_error_seconds)).map(|(m, _)| m);
+        if slot.pending_since.is_some_and(|since| now < since.saturating_add(self.lapse_seconds())) {
+            Membership::Pending { stale }
+        } else if now < self.backoff_until {
+            Membership::BackingOff { stale }
+        } else {
+            Membership::Due { stale }
+        }
+    }
+
+    /// Marks a due lookup as under way and queues it for the filter to make. Counted
+    /// as a miss. Concurrent requests for the same (user, group) then see `Pending`
+    /// and wait for this one lookup.
+    pub fn claim(&mut self, user: &str, group: GroupId, now: u64) {
+        if !matches!(self.peek(user, group, now), Membership::Due { .. }) {
+            return;
+        }
+        self.make_room(user, now);
+        let entry = self.users.entry(user.to_owned()).or_default();
+        entry.last_used = now;
+        if entry.slots.len() <= group {
+            entry.slots.resize(group + 1, Slot::default());
+        }
+        entry.slots[group].pending_since = Some(now);
+        self.stats.misses += 1;
+        self.wanted.push(LookupKey { user: user.to_owned(), group });
+    }
+
+    pub fn wants_lookups(&self) -> bool {
+        !self.wanted.is_empty()
+    }
+
+    /// The lookups claimed since the last call, for the filter to make.
+    pub fn take_wanted(&mut self) -> Vec<LookupKey> {
+        std::mem::take(&mut self.wanted)
+    }
+
+    /// A lookup answered. Ends any backoff.
+    pub fn answered(&mut self, key: &LookupKey, member: bool, now: u64) {
+        self.failures = 0;
+        self.backoff_until = 0;
+        if let Some(slot) = self.slot_mut(key) {
+            *slot = Slot { answer: Some((member, now)), pending_since: None };
+        }
+    }
+
+    /// A lookup failed: the stale answer, if any, stands, and lookups pause for the
+    /// backoff (or the API's `Retry-After`, within `max_retry_seconds`).
+    pub fn failed(&mut self, key: &LookupKey, now: u64, retry_after: Option<u64>) {
+        self.abandon(key);
+        self.back_off(now, retry_after);
+    }
+
+    /// A lookup failed along with others for one cause (the access token): settled
+    /// as failed, with the backoff left to the caller, once for all of them.
+    pub fn abandon(&mut self, key: &LookupKey) {
+        if let Some(slot) = self.slot_mut(key) {
+            slot.pending_since = None;
+        }
+        self.stats.failures += 1;
+    }
+
+    /// Something every lookup needs failed (the access token): pause them all.
+    pub fn back_off(&mut self, now: u64, retry_after: Option<u64>) {
+        let doubling = FIRST_RETRY_SECONDS.saturating_mul(1 << self.failures.min(20));
+        let pause = retry_after.unwrap_or(doubling).clamp(FIRST_RETRY_SECONDS, self.rules.max_retry_seconds.max(FIRST_RETRY_SECONDS));
+        self.failures = self.failures.saturating_add(1);
+        self.backoff_until = self.backoff_until.max(now.saturating_add(pause));
+    }
+
+    /// Counts a decision's use of an answer.
+    pub fn count_use(&mut self, membership: Membership) {
+        match membership {
+            Membership::Fresh(_) => self.stats.hits += 1,
+            Membership::Due { stale: Some(_) } | Membership::Pending { stale: Some(_) } | Membership::BackingOff { stale: Some(_) } => {
+                self.stats.stale += 1;
+            }
+            _ => {}
+        }
+    }
+
+    pub fn users(&self) -> usize {
+        self.users.len()
+    }
+
+    fn ttl(&self, member: bool) -> u64 {
+        if member { self.rules.ttl_seconds } else { self.rules.negative_ttl_seconds }
+    }
+
+    /// A lookup that has not answered by then is given up on (its answer was lost
+    /// with the context that asked), so that it can be asked again.
+    fn lapse_seconds(&self) -> u64 {
+        self.rules.timeout_ms.div_ceil(1000).saturating_add(1)
+    }
+
+    fn slot_mut(&mut self, key: &LookupKey) -> Option<&mut Slot> {
+        self.users.get_mut(&key.user)?.slots.get_mut(key.group)
+    }
+
+    /// Keeps the cache within `cache_users`: first forget users whose answers are
+    /// all past use, then the least recently used. Only runs when full.
+    fn make_room(&mut self, user: &str, now: u64) {
+        if self.users.len() < self.rules.cache_users || self.users.contains_key(user) {
+            return;
+        }
+        let horizon = self.rules.ttl_seconds.max(self.rules.negative_ttl_seconds).saturating_add(self.rules.stale_if_error_seconds);
+        self.users.retain(|_, entry| now < entry.last_used.saturating_add(horizon));
+        if self.users.len() >= self.rules.cache_users
+            && let Some(oldest) = self.users.iter().min_by_key(|(_, e)| e.last_used).map(|(u, _)| u.clone())
+        {
+            self.users.remove(&oldest);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{AccessTokenConfig, GroupBackend, GroupFailureMode, GroupLookupConfig};
+
+    fn cache(cache_users: usize) -> GroupCache {
+        GroupCache::new(GroupLookup::from_config(&GroupLookupConfig {
+            backend: GroupBackend::CloudIdentity,
+            cluster: "google".into(),
+            authority: None,
+            access_token: AccessTokenConfig::default(),
+            ttl_seconds: 300,
+            negative_ttl_seconds: 60,
+            stale_if_error_seconds: 600,
+            timeout_ms: 2000,
+            wait_ms: 3000,
+            max_retry_seconds: 60,
+            on_failure: GroupFailureMode::Deny,
+            cache_users,
+        }))
+    }
+
+    const T: u64 = 1_000_000;
+
+    fn key(user: &str, group: GroupId) -> LookupKey {
+        LookupKey { user: user.into(), group }
+    }
+
+    #[test]
+    fn one_lookup_serves_concurrent_requests_and_its_answer_lives_for_the_ttl() {
+        let mut cache = cache(10);
+        assert_eq!(cache.peek("a@x", 2, T), Membership::Due { stale: None });
+        cache.claim("a@x", 2, T);
+        cache.claim("a@x", 2, T);
+        assert_eq!(cache.peek("a@x", 2, T), Membership::Pending { stale: None });
+        assert_eq!(cache.take_wanted(), [key("a@x", 2)], "the second request shares the first lookup");
+        cache.answered(&key("a@x", 2), true, T + 1);
+        assert_eq!(cache.peek("a@x", 2, T + 300), Membership::Fresh(true));
+        assert_eq!(cache.peek("a@x", 2, T + 301), Membership::Due { stale: Some(true) });
+        assert_eq!(cache.stats.misses, 1);
+    }
+
+    #[test]
+    fn a_negative_answer_lives_shorter() {
+        let mut cache = cache(10);
+        cache.claim("a@x", 0, T);
+        cache.answered(&key("a@x", 0), false, T);
+        assert_eq!(cache.peek("a@x", 0, T + 59), Membership::Fresh(false));
+        assert_eq!(cache.peek("a@x", 0, T + 60), Membership::Due { stale: Some(false) });
+    }
+
+    #[test]
+    fn failures_back_off_and_keep_stale_answers_within_the_bound() {
+        let mut cache = cache(10);
+        cache.claim("a@x", 0, T);
+        cache.answered(&key("a@x", 0), true, T);
+        let expired = T + 300;
+        cache.claim("a@x", 0, expired);
+        cache.failed(&key("a@x", 0), expired, None);
+        assert_eq!(cache.peek("a@x", 0, expired), Membership::BackingOff { stale: Some(true) });
+        assert_eq!(cache.peek("a@x", 0, expired + 1), Membership::Due { stale: Some(true) }, "first retry after 1 s");
+        cache.claim("a@x", 0, expired + 1);
+        cache.failed(&key("a@x", 0), expired + 1, None);
+        assert!(matches!(cache.peek("a@x", 0, expired + 2), Membership::BackingOff { .. }), "then 2 s");
+        // A 429's Retry-After is honoured, within max_retry_seconds.
+        cache.failed(&key("a@x", 0), expired + 3, Some(500));
+        assert!(matches!(cache.peek("a@x", 0, expired + 62), Membership::BackingOff { .. }));
+        assert!(matches!(cache.peek("a@x", 0, expired + 63), Membership::Due { .. }));
+        // Past TTL + stale_if_error the old answer is no longer offered.
+        assert_eq!(cache.peek("a@x", 0, T + 900), Membership::Due { stale: None });
+        assert_eq!(cache.stats.failures, 3);
+    }
+
+    #[test]
+    fn a_lost_lookup_lapses_so_it_can_be_asked_again() {
+        let mut cache = cache(10);
+        cache.claim("a@x", 0, T);
+        assert!(matches!(cache.peek("a@x", 0, T + 2), Membership::Pending { .. }));
+        assert!(matches!(cache.peek("a@x", 0, T + 3), Membership::Due { .. }));
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_user_bound() {
+        let mut cache = cache(2);
+        for (i, user) in ["a@x", "b@x", "c@x"].into_iter().enumerate() {
+            cache.claim(user, 0, T + i as u64);
+            cache.answered(&key(user, 0), true, T + i as u64);
+        }
+        assert_eq!(cache.users(), 2);
+        assert!(matches!(cache.peek("a@x", 0, T + 3), Membership::Due { stale: None }), "the least recently used went");
+        assert_eq!(cache.peek("c@x", 0, T + 3), Membership::Fresh(true));
+    }
+}

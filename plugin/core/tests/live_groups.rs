@@ -1,0 +1,186 @@
+//! Live group membership through the gate: which lookups a decision asks for, what it
+//! decides while they are under way, after they answer, after the TTL, and when
+//! they fail. The lookups themselves are the filter's; here the test answers them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed unwrap is a failed test
+
+mod support;
+
+use serde_json::{Value, json};
+use support::*;
+use wsgate_core::group_cache::LookupKey;
+use wsgate_core::{Action, Gate, Reason, RequestSnapshot};
+
+/// `/admin` is for admins, except contractors; `/reports` for any verified caller.
+fn live_gate(lookup_changes: Value) -> Gate {
+    let mut lookup = json!({"backend": "cloud_identity", "cluster": "google", "ttl_seconds": 300, "negative_ttl_seconds": 60, "stale_if_error_seconds": 600});
+    for (name, value) in lookup_changes.as_object().unwrap() {
+        lookup[name] = value.clone();
+    }
+    let mut config = config();
+    config["policy"] = json!({
+        "rules": [
+            {"name": "admins", "match": {"paths": [{"prefix": "/admin"}]}, "effect": "allow", "subjects": {"groups": ["admins@example.com"]}},
+            {"name": "no-contractors", "match": {"paths": [{"prefix": "/admin"}]}, "effect": "deny", "subjects": {"groups": ["contractors@example.com"]}},
+            {"name": "reports", "match": {"paths": [{"prefix": "/reports"}]}, "effect": "allow", "subjects": {"authenticated": true}}
+        ]
+    });
+    config["group_lookup"] = lookup;
+    Gate::new(settings(&config))
+}
+
+fn request(path: &str) -> RequestSnapshot {
+    RequestSnapshot::new("GET", "api.example.com", path).with_header("authorization", format!("Bearer {}", rsa_token(&google_claims())))
+}
+
+fn status(action: &Action) -> u16 {
+    match action {
+        Action::Respond(response) => response.status,
+        Action::Forward { .. } => 200,
+    }
+}
+
+fn forwarded_groups(action: &Action) -> Option<String> {
+    let Action::Forward { set, .. } = action else { return None };
+    set.iter().find(|(n, _)| n == "x-workspace-groups").map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+}
+
+/// Answers every lookup the gate asked for: member of the groups in `member_of`.
+fn answer(gate: &mut Gate, member_of: &[&str], now: u64) -> Vec<String> {
+    let asked = gate.take_group_lookups();
+    let mut names = Vec::new();
+    for key in &asked {
+        let group = gate.group_email(key.group).to_owned();
+        gate.group_lookup_done(key, Ok(member_of.contains(&group.as_str())), now);
+        names.push(format!("{}:{group}", key.user));
+    }
+    names.sort();
+    names
+}
+
+#[test]
+fn a_request_no_group_rule_is_about_looks_nothing_up() {
+    let mut gate = live_gate(json!({}));
+    let verdict = gate.decide(&request("/reports"), NOW);
+    assert_eq!(verdict.reason, Reason::Allowed);
+    assert!(!verdict.awaiting_groups);
+    assert!(gate.take_group_lookups().is_empty());
+}
+
+#[test]
+fn the_groups_a_decision_depends_on_are_looked_up_once_then_cached() {
+    let mut gate = live_gate(json!({}));
+    let first = gate.decide(&request("/admin/users"), NOW);
+    assert!(first.awaiting_groups, "{:?}", first.reason);
+    // A second request while the lookups are under way shares them.
+    assert!(gate.decide(&request("/admin/users"), NOW).awaiting_groups);
+    assert_eq!(answer(&mut gate, &["admins@example.com"], NOW), ["alice@example.com:admins@example.com", "alice@example.com:contractors@example.com"]);
+    let verdict = gate.decide(&request("/admin/users"), NOW);
+    assert_eq!(verdict.reason, Reason::Allowed);
+    assert_eq!(forwarded_groups(&verdict.action).as_deref(), Some("admins@example.com"));
+    assert!(gate.take_group_lookups().is_empty());
+    let stats = gate.group_stats();
+    assert_eq!((stats.misses, stats.hits), (2, 2));
+}
+
+#[test]
+fn a_user_removed_from_a_group_is_denied_once_the_ttl_has_passed_not_before() {
+    let mut gate = live_gate(json!({}));
+    gate.decide(&request("/admin"), NOW);
+    answer(&mut gate, &["admins@example.com"], NOW);
+    // Removed from admins now: the cached answer holds for the TTL.
+    assert_eq!(gate.decide(&request("/admin"), NOW + 59).reason, Reason::Allowed);
+    // The negative answer (contractors) expires first, at 60 s: looked up again, still not a member.
+    assert!(gate.decide(&request("/admin"), NOW + 60).awaiting_groups);
+    assert_eq!(answer(&mut gate, &[], NOW + 60), ["alice@example.com:contractors@example.com"]);
+    // At 299 s only the negative answer is looked up again: the member answer still holds.
+    assert!(gate.decide(&request("/admin"), NOW + 299).awaiting_groups);
+    assert_eq!(answer(&mut gate, &[], NOW + 299), ["alice@example.com:contractors@example.com"]);
+    assert_eq!(gate.decide(&request("/admin"), NOW + 299).reason, Reason::Allowed);
+    assert!(gate.decide(&request("/admin"), NOW + 300).awaiting_groups);
+    assert_eq!(answer(&mut gate, &[], NOW + 300), ["alice@example.com:admins@example.com"]);
+    let verdict = gate.decide(&request("/admin"), NOW + 300);
+    assert_eq!(verdict.reason, Reason::NotAllowed);
+    assert_eq!(status(&verdict.action), 403);
+}
+
+#[test]
+fn an_outage_uses_stale_answers_within_the_bound_then_fails_closed() {
+    let mut gate = live_gate(json!({}));
+    gate.decide(&request("/admin"), NOW);
+    answer(&mut gate, &["admins@example.com"], NOW);
+    // Both answers expired; the lookups fail.
+    let later = NOW + 300;
+    assert!(gate.decide(&request("/admin"), later).awaiting_groups);
+    for key in gate.take_group_lookups() {
+        gate.group_lookup_done(&key, Err(None), later);
+    }
+    let verdict = gate.decide(&request("/admin"), later);
+    assert_eq!(verdict.reason, Reason::Allowed, "stale answers within stale_if_error_seconds");
+    assert!(gate.group_stats().stale >= 2);
+    // A request that cannot wait any more uses the stale answers too.
+    assert_eq!(gate.decide_now(&request("/admin"), later + 30).reason, Reason::Allowed);
+    // Past TTL + stale_if_error (the negative answer: 60 + 600) nothing is left to use.
+    let beyond = NOW + 660;
+    gate.decide(&request("/admin"), beyond);
+    for key in gate.take_group_lookups() {
+        gate.group_lookup_done(&key, Err(Some(30)), beyond);
+    }
+    let verdict = gate.decide(&request("/admin"), beyond);
+    assert_eq!(verdict.reason, Reason::GroupsUnavailable);
+    assert_eq!(status(&verdict.action), 403);
+    assert!(!verdict.awaiting_groups, "backing off: answered at once");
+    assert!(verdict.log_line.unwrap().contains(r#""status":403,"reason":"groups_unavailable""#));
+}
+
+#[test]
+fn the_failure_mode_may_be_503() {
+    let mut gate = live_gate(json!({"on_failure": "unavailable"}));
+    gate.decide(&request("/admin"), NOW);
+    let keys: Vec<LookupKey> = gate.take_group_lookups();
+    for key in &keys {
+        gate.group_lookup_done(key, Err(None), NOW);
+    }
+    let verdict = gate.decide(&request("/admin"), NOW);
+    assert_eq!(verdict.reason, Reason::GroupsUnavailable);
+    assert_eq!(status(&verdict.action), 503);
+}
+
+#[test]
+fn a_request_that_cannot_wait_is_refused_rather_than_guessed() {
+    let mut gate = live_gate(json!({}));
+    let verdict = gate.decide_now(&request("/admin"), NOW);
+    assert_eq!(verdict.reason, Reason::GroupsUnavailable);
+    assert!(!verdict.awaiting_groups);
+}
+
+#[test]
+fn a_deny_group_is_looked_up_even_when_an_allow_already_matched() {
+    // Alice is an admin by the token's groups claim; contractors must still be checked.
+    let mut gate = live_gate(json!({}));
+    let claims = google_with(json!({"groups": ["admins@example.com"]}));
+    let with_claim = RequestSnapshot::new("GET", "api.example.com", "/admin").with_header("authorization", format!("Bearer {}", rsa_token(&claims)));
+    assert!(gate.decide(&with_claim, NOW).awaiting_groups);
+    assert_eq!(answer(&mut gate, &["contractors@example.com"], NOW), ["alice@example.com:contractors@example.com"]);
+    assert_eq!(gate.decide(&with_claim, NOW).reason, Reason::DeniedByRule);
+}
+
+#[test]
+fn a_request_that_cannot_wait_still_starts_its_lookup_for_the_next_one() {
+    let mut gate = live_gate(json!({}));
+    assert_eq!(gate.decide_now(&request("/admin"), NOW).reason, Reason::GroupsUnavailable);
+    assert_eq!(answer(&mut gate, &["admins@example.com"], NOW).len(), 2, "looked up in the background");
+    assert_eq!(gate.decide_now(&request("/admin"), NOW).reason, Reason::Allowed);
+}
+
+#[test]
+fn lookups_failing_for_one_cause_back_off_once() {
+    let mut gate = live_gate(json!({}));
+    gate.decide(&request("/admin"), NOW);
+    let keys = gate.take_group_lookups();
+    assert_eq!(keys.len(), 2);
+    gate.group_lookups_failed(&keys, NOW, None);
+    // One failure's backoff (1 s), not two (1 + 2 s).
+    assert!(!gate.decide(&request("/admin"), NOW).awaiting_groups, "backing off");
+    assert!(gate.decide(&request("/admin"), NOW + 1).awaiting_groups, "due again after 1 s");
+}
