@@ -129,3 +129,29 @@ fn concurrent_requests_for_one_user_share_one_lookup() {
     assert_eq!(google.requests_to("/v1/groups:lookup").len(), 1);
     assert_eq!(google.requests_to(TOKEN_PATH).len(), 1);
 }
+
+#[test]
+#[ignore = "needs real Envoy and the built .wasm: run `make e2e`"]
+fn a_lookup_made_from_a_request_that_ends_first_is_made_again_not_lost() {
+    let google = GoogleStandIn::start().unwrap();
+    google.set_members(ADMINS, &["alice@example.com", "bob@example.com"]);
+    // Alice's request fetches the token (slowly); Bob's queues behind it, so both
+    // lookups leave from Alice's request. Alice's answer is quick and her request
+    // ends; Bob's is slow, and Envoy cancels it with her request.
+    google.set_fault(TOKEN_PATH, Fault::Slow(Duration::from_millis(300)));
+    let bob_lookup = "/v1/groups/61646d696e73/memberships:checkTransitiveMembership?query=member_key_id%20%3D%3D%20%27bob";
+    google.set_fault(bob_lookup, Fault::Slow(Duration::from_millis(800)));
+    let stack = start_with("groups_requeued", &google, json!({}));
+    let port = stack.port();
+    let alice = thread::spawn(move || admin_as(port, "alice@example.com"));
+    thread::sleep(Duration::from_millis(100));
+    let bob = admin_as(port, "bob@example.com");
+    assert_eq!(alice.join().unwrap().status, 200);
+    assert_eq!(bob.status, 200, "bob is a member: {bob:?}");
+    assert_eq!(google.requests_to(TOKEN_PATH).len(), 1);
+    assert!(!google.requests_to(bob_lookup).is_empty());
+}
+
+fn admin_as(port: u16, email: &str) -> Response {
+    get(port, "/admin/users", &[("authorization", &bearer(&google_token(email, "example.com", json!({}))))]).unwrap()
+}

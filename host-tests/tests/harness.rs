@@ -6,21 +6,12 @@ mod support;
 
 use serde_json::{Value, json};
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use support::wasm::harness;
 use support::{case_config, case_key, cases_dir};
-use wsgate_host_tests::harness::Harness;
 use wsgate_host_tests::harness::abi::{DELIBERATELY_UNIMPLEMENTED, IMPLEMENTED};
 use wsgate_host_tests::harness::plugin::HttpRequest;
 use wsgate_host_tests::replay::executor::{Executor, NativeExecutor, WasmExecutor};
 use wsgate_host_tests::replay::{self, Loaded, report};
-
-fn harness() -> &'static Harness {
-    static HARNESS: OnceLock<Harness> = OnceLock::new();
-    HARNESS.get_or_init(|| {
-        let wasm = std::env::var("WSGATE_WASM").expect("WSGATE_WASM is not set: run `make harness`");
-        Harness::load(&PathBuf::from(wasm)).unwrap()
-    })
-}
 
 fn config() -> Vec<u8> {
     serde_json::to_vec(&case_config()).unwrap()

@@ -5,25 +5,16 @@
 //! access token, and the Admin SDK backend.
 //! Run with `make harness` (needs the built .wasm in `WSGATE_WASM`).
 
+mod support;
+
 use serde_json::{Value, json};
-use std::path::PathBuf;
 use std::sync::OnceLock;
+use support::AUDIENCE;
+use support::wasm::{T0, error_code, metric, set_seconds, start};
 use wsgate_core::mint::{SigningKey, jwks};
-use wsgate_host_tests::harness::Harness;
 use wsgate_host_tests::harness::plugin::{Exchange, HttpRequest, Plugin};
 use wsgate_host_tests::harness::state::{PendingCall, ScriptedAnswer};
-
-const T0: u64 = 1_900_000_000;
-const AUDIENCE: &str = "https://hello-abc123-uc.a.run.app";
 const TOKEN_PATH: &str = "/computeMetadata/v1/instance/service-accounts/default/token";
-
-fn harness() -> &'static Harness {
-    static HARNESS: OnceLock<Harness> = OnceLock::new();
-    HARNESS.get_or_init(|| {
-        let wasm = std::env::var("WSGATE_WASM").expect("WSGATE_WASM is not set: run `make harness`");
-        Harness::load(&PathBuf::from(wasm)).unwrap()
-    })
-}
 
 fn key() -> &'static SigningKey {
     static KEY: OnceLock<SigningKey> = OnceLock::new();
@@ -45,14 +36,6 @@ fn config(lookup_changes: Value) -> Vec<u8> {
         "group_lookup": lookup
     });
     serde_json::to_vec(&config).unwrap()
-}
-
-fn start(plugin_config: &[u8]) -> Plugin {
-    harness().start(plugin_config, T0 * 1_000_000_000).unwrap()
-}
-
-fn set_seconds(plugin: &mut Plugin, seconds: u64) {
-    plugin.set_time(seconds * 1_000_000_000);
 }
 
 fn ok(body: Value) -> ScriptedAnswer {
@@ -98,16 +81,6 @@ fn header(call: &PendingCall, name: &str) -> Option<String> {
 
 fn paths(exchange: &Exchange) -> Vec<String> {
     exchange.http_calls.iter().map(|c| format!("{} {}", c.upstream, header(c, ":path").unwrap_or_default())).collect()
-}
-
-fn error_code(exchange: &Exchange) -> String {
-    let body = exchange.local_reply.as_ref().map(|r| r.body.clone()).unwrap_or_default();
-    serde_json::from_slice::<Value>(&body).map(|b| b["error"].as_str().unwrap_or_default().to_owned()).unwrap_or_default()
-}
-
-fn metric(plugin: &mut Plugin, name: &str) -> u64 {
-    plugin.tick().unwrap();
-    plugin.metric(name).unwrap_or_else(|| panic!("no metric {name}"))
 }
 
 /// A first request for alice: token, group name, membership (true), answered 200.
@@ -257,4 +230,26 @@ fn with_wait_ms_0_a_request_is_never_held_and_its_lookup_serves_the_next_one() {
     assert_eq!(first.http_calls.len(), 3, "the lookup still ran: {:?}", paths(&first));
     let second = send(&mut plugin, T0);
     assert_eq!((second.status, second.http_calls.len()), (200, 0));
+}
+
+#[test]
+#[ignore = "needs the built .wasm: run `make harness`"]
+fn the_access_token_is_refreshed_shortly_before_it_expires_without_waiting_for_a_request() {
+    let mut plugin = start(&config(json!({})));
+    plugin.script_http_call("metadata", ok(json!({"access_token": "ya29.short", "expires_in": 900, "token_type": "Bearer"})));
+    plugin.script_http_call("cloudidentity", ok(json!({"name": "groups/01admins"})));
+    member(&mut plugin, true);
+    assert_eq!(send(&mut plugin, T0).status, 200);
+    // 900 s token: refreshed 300 s before it expires, on the root's tick.
+    set_seconds(&mut plugin, T0 + 599);
+    assert!(plugin.tick().unwrap().is_empty());
+    set_seconds(&mut plugin, T0 + 600);
+    metadata_token(&mut plugin, "ya29.refreshed");
+    let calls = plugin.tick().unwrap();
+    assert_eq!(calls.iter().map(|c| c.upstream.as_str()).collect::<Vec<_>>(), ["metadata"]);
+    set_seconds(&mut plugin, T0 + 700);
+    member(&mut plugin, true);
+    let exchange = send(&mut plugin, T0 + 700);
+    let membership = exchange.http_calls.iter().find(|c| c.upstream == "cloudidentity").unwrap();
+    assert_eq!(header(membership, "authorization").as_deref(), Some("Bearer ya29.refreshed"));
 }

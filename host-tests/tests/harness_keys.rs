@@ -3,24 +3,15 @@
 //! the endpoint down at start, stale-if-error and its bound.
 //! Run with `make harness` (needs the built .wasm in `WSGATE_WASM`).
 
+mod support;
+
 use serde_json::{Value, json};
-use std::path::PathBuf;
 use std::sync::OnceLock;
+use support::AUDIENCE;
+use support::wasm::{T0, error_code, metric, set_seconds, start};
 use wsgate_core::mint::{SigningKey, jwks};
-use wsgate_host_tests::harness::Harness;
 use wsgate_host_tests::harness::plugin::{Exchange, HttpRequest, Plugin};
 use wsgate_host_tests::harness::state::ScriptedAnswer;
-
-const T0: u64 = 1_900_000_000;
-const AUDIENCE: &str = "https://hello-abc123-uc.a.run.app";
-
-fn harness() -> &'static Harness {
-    static HARNESS: OnceLock<Harness> = OnceLock::new();
-    HARNESS.get_or_init(|| {
-        let wasm = std::env::var("WSGATE_WASM").expect("WSGATE_WASM is not set: run `make harness`");
-        Harness::load(&PathBuf::from(wasm)).unwrap()
-    })
-}
 
 fn keys() -> &'static [SigningKey; 3] {
     static KEYS: OnceLock<[SigningKey; 3]> = OnceLock::new();
@@ -38,14 +29,6 @@ fn config(remote_changes: Value) -> Vec<u8> {
         "policy": {"allow": {"domains": ["example.com"]}}
     });
     serde_json::to_vec(&config).unwrap()
-}
-
-fn start(plugin_config: &[u8]) -> Plugin {
-    harness().start(plugin_config, T0 * 1_000_000_000).unwrap()
-}
-
-fn set_seconds(plugin: &mut Plugin, seconds: u64) {
-    plugin.set_time(seconds * 1_000_000_000);
 }
 
 /// Google's certs endpoint answering with these keys.
@@ -82,16 +65,6 @@ fn send(plugin: &mut Plugin, token: &str) -> Exchange {
         ..HttpRequest::default()
     };
     plugin.send(&request).unwrap()
-}
-
-fn error_code(exchange: &Exchange) -> String {
-    let body = exchange.local_reply.as_ref().map(|r| r.body.clone()).unwrap_or_default();
-    serde_json::from_slice::<Value>(&body).map(|b| b["error"].as_str().unwrap_or_default().to_owned()).unwrap_or_default()
-}
-
-fn metric(plugin: &mut Plugin, name: &str) -> u64 {
-    plugin.tick().unwrap();
-    plugin.metric(name).unwrap_or_else(|| panic!("no metric {name}"))
 }
 
 #[test]

@@ -153,12 +153,26 @@ impl GroupCache {
         self.stats.failures += 1;
     }
 
-    /// Something every lookup needs failed (the access token): pause them all.
+    /// Pauses new lookups after a failure. Failures while already paused (calls made
+    /// before the pause, failing in the same outage) do not lengthen it, except to
+    /// honour a longer `Retry-After`.
     pub fn back_off(&mut self, now: u64, retry_after: Option<u64>) {
+        let limit = |pause: u64| pause.clamp(FIRST_RETRY_SECONDS, self.rules.max_retry_seconds.max(FIRST_RETRY_SECONDS));
+        if now < self.backoff_until {
+            let asked = retry_after.map_or(0, |s| now.saturating_add(limit(s)));
+            self.backoff_until = self.backoff_until.max(asked);
+            return;
+        }
         let doubling = FIRST_RETRY_SECONDS.saturating_mul(1 << self.failures.min(20));
-        let pause = retry_after.unwrap_or(doubling).clamp(FIRST_RETRY_SECONDS, self.rules.max_retry_seconds.max(FIRST_RETRY_SECONDS));
         self.failures = self.failures.saturating_add(1);
-        self.backoff_until = self.backoff_until.max(now.saturating_add(pause));
+        self.backoff_until = now.saturating_add(limit(retry_after.unwrap_or(doubling)));
+    }
+
+    /// Marks `user` as seen now, for eviction.
+    pub fn touch(&mut self, user: &str, now: u64) {
+        if let Some(entry) = self.users.get_mut(user) {
+            entry.last_used = now;
+        }
     }
 
     /// Counts a decision's use of an answer.
@@ -190,16 +204,19 @@ impl GroupCache {
         self.users.get_mut(&key.user)?.slots.get_mut(key.group)
     }
 
-    /// Keeps the cache within `cache_users`: first forget users whose answers are
-    /// all past use, then the least recently used. Only runs when full.
+    /// Keeps the cache within `cache_users`: first forget users not seen for longer
+    /// than any answer stays usable, then the least recently seen. Users with a
+    /// lookup under way stay (its answer is awaited). Only runs when full.
     fn make_room(&mut self, user: &str, now: u64) {
         if self.users.len() < self.rules.cache_users || self.users.contains_key(user) {
             return;
         }
         let horizon = self.rules.ttl_seconds.max(self.rules.negative_ttl_seconds).saturating_add(self.rules.stale_if_error_seconds);
-        self.users.retain(|_, entry| now < entry.last_used.saturating_add(horizon));
+        let lapse = self.lapse_seconds();
+        let busy = move |entry: &UserEntry| entry.slots.iter().any(|s| s.pending_since.is_some_and(|since| now < since.saturating_add(lapse)));
+        self.users.retain(|_, entry| busy(entry) || now < entry.last_used.saturating_add(horizon));
         if self.users.len() >= self.rules.cache_users
-            && let Some(oldest) = self.users.iter().min_by_key(|(_, e)| e.last_used).map(|(u, _)| u.clone())
+            && let Some(oldest) = self.users.iter().filter(|(_, e)| !busy(e)).min_by_key(|(_, e)| e.last_used).map(|(u, _)| u.clone())
         {
             self.users.remove(&oldest);
         }
@@ -277,6 +294,28 @@ mod tests {
         // Past TTL + stale_if_error the old answer is no longer offered.
         assert_eq!(cache.peek("a@x", 0, T + 900), Membership::Due { stale: None });
         assert_eq!(cache.stats.failures, 3);
+    }
+
+    #[test]
+    fn failures_of_one_outage_do_not_lengthen_the_pause() {
+        let mut cache = cache(10);
+        for user in ["a@x", "b@x", "c@x"] {
+            cache.claim(user, 0, T);
+        }
+        for user in ["a@x", "b@x", "c@x"] {
+            cache.failed(&key(user, 0), T, None);
+        }
+        assert!(matches!(cache.peek("a@x", 0, T + 1), Membership::Due { .. }), "1 s, not 1 + 2 + 4");
+        assert_eq!(cache.stats.failures, 3);
+    }
+
+    #[test]
+    fn a_user_with_a_lookup_under_way_is_not_evicted() {
+        let mut cache = cache(1);
+        cache.claim("a@x", 0, T);
+        cache.claim("b@x", 0, T);
+        cache.answered(&key("a@x", 0), true, T);
+        assert_eq!(cache.peek("a@x", 0, T), Membership::Fresh(true), "a's answer was kept for it");
     }
 
     #[test]

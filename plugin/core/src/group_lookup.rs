@@ -95,6 +95,9 @@ pub enum ApiFailure {
     NoResponse,
     /// 401: the access token was refused; get a new one.
     Unauthorized,
+    /// Cloud Identity answered 404 for a group resource name: the group was deleted
+    /// (and perhaps re-created under a new name). Not an answer: look its name up again.
+    GroupNameGone,
     /// 429 (with `Retry-After` seconds, if sent) or 5xx: back off.
     Overloaded { status: u16, retry_after: Option<u64> },
     /// Any other status (403: the service account lacks permission), or a body that
@@ -107,6 +110,7 @@ impl std::fmt::Display for ApiFailure {
         match self {
             ApiFailure::NoResponse => write!(f, "no response (timeout, reset or connection failure)"),
             ApiFailure::Unauthorized => write!(f, "HTTP 401: the access token was refused"),
+            ApiFailure::GroupNameGone => write!(f, "HTTP 404: the group's resource name is no longer valid"),
             ApiFailure::Overloaded { status, .. } => write!(f, "HTTP {status}"),
             ApiFailure::Unexpected(why) => write!(f, "{why}"),
         }
@@ -126,7 +130,7 @@ pub struct ApiAnswer<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Found<T> {
     Yes(T),
-    /// 404: the group does not exist, so nobody is in it.
+    /// 404 with Google's error body: the group does not exist, so nobody is in it.
     NoSuchGroup,
 }
 
@@ -137,7 +141,9 @@ impl ApiAnswer<'_> {
             Some(200) => serde_json::from_slice(self.body)
                 .map(Found::Yes)
                 .map_err(|e| ApiFailure::Unexpected(format!("HTTP 200 with an unexpected body: {e}"))),
-            Some(404) => Ok(Found::NoSuchGroup),
+            // Only Google's own "not found" says the group does not exist; a 404 from
+            // anything else (a misrouted cluster) must not read as "not a member".
+            Some(404) if is_google_not_found(self.body) => Ok(Found::NoSuchGroup),
             Some(401) => Err(ApiFailure::Unauthorized),
             Some(status @ (429 | 500..=599)) => {
                 Err(ApiFailure::Overloaded { status, retry_after: self.retry_after.and_then(|v| v.trim().parse().ok()) })
@@ -146,7 +152,9 @@ impl ApiAnswer<'_> {
         }
     }
 
-    /// A membership answer: member or not. A group that does not exist has no members.
+    /// A membership answer: member or not. For the Admin SDK, a group that does not
+    /// exist has no members; Cloud Identity asks by resource name, and a 404 there
+    /// means the name is stale ([`ApiFailure::GroupNameGone`]).
     pub fn membership(&self, backend: GroupBackend) -> Result<bool, ApiFailure> {
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
@@ -159,7 +167,10 @@ impl ApiAnswer<'_> {
             is_member: bool,
         }
         match backend {
-            GroupBackend::CloudIdentity => self.ok_body::<CheckTransitive>().map(|f| matches!(f, Found::Yes(a) if a.has_membership)),
+            GroupBackend::CloudIdentity => match self.ok_body::<CheckTransitive>()? {
+                Found::Yes(answer) => Ok(answer.has_membership),
+                Found::NoSuchGroup => Err(ApiFailure::GroupNameGone),
+            },
             GroupBackend::AdminSdk => self.ok_body::<HasMember>().map(|f| matches!(f, Found::Yes(a) if a.is_member)),
         }
     }
@@ -190,6 +201,11 @@ impl ApiAnswer<'_> {
             Found::NoSuchGroup => Err(ApiFailure::Unexpected("HTTP 404 from the token endpoint".to_owned())),
         }
     }
+}
+
+/// `{"error": {"code": 404, …}}`, as Google's APIs answer a missing resource.
+fn is_google_not_found(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|v| v.pointer("/error/code").and_then(serde_json::Value::as_u64) == Some(404))
 }
 
 /// `groups/` and an id made of characters that are safe in a path.
@@ -294,8 +310,13 @@ mod tests {
         assert_eq!(answer(401, "").membership(backend), Err(ApiFailure::Unauthorized));
         let denied = answer(403, r#"{"error": {"code": 403, "message": "Not Authorized to access this resource/api"}}"#);
         assert_eq!(denied.membership(backend), Err(ApiFailure::Unexpected("HTTP 403: Not Authorized to access this resource/api".into())));
-        // A group that does not exist has no members; an HTML page is not an answer.
-        assert_eq!(answer(404, "").membership(backend), Ok(false));
+        // A group that does not exist has no members; a bare 404 or an HTML page is
+        // not an answer.
+        let not_found = r#"{"error": {"code": 404, "message": "Resource Not Found: groupKey"}}"#;
+        assert_eq!(answer(404, not_found).membership(backend), Ok(false));
+        assert!(matches!(answer(404, "Not Found").membership(backend), Err(ApiFailure::Unexpected(_))));
+        assert_eq!(answer(404, not_found).membership(GroupBackend::CloudIdentity), Err(ApiFailure::GroupNameGone));
+        assert_eq!(answer(404, not_found).group_name(), Ok(Found::NoSuchGroup));
         assert!(matches!(answer(200, "<html>").membership(backend), Err(ApiFailure::Unexpected(_))));
     }
 

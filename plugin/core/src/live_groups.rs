@@ -3,13 +3,15 @@
 //! must wait for a lookup or be refused because one failed.
 //!
 //! Membership only ever adds to what the token and the directory say. A group is
-//! looked up only if a rule about this request names it and the decision differs
-//! between "member" and "not a member" of the unknown groups; deny-wins and
-//! allow rules are both monotone in the caller's groups, so when the two extremes
-//! agree, every mixture of answers would agree too.
+//! looked up only if an enforced rule about this request names it and the outcome is
+//! open between "member of none" and "member of all" of the unknown groups: deny
+//! and allow rules both match more as a caller's groups grow, so a deny that matches
+//! with none stays, and no deny with all means none in between (see
+//! [`decision_is_open`]).
 
 use crate::group_cache::{GroupCache, Membership};
-use crate::policy::Policy;
+use crate::policy::{Policy, PolicyDecision};
+use crate::policy_config::Effect;
 use crate::policy::groups::{GroupId, GroupSet};
 use crate::policy::pattern::RequestShape;
 use crate::policy::subjects::Caller;
@@ -63,7 +65,7 @@ pub fn resolve(policy: &Policy, cache: &mut GroupCache, request: &RequestShape, 
             }
         }
     }
-    if !unknown.is_empty() && decision_depends_on(policy, request, &resolved, &unknown) {
+    if !unknown.is_empty() && decision_is_open(policy, request, &resolved, &unknown) {
         // Due lookups start even for a request that cannot wait: the next one finds
         // the answer.
         if let Some(email) = caller.email.as_deref() {
@@ -78,12 +80,23 @@ pub fn resolve(policy: &Policy, cache: &mut GroupCache, request: &RequestShape, 
     for membership in used {
         cache.count_use(membership);
     }
+    if let Some(email) = caller.email.as_deref() {
+        cache.touch(email, now);
+    }
     Live::Resolved(resolved)
 }
 
-/// Whether being in none or all of `unknown` changes the policy's decision.
-fn decision_depends_on(policy: &Policy, request: &RequestShape, caller: &Caller, unknown: &GroupSet) -> bool {
+/// Whether the enforced decision could differ between being in none (`caller`) and
+/// all of `unknown`, or anything in between. Settled when a deny rule matches without
+/// them (deny wins), or when none matches with all of them and either an allow rule
+/// matches without them or none matches with all. Which of several matching rules
+/// is reported, and dry-run rules, never cause a lookup.
+fn decision_is_open(policy: &Policy, request: &RequestShape, caller: &Caller, unknown: &GroupSet) -> bool {
     let mut in_all = caller.clone();
     in_all.groups.union_with(unknown);
-    policy.evaluate(request, caller) != policy.evaluate(request, &in_all)
+    let without = policy.evaluate(request, caller);
+    let with_all = policy.evaluate(request, &in_all);
+    let denied_by_rule = |d: &PolicyDecision| d.effect == Effect::Deny && d.rule.is_some();
+    let settled = denied_by_rule(&without) || (!denied_by_rule(&with_all) && (without.rule.is_some() || with_all.rule.is_none()));
+    !settled
 }

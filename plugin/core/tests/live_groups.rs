@@ -13,18 +13,23 @@ use wsgate_core::{Action, Gate, Reason, RequestSnapshot};
 
 /// `/admin` is for admins, except contractors; `/reports` for any verified caller.
 fn live_gate(lookup_changes: Value) -> Gate {
+    gate_with_rules(
+        lookup_changes,
+        json!([
+            {"name": "admins", "match": {"paths": [{"prefix": "/admin"}]}, "effect": "allow", "subjects": {"groups": ["admins@example.com"]}},
+            {"name": "no-contractors", "match": {"paths": [{"prefix": "/admin"}]}, "effect": "deny", "subjects": {"groups": ["contractors@example.com"]}},
+            {"name": "reports", "match": {"paths": [{"prefix": "/reports"}]}, "effect": "allow", "subjects": {"authenticated": true}}
+        ]),
+    )
+}
+
+fn gate_with_rules(lookup_changes: Value, rules: Value) -> Gate {
     let mut lookup = json!({"backend": "cloud_identity", "cluster": "google", "ttl_seconds": 300, "negative_ttl_seconds": 60, "stale_if_error_seconds": 600});
     for (name, value) in lookup_changes.as_object().unwrap() {
         lookup[name] = value.clone();
     }
     let mut config = config();
-    config["policy"] = json!({
-        "rules": [
-            {"name": "admins", "match": {"paths": [{"prefix": "/admin"}]}, "effect": "allow", "subjects": {"groups": ["admins@example.com"]}},
-            {"name": "no-contractors", "match": {"paths": [{"prefix": "/admin"}]}, "effect": "deny", "subjects": {"groups": ["contractors@example.com"]}},
-            {"name": "reports", "match": {"paths": [{"prefix": "/reports"}]}, "effect": "allow", "subjects": {"authenticated": true}}
-        ]
-    });
+    config["policy"] = json!({"rules": rules});
     config["group_lookup"] = lookup;
     Gate::new(settings(&config))
 }
@@ -183,4 +188,29 @@ fn lookups_failing_for_one_cause_back_off_once() {
     // One failure's backoff (1 s), not two (1 + 2 s).
     assert!(!gate.decide(&request("/admin"), NOW).awaiting_groups, "backing off");
     assert!(gate.decide(&request("/admin"), NOW + 1).awaiting_groups, "due again after 1 s");
+}
+
+#[test]
+fn groups_that_cannot_change_the_enforced_decision_are_not_looked_up() {
+    let rule = |name: &str, effect: &str, subjects: Value, dry_run: bool| {
+        json!({"name": name, "match": {"paths": [{"prefix": "/x"}]}, "effect": effect, "subjects": subjects, "dry_run": dry_run})
+    };
+    let group = |g: &str| json!({"groups": [g]});
+    let cases = [
+        // A deny that matches without any group settles it, whatever the groups.
+        (json!([rule("a-deny", "deny", json!({"users": ["alice@example.com"]}), false), rule("b", "deny", group("g@x"), false)]), false),
+        // An allow that matches without groups, and no deny that could: settled.
+        (json!([rule("a-allow", "allow", json!({"authenticated": true}), false), rule("b", "allow", group("g@x"), false)]), false),
+        // A dry-run rule never causes a lookup.
+        (json!([rule("a-allow", "allow", json!({"authenticated": true}), false), rule("b", "deny", group("g@x"), true)]), false),
+        // Allow by one group, deny by another: "none" and "all" both deny, a mixture allows.
+        (json!([rule("a", "allow", group("g@x"), false), rule("b", "deny", group("h@x"), false)]), true),
+        // A deny group with an allow already matching: deny wins, so it is asked.
+        (json!([rule("a-allow", "allow", json!({"authenticated": true}), false), rule("b", "deny", group("g@x"), false)]), true),
+    ];
+    for (rules, looked_up) in cases {
+        let mut gate = gate_with_rules(json!({}), rules.clone());
+        gate.decide(&request("/x"), NOW);
+        assert_eq!(!gate.take_group_lookups().is_empty(), looked_up, "{rules}");
+    }
 }

@@ -5,8 +5,9 @@
 //!
 //! Calls are made from whichever context needs them (a request's, or the root's on
 //! its tick), and their answers come back to that context: the Rust SDK routes an
-//! answer to the context that dispatched the call. A call whose context went away
-//! never answers; it lapses, and the cache asks again.
+//! answer to the context that dispatched the call, and Envoy cancels a finished
+//! request's calls. So a request that ends hands its unanswered calls back
+//! ([`LiveLookups::context_done`]) and the root makes them again on its next tick.
 
 use crate::host;
 use proxy_wasm::hostcalls;
@@ -28,6 +29,13 @@ enum Call {
     AccessToken,
     GroupName(GroupId),
     Membership(LookupKey),
+}
+
+struct InFlight {
+    call: Call,
+    started_ms: u64,
+    /// The context that made it, and will receive its answer.
+    context_id: u32,
 }
 
 struct AccessToken {
@@ -57,8 +65,8 @@ pub struct LiveLookups {
     names: HashMap<GroupId, String>,
     /// Lookups waiting for the access token or a group name.
     queued: Vec<LookupKey>,
-    /// Calls in flight: what each is for and when it started.
-    calls: HashMap<u32, (Call, u64)>,
+    /// Calls in flight, by token.
+    calls: HashMap<u32, InFlight>,
     metrics: GroupMetrics,
 }
 
@@ -88,7 +96,7 @@ impl LiveLookups {
     /// Makes every call that can be made now: the lookups the gate asked for, the
     /// access token and group names they need, a token refresh when one is due.
     /// Returns true if a lookup settled (failed) on the spot.
-    pub fn pump(&mut self, gate: &mut Gate, now_ms: u64) -> bool {
+    pub fn pump(&mut self, gate: &mut Gate, now_ms: u64, context_id: u32) -> bool {
         self.forget_lapsed(now_ms);
         for key in gate.take_group_lookups() {
             if !self.queued.contains(&key) {
@@ -97,7 +105,7 @@ impl LiveLookups {
         }
         let token_due = self.token.as_ref().map_or(!self.queued.is_empty(), |t| now_ms >= t.refresh_at_ms);
         if token_due && now_ms >= self.token_retry_at_ms && !self.in_flight(|call| *call == Call::AccessToken) {
-            self.fetch_token(now_ms);
+            self.fetch_token(now_ms, context_id);
         }
         let Some(bearer) = self.token.as_ref().filter(|t| now_ms < t.expires_at_ms).map(|t| format!("Bearer {}", t.value)) else {
             return self.fail_queued_if_no_token(gate, now_ms);
@@ -107,7 +115,7 @@ impl LiveLookups {
             let name = self.names.get(&key.group).cloned();
             if self.rules.needs_group_names() && name.is_none() {
                 if !self.in_flight(|call| *call == Call::GroupName(key.group)) {
-                    self.fetch_group_name(gate, key.group, &bearer, now_ms);
+                    self.fetch_group_name(gate, key.group, &bearer, now_ms, context_id);
                 }
                 self.queued.push(key);
                 continue;
@@ -115,7 +123,7 @@ impl LiveLookups {
             let Some(path) = self.rules.membership_path(gate.group_email(key.group), name.as_deref(), &key.user) else { continue };
             match self.dispatch(&self.rules.cluster.clone(), &self.rules.authority.clone(), &path, Some(&bearer)) {
                 Some(id) => {
-                    self.calls.insert(id, (Call::Membership(key), now_ms));
+                    self.calls.insert(id, InFlight { call: Call::Membership(key), started_ms: now_ms, context_id });
                 }
                 None => undispatched.push(key),
             }
@@ -128,8 +136,8 @@ impl LiveLookups {
 
     /// An HTTP call answered (or failed). `None` if it was not one of these; else
     /// whether a lookup settled, so requests held for lookups may be decided again.
-    pub fn on_response(&mut self, gate: &mut Gate, token_id: u32, body_size: usize, now_ms: u64) -> Option<bool> {
-        let (call, started_ms) = self.calls.remove(&token_id)?;
+    pub fn on_response(&mut self, gate: &mut Gate, token_id: u32, body_size: usize, now_ms: u64, context_id: u32) -> Option<bool> {
+        let InFlight { call, started_ms, .. } = self.calls.remove(&token_id)?;
         let headers = host::call_response_headers();
         let header = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| String::from_utf8_lossy(v).into_owned());
         let status = header(":status").and_then(|s| s.parse().ok());
@@ -148,7 +156,23 @@ impl LiveLookups {
                 true
             }
         };
-        Some(self.pump(gate, now_ms) || settled)
+        Some(self.pump(gate, now_ms, context_id) || settled)
+    }
+
+    /// A request ended: Envoy cancels the calls it made, so their lookups go back in
+    /// the queue (still pending in the cache) for the root to make again.
+    pub fn context_done(&mut self, context_id: u32) {
+        let mut requeue = Vec::new();
+        self.calls.retain(|_, in_flight| {
+            if in_flight.context_id != context_id {
+                return true;
+            }
+            if let Call::Membership(key) = &in_flight.call {
+                requeue.push(key.clone());
+            }
+            false
+        });
+        self.queued.extend(requeue);
     }
 
     /// Hands the gate's cache counts to Envoy.
@@ -174,7 +198,8 @@ impl LiveLookups {
                 self.token_failures = 0;
                 let lifetime_ms = expires_in.saturating_mul(1000);
                 let margin = TOKEN_REFRESH_MARGIN_MS.min(lifetime_ms / 2);
-                self.token = Some(AccessToken { value, refresh_at_ms: now_ms + lifetime_ms - margin, expires_at_ms: now_ms + lifetime_ms });
+                let expires_at_ms = now_ms.saturating_add(lifetime_ms);
+                self.token = Some(AccessToken { value, refresh_at_ms: expires_at_ms.saturating_sub(margin), expires_at_ms });
                 false
             }
             Err(failure) => {
@@ -211,8 +236,12 @@ impl LiveLookups {
         match answer.membership(self.rules.backend) {
             Ok(member) => gate.group_lookup_done(key, Ok(member), now),
             Err(failure) => {
-                if failure == ApiFailure::Unauthorized {
-                    self.token = None;
+                match failure {
+                    ApiFailure::Unauthorized => self.token = None,
+                    ApiFailure::GroupNameGone => {
+                        self.names.remove(&key.group);
+                    }
+                    _ => {}
                 }
                 log(&format!("wsgate: checking whether `{}` is in group `{}` failed: {failure}", key.user, gate.group_email(key.group)));
                 gate.group_lookup_done(key, Err(retry_after(&failure)), now);
@@ -246,21 +275,21 @@ impl LiveLookups {
         self.token_retry_at_ms = now_ms.saturating_add(pause_ms);
     }
 
-    fn fetch_token(&mut self, now_ms: u64) {
+    fn fetch_token(&mut self, now_ms: u64, context_id: u32) {
         let (cluster, authority, path) = (self.rules.token_cluster.clone(), self.rules.token_authority.clone(), self.rules.token_path.clone());
         match self.dispatch(&cluster, &authority, &path, None) {
             Some(id) => {
-                self.calls.insert(id, (Call::AccessToken, now_ms));
+                self.calls.insert(id, InFlight { call: Call::AccessToken, started_ms: now_ms, context_id });
             }
             None => self.token_failed(now_ms),
         }
     }
 
-    fn fetch_group_name(&mut self, gate: &mut Gate, group: GroupId, bearer: &str, now_ms: u64) {
+    fn fetch_group_name(&mut self, gate: &mut Gate, group: GroupId, bearer: &str, now_ms: u64, context_id: u32) {
         let path = group_name_path(gate.group_email(group));
         let (cluster, authority) = (self.rules.cluster.clone(), self.rules.authority.clone());
         if let Some(id) = self.dispatch(&cluster, &authority, &path, Some(bearer)) {
-            self.calls.insert(id, (Call::GroupName(group), now_ms));
+            self.calls.insert(id, InFlight { call: Call::GroupName(group), started_ms: now_ms, context_id });
         }
     }
 
@@ -282,14 +311,14 @@ impl LiveLookups {
     }
 
     fn in_flight(&self, which: impl Fn(&Call) -> bool) -> bool {
-        self.calls.values().any(|(call, _)| which(call))
+        self.calls.values().any(|in_flight| which(&in_flight.call))
     }
 
     /// Calls older than their timeout will not answer any more (their context went
     /// away): forget them so that they can be made again.
     fn forget_lapsed(&mut self, now_ms: u64) {
         let lapse_ms = self.rules.timeout_ms.saturating_add(1000);
-        self.calls.retain(|_, (_, started)| now_ms < started.saturating_add(lapse_ms));
+        self.calls.retain(|_, in_flight| now_ms < in_flight.started_ms.saturating_add(lapse_ms));
     }
 }
 

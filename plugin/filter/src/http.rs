@@ -10,7 +10,7 @@ use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action as ProxyAction, LogLevel, MapType};
 use std::rc::Rc;
-use wsgate_core::{Action, LocalResponse, Reason, RequestSnapshot, Verdict};
+use wsgate_core::{Action, Gate, LocalResponse, Reason, RequestSnapshot, Verdict};
 
 pub struct WsgateHttp {
     context_id: u32,
@@ -32,12 +32,16 @@ impl Context for WsgateHttp {
     /// held for lookups (this one among them) again.
     fn on_http_call_response(&mut self, token_id: u32, _num_headers: usize, body_size: usize, _num_trailers: usize) {
         let (Some(shared), Some(now_ms)) = (self.shared.clone(), host::now_ms()) else { return };
-        if on_group_answer(&shared, token_id, body_size, now_ms) {
+        if on_group_answer(&shared, token_id, body_size, now_ms, self.context_id) {
             resume::release(&shared, now_ms, self.context_id, |held| held.waiting == Waiting::Groups);
         }
     }
 
     fn on_done(&mut self) -> bool {
+        // Calls this request made for others die with it: the root makes them again.
+        if let Some(lookups) = self.shared.as_ref().and_then(|s| s.lookups.as_ref()?.try_borrow_mut().ok()).as_mut() {
+            lookups.context_done(self.context_id);
+        }
         if let Some(held) = self.shared.as_ref().and_then(|s| s.held.try_borrow_mut().ok()).as_mut() {
             held.forget(self.context_id);
         }
@@ -56,7 +60,7 @@ impl HttpContext for WsgateHttp {
         if strip_identity_headers(&shared, &mut request).is_none() {
             return fail_closed();
         }
-        match decide(&shared, &request, now_ms, true) {
+        match decide(&shared, &request, now_ms, true, self.context_id) {
             Some(Decision::Final(verdict)) => {
                 let (action, headers) = conclude(&shared, verdict, now_ms / 1000);
                 self.response_headers = headers;
@@ -100,39 +104,37 @@ pub enum Decision {
 /// The gate's verdict. If `may_hold`: a token refused for want of keys asks the key
 /// fetcher whether new keys are coming, and a decision that waits for group lookups
 /// starts them. `None`: the gate is unavailable.
-pub fn decide(shared: &Shared, request: &RequestSnapshot, now_ms: u64, may_hold: bool) -> Option<Decision> {
+pub fn decide(shared: &Shared, request: &RequestSnapshot, now_ms: u64, may_hold: bool, context_id: u32) -> Option<Decision> {
     let mut gate = shared.gate.try_borrow_mut().ok()?;
     let now = now_ms / 1000;
     let wait_ms = gate.group_lookup().map_or(0, |lookup| lookup.wait_ms);
-    let verdict = if may_hold && wait_ms > 0 { gate.decide(request, now) } else { gate.decide_now(request, now) };
-    if !verdict.awaiting_groups && gate.wants_group_lookups() {
-        // Lookups a request that could not wait started, for the next one.
-        shared.lookups.as_ref()?.try_borrow_mut().ok()?.pump(&mut gate, now_ms);
+    let may_wait_for_groups = may_hold && wait_ms > 0;
+    let decide = |gate: &mut Gate| if may_wait_for_groups { gate.decide(request, now) } else { gate.decide_now(request, now) };
+    let mut verdict = decide(&mut gate);
+    if let Some(provider) = verdict.awaiting_keys.filter(|_| may_hold) {
+        let unknown_kid = verdict.reason == Reason::UnknownKeyId;
+        match shared.keys.try_borrow_mut().ok()?.hold(&mut gate, provider, unknown_kid, now_ms) {
+            Hold::DecideAgain => verdict = decide(&mut gate),
+            Hold::Wait(deadline_ms) => return Some(Decision::Hold { waiting: Waiting::Keys(provider), deadline_ms }),
+            Hold::Answer => {}
+        }
     }
-    if verdict.awaiting_groups {
-        let settled = shared.lookups.as_ref()?.try_borrow_mut().ok()?.pump(&mut gate, now_ms);
+    // Start the lookups the decision asked for: this request waits for them, or (if
+    // it could not wait) the next request finds their answers.
+    let settled = gate.wants_group_lookups() && shared.lookups.as_ref()?.try_borrow_mut().ok()?.pump(&mut gate, now_ms, context_id);
+    Some(match verdict.awaiting_groups {
         // A lookup that could not even be started: decide with what there is.
-        return Some(if settled {
-            Decision::Final(gate.decide_now(request, now))
-        } else {
-            Decision::Hold { waiting: Waiting::Groups, deadline_ms: now_ms.saturating_add(wait_ms) }
-        });
-    }
-    let Some(provider) = verdict.awaiting_keys.filter(|_| may_hold) else { return Some(Decision::Final(verdict)) };
-    let unknown_kid = verdict.reason == Reason::UnknownKeyId;
-    let hold = shared.keys.try_borrow_mut().ok()?.hold(&mut gate, provider, unknown_kid, now_ms);
-    Some(match hold {
-        Hold::DecideAgain => Decision::Final(gate.decide(request, now)),
-        Hold::Wait(deadline_ms) => Decision::Hold { waiting: Waiting::Keys(provider), deadline_ms },
-        Hold::Answer => Decision::Final(verdict),
+        true if settled => Decision::Final(gate.decide_now(request, now)),
+        true => Decision::Hold { waiting: Waiting::Groups, deadline_ms: now_ms.saturating_add(wait_ms) },
+        false => Decision::Final(verdict),
     })
 }
 
 /// Hands a call's answer to the group lookups. True if a lookup settled.
-pub fn on_group_answer(shared: &Shared, token_id: u32, body_size: usize, now_ms: u64) -> bool {
+pub fn on_group_answer(shared: &Shared, token_id: u32, body_size: usize, now_ms: u64, context_id: u32) -> bool {
     let (Some(lookups), Ok(mut gate)) = (shared.lookups.as_ref(), shared.gate.try_borrow_mut()) else { return false };
     let Ok(mut lookups) = lookups.try_borrow_mut() else { return false };
-    lookups.on_response(&mut gate, token_id, body_size, now_ms).unwrap_or(false)
+    lookups.on_response(&mut gate, token_id, body_size, now_ms, context_id).unwrap_or(false)
 }
 
 /// Logs and counts a final verdict and carries it out on the effective context.

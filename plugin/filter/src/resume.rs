@@ -33,7 +33,7 @@ fn decide_held(shared: &Shared, held: Held, now_ms: u64) {
         http::fail_closed();
         return;
     };
-    match http::decide(shared, &request, now_ms, now_ms < held.deadline_ms) {
+    match http::decide(shared, &request, now_ms, now_ms < held.deadline_ms, held.context_id) {
         Some(Decision::Final(verdict)) => {
             let (action, headers) = http::conclude(shared, verdict, now_ms / 1000);
             if !headers.is_empty()

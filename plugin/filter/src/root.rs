@@ -80,7 +80,7 @@ impl WsgateRoot {
         let settled = {
             let (Ok(mut lookups), Ok(mut gate)) = (lookups.try_borrow_mut(), shared.gate.try_borrow_mut()) else { return };
             lookups.report(&gate);
-            lookups.pump(&mut gate, now_ms)
+            lookups.pump(&mut gate, now_ms, self.context_id)
         };
         if settled {
             resume::release(shared, now_ms, self.context_id, |held| held.waiting == Waiting::Groups);
@@ -98,7 +98,7 @@ impl Context for WsgateRoot {
         // Fetched or failed, the wait is over for requests held for these keys.
         if let Some(provider) = provider {
             resume::release(&shared, now_ms, self.context_id, |held| held.waiting == Waiting::Keys(provider));
-        } else if http::on_group_answer(&shared, token_id, body_size, now_ms) {
+        } else if http::on_group_answer(&shared, token_id, body_size, now_ms, self.context_id) {
             resume::release(&shared, now_ms, self.context_id, |held| held.waiting == Waiting::Groups);
         }
     }

@@ -81,12 +81,13 @@ impl Policy {
         PolicyDecision { effect, rule, dry_run: (shadow.0 != effect).then_some(shadow) }
     }
 
-    /// The referenced groups that rules about `request` name: the only groups whose
-    /// membership can change its decision, so the only ones worth looking up.
+    /// The referenced groups that enforced rules about `request` name: the only groups
+    /// whose membership can change its decision, so the only ones worth looking up.
     pub fn groups_in_play(&self, request: &RequestShape) -> GroupSet {
         let mut groups = GroupSet::default();
         self.index.for_each_candidate(request, |id| {
-            if let Some(rule) = self.rules.get(id).filter(|rule| !rule.subjects.groups.is_empty() && rule.matches_request(request)) {
+            let names_groups = |rule: &&Rule| !rule.dry_run && !rule.subjects.groups.is_empty() && rule.matches_request(request);
+            if let Some(rule) = self.rules.get(id).filter(names_groups) {
                 for group in &rule.subjects.groups {
                     groups.insert(*group);
                 }

@@ -1,0 +1,40 @@
+//! Helpers for the harness tests: the real wsgate.wasm loaded once, a plugin started
+//! at a fixed time, and what to read back from an exchange.
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use wsgate_host_tests::harness::Harness;
+use wsgate_host_tests::harness::plugin::{Exchange, Plugin};
+
+/// The harness tests' clock starts here (Unix seconds).
+pub const T0: u64 = 1_900_000_000;
+
+pub fn harness() -> &'static Harness {
+    static HARNESS: OnceLock<Harness> = OnceLock::new();
+    HARNESS.get_or_init(|| {
+        let wasm = std::env::var("WSGATE_WASM").expect("WSGATE_WASM is not set: run `make harness`");
+        Harness::load(&PathBuf::from(wasm)).unwrap()
+    })
+}
+
+/// A plugin configured with `plugin_config`, its clock at [`T0`].
+pub fn start(plugin_config: &[u8]) -> Plugin {
+    harness().start(plugin_config, T0 * 1_000_000_000).unwrap()
+}
+
+pub fn set_seconds(plugin: &mut Plugin, seconds: u64) {
+    plugin.set_time(seconds * 1_000_000_000);
+}
+
+/// The reason code of a local reply's JSON body; empty if forwarded.
+pub fn error_code(exchange: &Exchange) -> String {
+    let body = exchange.local_reply.as_ref().map(|r| r.body.clone()).unwrap_or_default();
+    serde_json::from_slice::<Value>(&body).map(|b| b["error"].as_str().unwrap_or_default().to_owned()).unwrap_or_default()
+}
+
+/// A metric's value after a root tick (counts reach the host on ticks).
+pub fn metric(plugin: &mut Plugin, name: &str) -> u64 {
+    plugin.tick().unwrap();
+    plugin.metric(name).unwrap_or_else(|| panic!("no metric {name}"))
+}
