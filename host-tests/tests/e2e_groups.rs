@@ -155,3 +155,19 @@ fn a_lookup_made_from_a_request_that_ends_first_is_made_again_not_lost() {
 fn admin_as(port: u16, email: &str) -> Response {
     get(port, "/admin/users", &[("authorization", &bearer(&google_token(email, "example.com", json!({}))))]).unwrap()
 }
+
+#[test]
+#[ignore = "needs real Envoy and the built .wasm: run `make e2e`"]
+fn a_group_api_cluster_missing_from_envoy_fails_closed_at_once_and_says_so() {
+    let google = GoogleStandIn::start().unwrap();
+    google.set_members(ADMINS, &["alice@example.com"]);
+    let stack = start_with("groups_no_cluster", &google, json!({"cluster": "cloud_identity_typo"}));
+    let started = Instant::now();
+    let response = admin(&stack);
+    assert_eq!(response.status, 403, "{response:?}");
+    assert_eq!(response.json()["error"], "groups_unavailable");
+    assert!(started.elapsed() < Duration::from_millis(1000), "answered at once, not at wait_ms: {:?}", started.elapsed());
+    thread::sleep(Duration::from_millis(1500));
+    let complaints = stack.envoy.log().matches("cannot call cluster `cloud_identity_typo`").count();
+    assert!((1..=2).contains(&complaints), "said once per attempt, not on every tick: {complaints}");
+}

@@ -114,10 +114,13 @@ impl LiveLookups {
         for key in std::mem::take(&mut self.queued) {
             let name = self.names.get(&key.group).cloned();
             if self.rules.needs_group_names() && name.is_none() {
-                if !self.in_flight(|call| *call == Call::GroupName(key.group)) {
-                    self.fetch_group_name(gate, key.group, &bearer, now_ms, context_id);
+                let asked = self.in_flight(|call| *call == Call::GroupName(key.group))
+                    || self.fetch_group_name(gate, key.group, &bearer, now_ms, context_id);
+                if asked {
+                    self.queued.push(key);
+                } else {
+                    undispatched.push(key);
                 }
-                self.queued.push(key);
                 continue;
             }
             let Some(path) = self.rules.membership_path(gate.group_email(key.group), name.as_deref(), &key.user) else { continue };
@@ -285,12 +288,13 @@ impl LiveLookups {
         }
     }
 
-    fn fetch_group_name(&mut self, gate: &mut Gate, group: GroupId, bearer: &str, now_ms: u64, context_id: u32) {
+    /// False if the call could not be made.
+    fn fetch_group_name(&mut self, gate: &mut Gate, group: GroupId, bearer: &str, now_ms: u64, context_id: u32) -> bool {
         let path = group_name_path(gate.group_email(group));
         let (cluster, authority) = (self.rules.cluster.clone(), self.rules.authority.clone());
-        if let Some(id) = self.dispatch(&cluster, &authority, &path, Some(bearer)) {
-            self.calls.insert(id, InFlight { call: Call::GroupName(group), started_ms: now_ms, context_id });
-        }
+        let Some(id) = self.dispatch(&cluster, &authority, &path, Some(bearer)) else { return false };
+        self.calls.insert(id, InFlight { call: Call::GroupName(group), started_ms: now_ms, context_id });
+        true
     }
 
     /// The metadata server wants `Metadata-Flavor: Google`; Google's APIs the bearer token.

@@ -60,7 +60,7 @@ impl HttpContext for WsgateHttp {
         if strip_identity_headers(&shared, &mut request).is_none() {
             return fail_closed();
         }
-        match decide(&shared, &request, now_ms, true, self.context_id) {
+        match decide(&shared, &request, now_ms, true, Some(self.context_id)) {
             Some(Decision::Final(verdict)) => {
                 let (action, headers) = conclude(&shared, verdict, now_ms / 1000);
                 self.response_headers = headers;
@@ -102,9 +102,11 @@ pub enum Decision {
 }
 
 /// The gate's verdict. If `may_hold`: a token refused for want of keys asks the key
-/// fetcher whether new keys are coming, and a decision that waits for group lookups
-/// starts them. `None`: the gate is unavailable.
-pub fn decide(shared: &Shared, request: &RequestSnapshot, now_ms: u64, may_hold: bool, context_id: u32) -> Option<Decision> {
+/// fetcher whether new keys are coming, and a decision may wait for group lookups.
+/// The lookups it asks for start at once if `dispatch_as` names the context running
+/// this callback (and effective); else the caller starts them
+/// ([`start_group_lookups`]). `None`: the gate is unavailable.
+pub fn decide(shared: &Shared, request: &RequestSnapshot, now_ms: u64, may_hold: bool, dispatch_as: Option<u32>) -> Option<Decision> {
     let mut gate = shared.gate.try_borrow_mut().ok()?;
     let now = now_ms / 1000;
     let wait_ms = gate.group_lookup().map_or(0, |lookup| lookup.wait_ms);
@@ -121,13 +123,24 @@ pub fn decide(shared: &Shared, request: &RequestSnapshot, now_ms: u64, may_hold:
     }
     // Start the lookups the decision asked for: this request waits for them, or (if
     // it could not wait) the next request finds their answers.
-    let settled = gate.wants_group_lookups() && shared.lookups.as_ref()?.try_borrow_mut().ok()?.pump(&mut gate, now_ms, context_id);
+    let settled = match dispatch_as {
+        Some(context_id) if gate.wants_group_lookups() => shared.lookups.as_ref()?.try_borrow_mut().ok()?.pump(&mut gate, now_ms, context_id),
+        _ => false,
+    };
     Some(match verdict.awaiting_groups {
         // A lookup that could not even be started: decide with what there is.
         true if settled => Decision::Final(gate.decide_now(request, now)),
         true => Decision::Hold { waiting: Waiting::Groups, deadline_ms: now_ms.saturating_add(wait_ms) },
         false => Decision::Final(verdict),
     })
+}
+
+/// Makes the group lookups decisions asked for, from `context_id` (running this
+/// callback, and effective). True if one could not be made and settled as failed.
+pub fn start_group_lookups(shared: &Shared, now_ms: u64, context_id: u32) -> bool {
+    let (Some(lookups), Ok(mut gate)) = (shared.lookups.as_ref(), shared.gate.try_borrow_mut()) else { return false };
+    let Ok(mut lookups) = lookups.try_borrow_mut() else { return false };
+    gate.wants_group_lookups() && lookups.pump(&mut gate, now_ms, context_id)
 }
 
 /// Hands a call's answer to the group lookups. True if a lookup settled.
