@@ -3,8 +3,9 @@
 //! The proxy-wasm glue (`wsgate-filter`) reads a request's headers through
 //! [`RequestHeaders`], passes the host's clock in, and carries out the returned
 //! [`Action`]. Everything else — finding the token, verifying it against Google's keys,
-//! applying the policy, choosing the response and the log line — happens here and is
-//! tested with plain `cargo test`.
+//! applying the policy, deciding which group lookups matter and what their answers
+//! mean, choosing the response and the log line — happens here and is tested with
+//! plain `cargo test`.
 
 pub mod cache;
 pub mod config;

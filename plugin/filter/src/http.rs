@@ -1,5 +1,6 @@
 //! The per-request context: strip, decide (holding the request while keys are
-//! fetched, if its token needs them), act, log, count.
+//! fetched, if its token needs them, or while group lookups its decision depends on
+//! are made), act, log, count.
 
 use crate::held::{Held, Waiting};
 use crate::host;

@@ -4,7 +4,9 @@
 //! headers, hand the request to the core's [`Gate`](wsgate_core::Gate) with the host's
 //! clock, then carry out its [`Action`](wsgate_core::Action), log its line and count it.
 //! Remote keys are fetched through Envoy's HTTP client by the root context, shared
-//! with the other VMs, and requests that need them are held until they arrive.
+//! with the other VMs, and requests that need them are held until they arrive. Live
+//! group lookups go through the same client from the context that needs them, and
+//! requests whose decision depends on them are held likewise.
 
 mod groups;
 mod held;
