@@ -7,7 +7,6 @@ use crate::envoy::http_cluster;
 use crate::google::GoogleStandIn;
 use crate::stack::{Stack, StackOptions};
 use serde_json::Value;
-use std::path::PathBuf;
 use wsgate_core::mint::SigningKey;
 
 /// The group the demo policy leaves to the live lookup (it is not in its directory).
@@ -16,16 +15,11 @@ pub const LIVE_GROUP: &str = "oncall@example.com";
 pub const LIVE_GROUP_MEMBERS: [&str; 1] = ["alice@example.com"];
 
 pub struct DemoOptions {
-    pub envoy_binary: PathBuf,
-    pub wasm: PathBuf,
-    /// The plugin settings (`envoy/demo-wsgate.template.json`), without a policy.
-    pub plugin_config: Value,
+    /// Envoy, the .wasm and the demo settings (`envoy/demo-wsgate.template.json`,
+    /// without a policy); the clusters reaching the stand-in are added.
+    pub stack: StackOptions,
     /// The policy document (`policies/demo.json`).
     pub policy: Value,
-    pub envoy_template: String,
-    pub dir: PathBuf,
-    pub listen_port: Option<u16>,
-    pub admin_port: Option<u16>,
     /// 0: any free port.
     pub google_port: u16,
     /// The key the stand-in publishes and signs ID tokens with.
@@ -41,20 +35,9 @@ pub struct Demo {
 pub fn start(options: DemoOptions) -> Result<Demo, String> {
     let google = GoogleStandIn::start_on(options.google_port, options.signing_key)?;
     google.set_members(LIVE_GROUP, &LIVE_GROUP_MEMBERS);
-    let mut plugin_config = options.plugin_config;
-    plugin_config["policy"] = options.policy;
-    let extra_clusters = ["googleapis", "cloudidentity", "metadata"].map(|name| http_cluster(name, google.port)).concat();
-    let stack = Stack::start_ready(&StackOptions {
-        envoy_binary: options.envoy_binary,
-        wasm: options.wasm,
-        envoy_template: options.envoy_template,
-        plugin_config,
-        dir: options.dir,
-        listen_port: options.listen_port,
-        admin_port: options.admin_port,
-        extra_http_filters: String::new(),
-        extra_clusters,
-        workers: 1,
-    })?;
+    let mut stack = options.stack;
+    stack.plugin_config["policy"] = options.policy;
+    stack.extra_clusters = ["googleapis", "cloudidentity", "metadata"].map(|name| http_cluster(name, google.port)).concat();
+    let stack = Stack::start_ready(&stack)?;
     Ok(Demo { stack, google })
 }

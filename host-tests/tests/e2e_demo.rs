@@ -5,7 +5,6 @@
 mod support;
 
 use serde_json::{Value, json};
-use std::path::PathBuf;
 use support::*;
 use wsgate_core::mint::SigningKey;
 use wsgate_host_tests::demo::{self, Demo, DemoOptions, LIVE_GROUP};
@@ -20,16 +19,10 @@ fn demo_token(demo: &Demo, email: &str, hd: &str) -> String {
 #[test]
 #[ignore = "needs real Envoy and the built .wasm: run `make e2e`"]
 fn the_make_run_stack_answers_as_its_instructions_say() {
-    let template = options("demo", json!({}));
+    let settings = serde_json::from_str::<Value>(&repo_file("envoy/demo-wsgate.template.json")).unwrap();
     let demo = demo::start(DemoOptions {
-        envoy_binary: template.envoy_binary,
-        wasm: template.wasm,
-        plugin_config: serde_json::from_str::<Value>(&repo_file("envoy/demo-wsgate.template.json")).unwrap(),
+        stack: options("demo", settings),
         policy: serde_json::from_str::<Value>(&repo_file("policies/demo.json")).unwrap(),
-        envoy_template: template.envoy_template,
-        dir: PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e").join("demo"),
-        listen_port: None,
-        admin_port: None,
         google_port: 0,
         signing_key: SigningKey::generate_rs256("wsgate-demo-1").unwrap(),
     })

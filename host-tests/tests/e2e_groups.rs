@@ -36,7 +36,7 @@ fn start_with(test: &str, google: &GoogleStandIn, lookup: Value) -> Stack {
 }
 
 fn admin(stack: &Stack) -> Response {
-    get(stack.port(), "/admin/users", &[("authorization", &bearer(&alice()))]).unwrap()
+    admin_as(stack.port(), "alice@example.com")
 }
 
 #[test]

@@ -10,10 +10,10 @@ mod support;
 use serde_json::{Value, json};
 use std::sync::OnceLock;
 use support::AUDIENCE;
-use support::wasm::{T0, error_code, metric, set_seconds, start};
+use support::wasm::{T0, call_header, error_code, get_with_bearer, metric, set_seconds, start};
 use wsgate_core::mint::{SigningKey, jwks};
-use wsgate_host_tests::harness::plugin::{Exchange, HttpRequest, Plugin};
-use wsgate_host_tests::harness::state::{PendingCall, ScriptedAnswer};
+use wsgate_host_tests::harness::plugin::{Exchange, Plugin};
+use wsgate_host_tests::harness::state::ScriptedAnswer;
 const TOKEN_PATH: &str = "/computeMetadata/v1/instance/service-accounts/default/token";
 
 fn key() -> &'static SigningKey {
@@ -63,24 +63,11 @@ fn send(plugin: &mut Plugin, now: u64) -> Exchange {
         .sign(&json!({"iss": "https://accounts.google.com", "aud": AUDIENCE, "sub": "1", "email": "alice@example.com",
                       "email_verified": true, "hd": "example.com", "iat": now - 10, "exp": now + 3000}))
         .unwrap();
-    let request = HttpRequest {
-        headers: vec![
-            (":method".into(), "GET".into()),
-            (":path".into(), "/admin/users".into()),
-            (":authority".into(), "api.example.com".into()),
-            ("authorization".into(), format!("Bearer {token}")),
-        ],
-        ..HttpRequest::default()
-    };
-    plugin.send(&request).unwrap()
-}
-
-fn header(call: &PendingCall, name: &str) -> Option<String> {
-    call.headers.iter().find(|(n, _)| n == name).map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+    get_with_bearer(plugin, "/admin/users", &token)
 }
 
 fn paths(exchange: &Exchange) -> Vec<String> {
-    exchange.http_calls.iter().map(|c| format!("{} {}", c.upstream, header(c, ":path").unwrap_or_default())).collect()
+    exchange.http_calls.iter().map(|c| format!("{} {}", c.upstream, call_header(c, ":path").unwrap_or_default())).collect()
 }
 
 /// A first request for alice: token, group name, membership (true), answered 200.
@@ -107,10 +94,10 @@ fn a_user_removed_from_a_group_is_denied_once_the_ttl_has_passed_not_before() {
         ]
     );
     let [token_call, _, membership_call] = &first.http_calls[..] else { panic!("three calls") };
-    assert_eq!(header(token_call, "metadata-flavor").as_deref(), Some("Google"));
-    assert_eq!(header(token_call, ":authority").as_deref(), Some("metadata.google.internal"));
-    assert_eq!(header(membership_call, "authorization").as_deref(), Some("Bearer ya29.first"));
-    assert_eq!(header(membership_call, ":authority").as_deref(), Some("cloudidentity.googleapis.com"));
+    assert_eq!(call_header(token_call, "metadata-flavor").as_deref(), Some("Google"));
+    assert_eq!(call_header(token_call, ":authority").as_deref(), Some("metadata.google.internal"));
+    assert_eq!(call_header(membership_call, "authorization").as_deref(), Some("Bearer ya29.first"));
+    assert_eq!(call_header(membership_call, ":authority").as_deref(), Some("cloudidentity.googleapis.com"));
     let upstream = first.upstream_request.as_ref().unwrap();
     assert!(upstream.contains(&("x-workspace-groups".to_owned(), "admins@example.com".to_owned())), "{upstream:?}");
 
@@ -197,7 +184,7 @@ fn a_refused_access_token_is_replaced() {
     let exchange = send(&mut plugin, T0 + 10);
     assert_eq!(exchange.status, 200);
     let membership = exchange.http_calls.iter().find(|c| c.upstream == "cloudidentity").unwrap();
-    assert_eq!(header(membership, "authorization").as_deref(), Some("Bearer ya29.second"));
+    assert_eq!(call_header(membership, "authorization").as_deref(), Some("Bearer ya29.second"));
 }
 
 #[test]
@@ -209,7 +196,7 @@ fn the_admin_sdk_is_asked_by_email_and_a_missing_metadata_server_fails_closed() 
     let exchange = send(&mut plugin, T0);
     assert_eq!(exchange.status, 200, "{:?}", exchange.local_reply);
     assert_eq!(paths(&exchange)[1], "admin /admin/directory/v1/groups/admins%40example.com/hasMember/alice%40example.com");
-    assert_eq!(header(&exchange.http_calls[1], ":authority").as_deref(), Some("admin.googleapis.com"));
+    assert_eq!(call_header(&exchange.http_calls[1], ":authority").as_deref(), Some("admin.googleapis.com"));
 
     let mut plugin = start(&config(json!({})));
     plugin.script_http_call("metadata", error(404, None));
@@ -251,5 +238,5 @@ fn the_access_token_is_refreshed_shortly_before_it_expires_without_waiting_for_a
     member(&mut plugin, true);
     let exchange = send(&mut plugin, T0 + 700);
     let membership = exchange.http_calls.iter().find(|c| c.upstream == "cloudidentity").unwrap();
-    assert_eq!(header(membership, "authorization").as_deref(), Some("Bearer ya29.refreshed"));
+    assert_eq!(call_header(membership, "authorization").as_deref(), Some("Bearer ya29.refreshed"));
 }

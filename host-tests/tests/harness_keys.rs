@@ -8,9 +8,9 @@ mod support;
 use serde_json::{Value, json};
 use std::sync::OnceLock;
 use support::AUDIENCE;
-use support::wasm::{T0, error_code, metric, set_seconds, start};
+use support::wasm::{T0, call_header, error_code, get_with_bearer, metric, set_seconds, start};
 use wsgate_core::mint::{SigningKey, jwks};
-use wsgate_host_tests::harness::plugin::{Exchange, HttpRequest, Plugin};
+use wsgate_host_tests::harness::plugin::{Exchange, Plugin};
 use wsgate_host_tests::harness::state::ScriptedAnswer;
 
 fn keys() -> &'static [SigningKey; 3] {
@@ -55,16 +55,7 @@ fn token(key: &SigningKey, now: u64, user: &str) -> String {
 }
 
 fn send(plugin: &mut Plugin, token: &str) -> Exchange {
-    let request = HttpRequest {
-        headers: vec![
-            (":method".into(), "GET".into()),
-            (":path".into(), "/reports".into()),
-            (":authority".into(), "api.example.com".into()),
-            ("authorization".into(), format!("Bearer {token}")),
-        ],
-        ..HttpRequest::default()
-    };
-    plugin.send(&request).unwrap()
+    get_with_bearer(plugin, "/reports", token)
 }
 
 #[test]
@@ -75,7 +66,7 @@ fn keys_are_fetched_at_start_through_the_cluster_and_a_request_waits_for_them() 
     let exchange = send(&mut plugin, &token(&keys()[0], T0, "alice"));
     assert_eq!(exchange.status, 200, "{:?}", exchange.local_reply);
     let call = exchange.http_calls.iter().find(|c| c.upstream == "google").expect("the start-up fetch");
-    let header = |name: &str| call.headers.iter().find(|(n, _)| n == name).map(|(_, v)| String::from_utf8_lossy(v).into_owned());
+    let header = |name: &str| call_header(call, name);
     assert_eq!(header(":path").as_deref(), Some("/oauth2/v3/certs"));
     assert_eq!(header(":authority").as_deref(), Some("www.googleapis.com"));
     assert_eq!(header(":method").as_deref(), Some("GET"));

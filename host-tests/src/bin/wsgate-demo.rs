@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use wsgate_core::mint::SigningKey;
 use wsgate_host_tests::demo::{self, Demo, DemoOptions, LIVE_GROUP, LIVE_GROUP_MEMBERS};
-use wsgate_host_tests::stack::Stack;
+use wsgate_host_tests::stack::{Stack, StackOptions};
 
 #[derive(Parser)]
 #[command(about = "Run Envoy with wsgate in front of a demo upstream on 127.0.0.1")]
@@ -53,14 +53,19 @@ fn run(args: &Args) -> Result<(), String> {
     let tokens = mint_examples(&key, &args.dir)?;
     println!("run: starting the Google stand-in on 127.0.0.1:{} and Envoy on 127.0.0.1:{} (admin 127.0.0.1:{}) …", args.google_port, args.port, args.admin_port);
     let Demo { mut stack, google } = demo::start(DemoOptions {
-        envoy_binary: args.envoy.clone(),
-        wasm: args.wasm.clone(),
-        plugin_config: read_json(&args.config)?,
+        stack: StackOptions {
+            envoy_binary: args.envoy.clone(),
+            wasm: args.wasm.clone(),
+            envoy_template: read(&args.envoy_template)?,
+            plugin_config: read_json(&args.config)?,
+            dir: args.dir.clone(),
+            listen_port: Some(args.port),
+            admin_port: Some(args.admin_port),
+            extra_http_filters: String::new(),
+            extra_clusters: String::new(),
+            workers: 1,
+        },
         policy: read_json(&args.policy)?,
-        envoy_template: read(&args.envoy_template)?,
-        dir: args.dir.clone(),
-        listen_port: Some(args.port),
-        admin_port: Some(args.admin_port),
         google_port: args.google_port,
         signing_key: key,
     })?;

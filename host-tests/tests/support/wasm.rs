@@ -5,7 +5,8 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use wsgate_host_tests::harness::Harness;
-use wsgate_host_tests::harness::plugin::{Exchange, Plugin};
+use wsgate_host_tests::harness::plugin::{Exchange, HttpRequest, Plugin};
+use wsgate_host_tests::harness::state::PendingCall;
 
 /// The harness tests' clock starts here (Unix seconds).
 pub const T0: u64 = 1_900_000_000;
@@ -25,6 +26,25 @@ pub fn start(plugin_config: &[u8]) -> Plugin {
 
 pub fn set_seconds(plugin: &mut Plugin, seconds: u64) {
     plugin.set_time(seconds * 1_000_000_000);
+}
+
+/// `GET https://api.example.com{path}` with `Authorization: Bearer {token}`.
+pub fn get_with_bearer(plugin: &mut Plugin, path: &str, token: &str) -> Exchange {
+    let request = HttpRequest {
+        headers: vec![
+            (":method".into(), "GET".into()),
+            (":path".into(), path.into()),
+            (":authority".into(), "api.example.com".into()),
+            ("authorization".into(), format!("Bearer {token}")),
+        ],
+        ..HttpRequest::default()
+    };
+    plugin.send(&request).unwrap()
+}
+
+/// A header of an HTTP call the plugin made.
+pub fn call_header(call: &PendingCall, name: &str) -> Option<String> {
+    call.headers.iter().find(|(n, _)| n == name).map(|(_, v)| String::from_utf8_lossy(v).into_owned())
 }
 
 /// The reason code of a local reply's JSON body; empty if forwarded.

@@ -246,8 +246,9 @@ impl Gate {
         }
     }
 
-    /// The status a decision gets: the reason's, except that a provider may answer
-    /// missing keys with 401 instead of 503.
+    /// The status a decision gets: the reason's, except where the configuration picks
+    /// it: a provider may answer missing keys with 401 instead of 503, and
+    /// `group_lookup.on_failure` picks 403 or 503 for unresolvable groups.
     fn status(&self, outcome: &Outcome) -> u16 {
         if outcome.reason == Reason::GroupsUnavailable {
             return self.group_lookup().map_or(outcome.reason.status(), GroupLookup::failure_status);
@@ -272,22 +273,18 @@ impl Gate {
                 Err(Rejection { reason, provider }) => (None, Some(reason), provider.filter(|&i| self.is_remote(i))),
             },
         };
-        let anonymous = Caller::anonymous();
-        let mut caller = verified.as_ref().map_or(&anonymous, |v| &v.caller);
         let live = match (&verified, self.groups.as_mut()) {
-            (Some(_), Some(cache)) => live_groups::resolve(&self.settings.policy, cache, &shape, caller, now, may_wait),
+            (Some(verified), Some(cache)) => live_groups::resolve(&self.settings.policy, cache, &shape, &verified.caller, now, may_wait),
             _ => Live::AsIs,
         };
-        let live_caller;
-        let resolved_live = matches!(live, Live::Resolved(_));
-        match live {
-            Live::AsIs => {}
-            Live::Resolved(resolved) => {
-                live_caller = resolved;
-                caller = &live_caller;
-            }
-            Live::Waiting | Live::Unavailable => return self.groups_unavailable(verified, matches!(live, Live::Waiting)),
-        }
+        let live_caller = match live {
+            Live::AsIs => None,
+            Live::Resolved(caller) => Some(caller),
+            Live::Waiting => return self.groups_unavailable(verified, true),
+            Live::Unavailable => return self.groups_unavailable(verified, false),
+        };
+        let anonymous = Caller::anonymous();
+        let caller = live_caller.as_ref().or(verified.as_ref().map(|v| &v.caller)).unwrap_or(&anonymous);
         let policy = &self.settings.policy;
         let decision = policy.evaluate(&shape, caller);
         let refused_as = |rule: Option<RuleId>| refusal_reason(rule, token_failure);
@@ -298,7 +295,7 @@ impl Gate {
             reason = Reason::DryRun;
         }
         let rule = decision.rule.and_then(|id| deciding_rule(policy, id));
-        let live_groups = resolved_live.then(|| caller.groups.clone());
+        let live_groups = live_caller.map(|caller| caller.groups);
         Outcome { reason, rule, policy_decided: true, would_deny, verified, key_provider, live_groups, awaiting_groups: false }
     }
 

@@ -5,6 +5,7 @@
 //! the stale bound, the backoff and the coalescing of concurrent lookups are
 //! unit-tested here, and the filter only dispatches the lookups this cache asks for.
 
+use crate::backoff;
 use crate::group_lookup::GroupLookup;
 use crate::policy::groups::GroupId;
 use std::collections::HashMap;
@@ -163,7 +164,7 @@ impl GroupCache {
             self.backoff_until = self.backoff_until.max(asked);
             return;
         }
-        let doubling = FIRST_RETRY_SECONDS.saturating_mul(1 << self.failures.min(20));
+        let doubling = backoff::pause(FIRST_RETRY_SECONDS, self.failures, self.rules.max_retry_seconds);
         self.failures = self.failures.saturating_add(1);
         self.backoff_until = now.saturating_add(limit(retry_after.unwrap_or(doubling)));
     }

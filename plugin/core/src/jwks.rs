@@ -88,11 +88,16 @@ pub fn parse_fetched_jwks(body: &[u8], algorithms: &[Algorithm]) -> Result<KeySe
             .collect();
         lines.join("; ")
     })?;
-    if keys.values().any(|key| algorithms.contains(&key.algorithm())) {
+    if has_key_for(&keys, algorithms) {
         Ok(keys)
     } else {
         Err("the JWKS holds no key for the provider's algorithms".to_owned())
     }
+}
+
+/// Whether `keys` can verify a token signed with one of `algorithms`.
+pub fn has_key_for(keys: &KeySet, algorithms: &[Algorithm]) -> bool {
+    keys.values().any(|key| algorithms.contains(&key.algorithm()))
 }
 
 fn document_error(message: String) -> KeyError {

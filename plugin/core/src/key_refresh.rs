@@ -7,6 +7,7 @@
 //! the schedule, the backoff, the stale bound and the rate limit are unit-tested
 //! without a proxy. Times are Unix milliseconds.
 
+use crate::backoff;
 use crate::config::RemoteJwksConfig;
 use serde::{Deserialize, Serialize};
 
@@ -150,11 +151,9 @@ impl KeyRecord {
 
     /// Keeps the last good keys and schedules a retry with exponential backoff.
     pub fn failed(&mut self, remote: &RemoteJwks, now: u64) {
+        let pause = backoff::pause(FIRST_RETRY_MS, self.failures, remote.max_retry_ms);
         self.failures = self.failures.saturating_add(1);
-        let backoff = FIRST_RETRY_MS
-            .saturating_mul(1u64 << (self.failures - 1).min(20))
-            .min(remote.max_retry_ms.max(FIRST_RETRY_MS));
-        self.next_fetch_at = now.saturating_add(backoff);
+        self.next_fetch_at = now.saturating_add(pause);
         self.fetching_until = 0;
     }
 

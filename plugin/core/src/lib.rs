@@ -7,6 +7,7 @@
 //! mean, choosing the response and the log line — happens here and is tested with
 //! plain `cargo test`.
 
+pub mod backoff;
 pub mod cache;
 pub mod config;
 pub mod extract;

@@ -40,6 +40,7 @@ pub fn resolve(policy: &Policy, cache: &mut GroupCache, request: &RequestShape, 
     let mut resolved = caller.clone();
     let mut unknown = GroupSet::default();
     let mut waitable = false;
+    let mut due = Vec::new();
     let mut used = Vec::new();
     for group in open {
         let membership = match caller.email.as_deref() {
@@ -62,6 +63,9 @@ pub fn resolve(policy: &Policy, cache: &mut GroupCache, request: &RequestShape, 
             None => {
                 unknown.insert(group);
                 waitable |= may_wait && matches!(membership, Membership::Due { .. } | Membership::Pending { .. });
+                if matches!(membership, Membership::Due { .. }) {
+                    due.push(group);
+                }
             }
         }
     }
@@ -69,10 +73,8 @@ pub fn resolve(policy: &Policy, cache: &mut GroupCache, request: &RequestShape, 
         // Due lookups start even for a request that cannot wait: the next one finds
         // the answer.
         if let Some(email) = caller.email.as_deref() {
-            for group in unknown.iter() {
-                if matches!(cache.peek(email, group, now), Membership::Due { .. }) {
-                    cache.claim(email, group, now);
-                }
+            for group in due {
+                cache.claim(email, group, now);
             }
         }
         return if waitable { Live::Waiting } else { Live::Unavailable };

@@ -32,7 +32,7 @@ pub fn refusal(reason: Reason, status: u16, token_sent: bool, realm: &str, reque
         headers.push(("www-authenticate".to_owned(), challenge(reason, token_sent, realm)));
     }
     if status == 503 {
-        // The keys are fetched again within seconds (see `key_refresh`).
+        // What was missing (keys, a group answer) is retried within seconds.
         headers.push(("retry-after".to_owned(), "5".to_owned()));
     }
     LocalResponse { status, headers, body }

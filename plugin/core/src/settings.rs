@@ -7,7 +7,7 @@
 use crate::config::{Config, DecisionLog, GroupLookupConfig, IdentityHeadersConfig, ProviderConfig, RemoteJwksConfig, TokenSourceConfig};
 use crate::group_lookup::GroupLookup;
 use crate::extract::TokenSource;
-use crate::jwks::{KeySet, parse_jwks};
+use crate::jwks::{KeySet, has_key_for, parse_jwks};
 use crate::key_refresh::RemoteJwks;
 use crate::policy::Policy;
 use crate::policy::compile::compile;
@@ -15,6 +15,7 @@ use crate::provider::Provider;
 use crate::verify::Verifier;
 use std::collections::HashSet;
 use std::fmt;
+use std::ops::RangeInclusive;
 
 /// One problem in a configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +126,26 @@ impl Settings {
     }
 }
 
+/// Where the filter sends a request: an Envoy cluster, the `:authority` and the path
+/// (`None` where the configuration has no such field, or leaves it to a default).
+struct Destination<'a> {
+    cluster: &'a str,
+    authority: Option<&'a str>,
+    path: Option<&'a str>,
+}
+
+/// What error messages about a [`Destination`] suggest.
+#[derive(Clone, Copy)]
+struct Hints {
+    cluster: &'static str,
+    authority: &'static str,
+    /// Appended to "must be an absolute path".
+    path: &'static str,
+}
+
+const JWKS_HINTS: Hints = Hints { cluster: "the Envoy cluster that reaches the JWKS endpoint", authority: "www.googleapis.com", path: " such as /oauth2/v3/certs" };
+const GOOGLE_API_HINTS: Hints = Hints { cluster: "an Envoy cluster", authority: "cloudidentity.googleapis.com", path: "" };
+
 #[derive(Default)]
 struct Checker {
     errors: Vec<ConfigError>,
@@ -211,16 +232,9 @@ impl Checker {
 
     fn remote_jwks(&mut self, path: &str, config: &RemoteJwksConfig) -> Option<RemoteJwks> {
         let errors_before = self.errors.len();
-        if config.cluster.trim().is_empty() {
-            self.error(format!("{path}.cluster"), "must name the Envoy cluster that reaches the JWKS endpoint");
-        }
-        if config.authority.trim().is_empty() || config.authority.bytes().any(|b| b <= b' ' || b == 0x7f) {
-            self.error(format!("{path}.authority"), "must be a host name such as www.googleapis.com");
-        }
-        if !config.path.starts_with('/') || config.path.bytes().any(|b| b <= b' ' || b == 0x7f) {
-            self.error(format!("{path}.path"), "must be an absolute path such as /oauth2/v3/certs");
-        }
-        let ranges: [(&str, u64, std::ops::RangeInclusive<u64>); 7] = [
+        let destination = Destination { cluster: &config.cluster, authority: Some(&config.authority), path: Some(&config.path) };
+        self.destination(path, &destination, JWKS_HINTS);
+        self.within(path, &[
             ("timeout_ms", config.timeout_ms, 100..=60_000),
             ("min_refresh_seconds", config.min_refresh_seconds, 10..=config.max_refresh_seconds.max(10)),
             ("max_refresh_seconds", config.max_refresh_seconds, 10..=MAX_REFRESH_SECONDS),
@@ -228,12 +242,7 @@ impl Checker {
             ("stale_if_error_seconds", config.stale_if_error_seconds, 0..=MAX_REFRESH_SECONDS),
             ("max_retry_seconds", config.max_retry_seconds, 1..=3600),
             ("wait_for_keys_ms", config.wait_for_keys_ms, 0..=30_000),
-        ];
-        for (field, value, range) in ranges {
-            if !range.contains(&value) {
-                self.error(format!("{path}.{field}"), format!("must be between {} and {}", range.start(), range.end()));
-            }
-        }
+        ]);
         if ![401, 503].contains(&config.unavailable_status) {
             self.error(format!("{path}.unavailable_status"), "must be 503 (retry later) or 401 (unauthenticated)");
         }
@@ -242,45 +251,52 @@ impl Checker {
 
     fn group_lookup(&mut self, config: &GroupLookupConfig) -> Option<GroupLookup> {
         let errors_before = self.errors.len();
-        self.endpoint("group_lookup", &config.cluster, config.authority.as_deref(), None);
+        let api = Destination { cluster: &config.cluster, authority: config.authority.as_deref(), path: None };
+        self.destination("group_lookup", &api, GOOGLE_API_HINTS);
         let token = &config.access_token;
-        self.endpoint("group_lookup.access_token", &token.cluster, Some(&token.authority), Some(&token.path));
-        let ranges: [(&str, u64, std::ops::RangeInclusive<u64>); 6] = [
+        let metadata = Destination { cluster: &token.cluster, authority: Some(&token.authority), path: Some(&token.path) };
+        self.destination("group_lookup.access_token", &metadata, GOOGLE_API_HINTS);
+        self.within("group_lookup", &[
             ("ttl_seconds", config.ttl_seconds, 1..=86_400),
             ("negative_ttl_seconds", config.negative_ttl_seconds, 1..=config.ttl_seconds.max(1)),
             ("stale_if_error_seconds", config.stale_if_error_seconds, 0..=MAX_REFRESH_SECONDS),
             ("timeout_ms", config.timeout_ms, 100..=60_000),
             ("wait_ms", config.wait_ms, 0..=30_000),
             ("max_retry_seconds", config.max_retry_seconds, 1..=3600),
-        ];
-        for (field, value, range) in ranges {
-            if !range.contains(&value) {
-                self.error(format!("group_lookup.{field}"), format!("must be between {} and {}", range.start(), range.end()));
-            }
-        }
+        ]);
         if !(1..=MAX_CACHE_ENTRIES).contains(&config.cache_users) {
             self.error("group_lookup.cache_users", format!("must be between 1 and {MAX_CACHE_ENTRIES}"));
         }
         (self.errors.len() == errors_before).then(|| GroupLookup::from_config(config))
     }
 
-    /// An Envoy cluster, and the authority and path sent to it, if given.
-    fn endpoint(&mut self, path: &str, cluster: &str, authority: Option<&str>, request_path: Option<&str>) {
-        if cluster.trim().is_empty() {
-            self.error(format!("{path}.cluster"), "must name an Envoy cluster");
+    /// An Envoy cluster, and the authority and path sent to it where configured.
+    fn destination(&mut self, at: &str, destination: &Destination<'_>, hints: Hints) {
+        let unsendable = |value: &str| value.bytes().any(|b| b <= b' ' || b == 0x7f);
+        if destination.cluster.trim().is_empty() {
+            self.error(format!("{at}.cluster"), format!("must name {}", hints.cluster));
         }
-        if authority.is_some_and(|a| a.trim().is_empty() || a.bytes().any(|b| b <= b' ' || b == 0x7f)) {
-            self.error(format!("{path}.authority"), "must be a host name such as cloudidentity.googleapis.com");
+        if destination.authority.is_some_and(|a| a.trim().is_empty() || unsendable(a)) {
+            self.error(format!("{at}.authority"), format!("must be a host name such as {}", hints.authority));
         }
-        if request_path.is_some_and(|p| !p.starts_with('/') || p.bytes().any(|b| b <= b' ' || b == 0x7f)) {
-            self.error(format!("{path}.path"), "must be an absolute path");
+        if destination.path.is_some_and(|p| !p.starts_with('/') || unsendable(p)) {
+            self.error(format!("{at}.path"), format!("must be an absolute path{}", hints.path));
+        }
+    }
+
+    /// Each `(field, value, range)` of the object at `at` is within its range.
+    fn within(&mut self, at: &str, ranges: &[(&str, u64, RangeInclusive<u64>)]) {
+        for (field, value, range) in ranges {
+            if !range.contains(value) {
+                self.error(format!("{at}.{field}"), format!("must be between {} and {}", range.start(), range.end()));
+            }
         }
     }
 
     fn keys(&mut self, path: &str, document: &serde_json::Value, algorithms: &[crate::config::Algorithm]) -> Option<KeySet> {
         let jwks_path = format!("{path}.local_jwks");
         match parse_jwks(document) {
-            Ok(keys) if keys.values().any(|key| algorithms.contains(&key.algorithm())) => Some(keys),
+            Ok(keys) if has_key_for(&keys, algorithms) => Some(keys),
             Ok(_) => {
                 self.error(jwks_path, "holds no key for the provider's algorithms");
                 None

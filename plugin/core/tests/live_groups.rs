@@ -8,7 +8,6 @@ mod support;
 
 use serde_json::{Value, json};
 use support::*;
-use wsgate_core::group_cache::LookupKey;
 use wsgate_core::{Action, Gate, Reason, RequestSnapshot};
 
 /// `/admin` is for admins, except contractors; `/reports` for any verified caller.
@@ -61,6 +60,13 @@ fn answer(gate: &mut Gate, member_of: &[&str], now: u64) -> Vec<String> {
     }
     names.sort();
     names
+}
+
+/// Fails every lookup the gate asked for, each on its own.
+fn fail_lookups(gate: &mut Gate, now: u64, retry_after: Option<u64>) {
+    for key in gate.take_group_lookups() {
+        gate.group_lookup_done(&key, Err(retry_after), now);
+    }
 }
 
 #[test]
@@ -117,9 +123,7 @@ fn an_outage_uses_stale_answers_within_the_bound_then_fails_closed() {
     // Both answers expired; the lookups fail.
     let later = NOW + 300;
     assert!(gate.decide(&request("/admin"), later).awaiting_groups);
-    for key in gate.take_group_lookups() {
-        gate.group_lookup_done(&key, Err(None), later);
-    }
+    fail_lookups(&mut gate, later, None);
     let verdict = gate.decide(&request("/admin"), later);
     assert_eq!(verdict.reason, Reason::Allowed, "stale answers within stale_if_error_seconds");
     assert!(gate.group_stats().stale >= 2);
@@ -128,9 +132,7 @@ fn an_outage_uses_stale_answers_within_the_bound_then_fails_closed() {
     // Past TTL + stale_if_error (the negative answer: 60 + 600) nothing is left to use.
     let beyond = NOW + 660;
     gate.decide(&request("/admin"), beyond);
-    for key in gate.take_group_lookups() {
-        gate.group_lookup_done(&key, Err(Some(30)), beyond);
-    }
+    fail_lookups(&mut gate, beyond, Some(30));
     let verdict = gate.decide(&request("/admin"), beyond);
     assert_eq!(verdict.reason, Reason::GroupsUnavailable);
     assert_eq!(status(&verdict.action), 403);
@@ -142,10 +144,7 @@ fn an_outage_uses_stale_answers_within_the_bound_then_fails_closed() {
 fn the_failure_mode_may_be_503() {
     let mut gate = live_gate(json!({"on_failure": "unavailable"}));
     gate.decide(&request("/admin"), NOW);
-    let keys: Vec<LookupKey> = gate.take_group_lookups();
-    for key in &keys {
-        gate.group_lookup_done(key, Err(None), NOW);
-    }
+    fail_lookups(&mut gate, NOW, None);
     let verdict = gate.decide(&request("/admin"), NOW);
     assert_eq!(verdict.reason, Reason::GroupsUnavailable);
     assert_eq!(status(&verdict.action), 503);

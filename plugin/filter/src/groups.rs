@@ -10,11 +10,12 @@
 //! ([`LiveLookups::context_done`]) and the root makes them again on its next tick.
 
 use crate::host;
+use crate::metrics;
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{LogLevel, MetricType};
 use std::collections::HashMap;
 use std::time::Duration;
-use wsgate_core::Gate;
+use wsgate_core::{Gate, RequestHeaders, backoff};
 use wsgate_core::group_cache::{GroupStats, LookupKey};
 use wsgate_core::group_lookup::{ApiAnswer, ApiFailure, Found, GroupLookup, group_name_path};
 use wsgate_core::policy::groups::GroupId;
@@ -73,7 +74,7 @@ pub struct LiveLookups {
 impl LiveLookups {
     /// `None` when the configuration has no `group_lookup`.
     pub fn new(gate: &Gate) -> Option<Self> {
-        let metric = |kind, name: &str| hostcalls::define_metric(kind, name).ok();
+        let metric = metrics::define;
         Some(Self {
             rules: gate.group_lookup()?.clone(),
             token: None,
@@ -124,7 +125,7 @@ impl LiveLookups {
                 continue;
             }
             let Some(path) = self.rules.membership_path(gate.group_email(key.group), name.as_deref(), &key.user) else { continue };
-            match self.dispatch(&self.rules.cluster.clone(), &self.rules.authority.clone(), &path, Some(&bearer)) {
+            match self.dispatch(&self.rules.cluster, &self.rules.authority, &path, Some(&bearer)) {
                 Some(id) => {
                     self.calls.insert(id, InFlight { call: Call::Membership(key), started_ms: now_ms, context_id });
                 }
@@ -142,7 +143,7 @@ impl LiveLookups {
     pub fn on_response(&mut self, gate: &mut Gate, token_id: u32, body_size: usize, now_ms: u64, context_id: u32) -> Option<bool> {
         let InFlight { call, started_ms, .. } = self.calls.remove(&token_id)?;
         let headers = host::call_response_headers();
-        let header = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| String::from_utf8_lossy(v).into_owned());
+        let header = |name: &str| headers.header(name).map(|v| String::from_utf8_lossy(v).into_owned());
         let status = header(":status").and_then(|s| s.parse().ok());
         let retry_after = header("retry-after");
         let body = if body_size <= MAX_ANSWER_BYTES { host::call_response_body(body_size) } else { Vec::new() };
@@ -152,9 +153,7 @@ impl LiveLookups {
             Call::AccessToken => self.token_answered(gate, &answer, now_ms),
             Call::GroupName(group) => self.group_name_answered(gate, group, &answer, now),
             Call::Membership(key) => {
-                if let Some(id) = self.metrics.lookup_ms {
-                    let _ = hostcalls::record_metric(id, now_ms.saturating_sub(started_ms));
-                }
+                metrics::record(self.metrics.lookup_ms, now_ms.saturating_sub(started_ms));
                 self.membership_answered(gate, &key, &answer, now);
                 true
             }
@@ -188,10 +187,8 @@ impl LiveLookups {
             (self.metrics.stale, now.stale - before.stale),
             (self.metrics.failed, now.failures - before.failures),
         ];
-        for (id, delta) in deltas {
-            if let (Some(id), true) = (id, delta > 0) {
-                let _ = hostcalls::increment_metric(id, i64::try_from(delta).unwrap_or(i64::MAX));
-            }
+        for (id, delta) in deltas.into_iter().filter(|(_, delta)| *delta > 0) {
+            metrics::add(id, delta);
         }
     }
 
@@ -273,14 +270,13 @@ impl LiveLookups {
     /// The next token fetch waits 1, 2, 4 … s, up to `max_retry_seconds`: a refresh
     /// due while the old token still works must not be retried on every tick.
     fn token_failed(&mut self, now_ms: u64) {
-        let pause_ms = 1000u64.saturating_mul(1 << self.token_failures.min(20)).min(self.rules.max_retry_seconds.saturating_mul(1000));
+        let pause_ms = backoff::pause(1000, self.token_failures, self.rules.max_retry_seconds.saturating_mul(1000));
         self.token_failures = self.token_failures.saturating_add(1);
         self.token_retry_at_ms = now_ms.saturating_add(pause_ms);
     }
 
     fn fetch_token(&mut self, now_ms: u64, context_id: u32) {
-        let (cluster, authority, path) = (self.rules.token_cluster.clone(), self.rules.token_authority.clone(), self.rules.token_path.clone());
-        match self.dispatch(&cluster, &authority, &path, None) {
+        match self.dispatch(&self.rules.token_cluster, &self.rules.token_authority, &self.rules.token_path, None) {
             Some(id) => {
                 self.calls.insert(id, InFlight { call: Call::AccessToken, started_ms: now_ms, context_id });
             }
@@ -291,8 +287,7 @@ impl LiveLookups {
     /// False if the call could not be made.
     fn fetch_group_name(&mut self, gate: &mut Gate, group: GroupId, bearer: &str, now_ms: u64, context_id: u32) -> bool {
         let path = group_name_path(gate.group_email(group));
-        let (cluster, authority) = (self.rules.cluster.clone(), self.rules.authority.clone());
-        let Some(id) = self.dispatch(&cluster, &authority, &path, Some(bearer)) else { return false };
+        let Some(id) = self.dispatch(&self.rules.cluster, &self.rules.authority, &path, Some(bearer)) else { return false };
         self.calls.insert(id, InFlight { call: Call::GroupName(group), started_ms: now_ms, context_id });
         true
     }
@@ -334,5 +329,5 @@ fn retry_after(failure: &ApiFailure) -> Option<u64> {
 }
 
 fn log(message: &str) {
-    let _ = hostcalls::log(LogLevel::Warn, message);
+    host::log(LogLevel::Warn, message);
 }

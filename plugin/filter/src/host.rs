@@ -6,7 +6,7 @@
 //! is a plain integer, and anything but success is an answer the caller handles.
 
 use proxy_wasm::hostcalls;
-use proxy_wasm::types::{BufferType, MapType, Status};
+use proxy_wasm::types::{BufferType, LogLevel, MapType, Status};
 use std::ptr::{null, null_mut};
 use std::time::UNIX_EPOCH;
 use wsgate_core::RequestSnapshot;
@@ -30,7 +30,6 @@ unsafe extern "C" {
 }
 
 const OK: u32 = Status::Ok as u32;
-const NOT_FOUND: u32 = Status::NotFound as u32;
 /// `proxy_continue_stream`'s stream type for the request.
 const REQUEST_STREAM: u32 = 0;
 
@@ -63,9 +62,10 @@ pub fn request_headers() -> Option<RequestSnapshot> {
     header_map(MapType::HttpRequestHeaders).map(RequestSnapshot::from_pairs)
 }
 
-/// The headers of the HTTP call response being delivered; empty when the call failed.
-pub fn call_response_headers() -> Vec<(String, Vec<u8>)> {
-    header_map(MapType::HttpCallResponseHeaders).unwrap_or_default()
+/// The headers of the HTTP call response being delivered, looked up by lower-case
+/// name like a request's; empty when the call failed.
+pub fn call_response_headers() -> RequestSnapshot {
+    header_map(MapType::HttpCallResponseHeaders).map(RequestSnapshot::from_pairs).unwrap_or_default()
 }
 
 /// The first `size` bytes of the HTTP call response being delivered.
@@ -89,7 +89,6 @@ pub fn shared_get(key: &str) -> Option<(Vec<u8>, u32)> {
     unsafe {
         match get_shared_data(key.as_ptr(), key.len(), &mut data, &mut size, &mut cas) {
             OK => Some((owned(data, size), cas)),
-            NOT_FOUND => None,
             _ => None,
         }
     }
@@ -114,6 +113,12 @@ pub fn act_for(context_id: u32) -> bool {
 pub fn resume_request() -> bool {
     // SAFETY: a plain integer argument.
     unsafe { continue_stream(REQUEST_STREAM) == OK }
+}
+
+/// Writes to Envoy's log. A line the host refuses is lost: logging must never block
+/// a decision.
+pub fn log(level: LogLevel, message: &str) {
+    let _ = hostcalls::log(level, message);
 }
 
 /// Unix milliseconds from the host clock; `None` if the host cannot tell, and then

@@ -112,12 +112,12 @@ pub fn decide(shared: &Shared, request: &RequestSnapshot, now_ms: u64, may_hold:
     let now = now_ms / 1000;
     let wait_ms = gate.group_lookup().map_or(0, |lookup| lookup.wait_ms);
     let may_wait_for_groups = may_hold && wait_ms > 0;
-    let decide = |gate: &mut Gate| if may_wait_for_groups { gate.decide(request, now) } else { gate.decide_now(request, now) };
-    let mut verdict = decide(&mut gate);
+    let decide_once = |gate: &mut Gate| if may_wait_for_groups { gate.decide(request, now) } else { gate.decide_now(request, now) };
+    let mut verdict = decide_once(&mut gate);
     if let Some(provider) = verdict.awaiting_keys.filter(|_| may_hold) {
         let unknown_kid = verdict.reason == Reason::UnknownKeyId;
         match shared.keys.try_borrow_mut().ok()?.hold(&mut gate, provider, unknown_kid, now_ms) {
-            Hold::DecideAgain => verdict = decide(&mut gate),
+            Hold::DecideAgain => verdict = decide_once(&mut gate),
             Hold::Wait(deadline_ms) => return Some(Decision::Hold { waiting: Waiting::Keys(provider), deadline_ms }),
             Hold::Answer => {}
         }
@@ -155,7 +155,7 @@ pub fn on_group_answer(shared: &Shared, token_id: u32, body_size: usize, now_ms:
 /// Returns what the request callback returns, and the headers for the response.
 pub fn conclude(shared: &Shared, verdict: Verdict, now: u64) -> (ProxyAction, Vec<(String, String)>) {
     if let Some(line) = &verdict.log_line {
-        let _ = hostcalls::log(LogLevel::Info, line);
+        host::log(LogLevel::Info, line);
     }
     shared.metrics.count(&verdict, now);
     shared.metrics.sample_memory();
@@ -181,7 +181,7 @@ fn respond(response: &LocalResponse) -> ProxyAction {
 
 /// Something the gate depends on failed: never let the request through.
 pub fn fail_closed() -> ProxyAction {
-    let _ = hostcalls::log(LogLevel::Error, "wsgate: internal failure, request refused");
+    host::log(LogLevel::Error, "wsgate: internal failure, request refused");
     let _ = hostcalls::send_http_response(500, vec![("content-type", "application/json")], Some(br#"{"error":"internal_error"}"#));
     ProxyAction::Pause
 }

@@ -3,10 +3,11 @@
 //! whatever any VM stored. The schedule itself is `wsgate_core::key_refresh`.
 
 use crate::host;
+use crate::metrics;
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{LogLevel, MetricType};
 use std::time::Duration;
-use wsgate_core::Gate;
+use wsgate_core::{Gate, RequestHeaders};
 use wsgate_core::key_refresh::{KeyRecord, RemoteJwks, UnknownKid, max_age};
 
 /// A JWKS larger than this is not a JWKS.
@@ -25,8 +26,8 @@ struct RemoteProvider {
     installed: u64,
     /// Whether this VM's gate holds usable keys.
     usable: bool,
-    /// The call this VM has in flight for it, with the time it started.
-    in_flight: Option<(u32, u64)>,
+    /// The token of the call this VM has in flight for it.
+    in_flight: Option<u32>,
     /// A request context claimed a fetch; the root context makes the call, so that
     /// its answer comes back to the root even if that request is gone by then.
     dispatch_wanted: bool,
@@ -53,7 +54,7 @@ pub struct RemoteKeys {
 
 impl RemoteKeys {
     pub fn new(gate: &Gate) -> Self {
-        let metric = |kind, name: String| hostcalls::define_metric(kind, &name).ok();
+        let metric = |kind, name: String| metrics::define(kind, &name);
         let providers = gate
             .remote_providers()
             .map(|(index, remote)| {
@@ -141,13 +142,13 @@ impl RemoteKeys {
 
     /// An HTTP call answered (or failed: no headers). Returns the provider it was for.
     pub fn on_response(&mut self, gate: &mut Gate, token: u32, body_size: usize, now_ms: u64) -> Option<usize> {
-        let provider = self.providers.iter_mut().find(|p| p.in_flight.is_some_and(|(t, _)| t == token))?;
+        let provider = self.providers.iter_mut().find(|p| p.in_flight == Some(token))?;
         provider.in_flight = None;
         match fetched_jwks(gate, provider.index, body_size) {
             Ok((body, max_age)) => {
                 let rules = provider.remote.clone();
                 provider.update(|record| record.succeeded(&rules, now_ms, body.clone(), max_age));
-                count(provider.fetched);
+                metrics::add(provider.fetched, 1);
                 provider.sync(gate, now_ms);
             }
             Err(error) => {
@@ -156,10 +157,10 @@ impl RemoteKeys {
                     record.failed(&rules, now_ms);
                     record.clone()
                 });
-                count(provider.failed);
+                metrics::add(provider.failed, 1);
                 let keeping = if provider.usable { "keeping the last good keys" } else { "no usable keys" };
                 let retry = record.map_or(0, |r| r.next_fetch_at.saturating_sub(now_ms));
-                log(LogLevel::Warn, &format!("wsgate: fetching keys for provider `{}` from cluster `{}` failed: {error}; {keeping}, retrying in {retry} ms", provider.name, provider.remote.cluster));
+                host::log(LogLevel::Warn, &format!("wsgate: fetching keys for provider `{}` from cluster `{}` failed: {error}; {keeping}, retrying in {retry} ms", provider.name, provider.remote.cluster));
             }
         }
         Some(provider.index)
@@ -169,8 +170,8 @@ impl RemoteKeys {
     pub fn report_age(&self, now_ms: u64) {
         for provider in &self.providers {
             let age = provider.read().and_then(|record| record.age_ms(now_ms));
-            if let (Some(id), Some(age)) = (provider.age_seconds, age) {
-                let _ = hostcalls::record_metric(id, age / 1000);
+            if let Some(age) = age {
+                metrics::record(provider.age_seconds, age / 1000);
             }
         }
     }
@@ -207,13 +208,13 @@ impl RemoteProvider {
             self.installed = record.generation;
             match gate.install_jwks(self.index, record.jwks.as_bytes()) {
                 Ok(_) => changed = true,
-                Err(error) => log(LogLevel::Error, &format!("wsgate: stored keys for provider `{}` do not parse: {error}", self.name)),
+                Err(error) => host::log(LogLevel::Error, &format!("wsgate: stored keys for provider `{}` do not parse: {error}", self.name)),
             }
         }
         let usable = record.usable(&self.remote, now_ms);
         if self.usable && !usable {
             gate.drop_keys(self.index);
-            log(LogLevel::Error, &format!("wsgate: keys for provider `{}` are stale beyond stale_if_error_seconds; its tokens are refused until a fetch succeeds", self.name));
+            host::log(LogLevel::Error, &format!("wsgate: keys for provider `{}` are stale beyond stale_if_error_seconds; its tokens are refused until a fetch succeeds", self.name));
             changed = true;
         } else if usable && !self.usable && !changed {
             // Usable again without a new generation: reinstall what was dropped.
@@ -236,14 +237,14 @@ impl RemoteProvider {
         let timeout = Duration::from_millis(self.remote.timeout_ms);
         match hostcalls::dispatch_http_call(&self.remote.cluster, headers, None, vec![], timeout) {
             Ok(token) => {
-                self.in_flight = Some((token, now_ms));
+                self.in_flight = Some(token);
                 true
             }
             Err(status) => {
                 let rules = self.remote.clone();
                 self.update(|record| record.failed(&rules, now_ms));
-                count(self.failed);
-                log(LogLevel::Error, &format!("wsgate: cannot call cluster `{}` for provider `{}`'s keys ({status:?}): is it defined in Envoy's clusters?", self.remote.cluster, self.name));
+                metrics::add(self.failed, 1);
+                host::log(LogLevel::Error, &format!("wsgate: cannot call cluster `{}` for provider `{}`'s keys ({status:?}): is it defined in Envoy's clusters?", self.remote.cluster, self.name));
                 false
             }
         }
@@ -254,7 +255,7 @@ impl RemoteProvider {
 /// with its `max-age`.
 fn fetched_jwks(gate: &Gate, provider: usize, body_size: usize) -> Result<(String, Option<u64>), String> {
     let headers = host::call_response_headers();
-    let header = |name: &str| headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| String::from_utf8_lossy(v).into_owned());
+    let header = |name: &str| headers.header(name).map(|v| String::from_utf8_lossy(v).into_owned());
     let status = header(":status").ok_or("no response (timeout, reset or connection failure)")?;
     if status != "200" {
         return Err(format!("HTTP {status}"));
@@ -270,12 +271,3 @@ fn fetched_jwks(gate: &Gate, provider: usize, body_size: usize) -> Result<(Strin
     Ok((text, header("cache-control").as_deref().and_then(max_age)))
 }
 
-fn count(counter: Option<u32>) {
-    if let Some(id) = counter {
-        let _ = hostcalls::increment_metric(id, 1);
-    }
-}
-
-fn log(level: LogLevel, message: &str) {
-    let _ = hostcalls::log(level, message);
-}

@@ -38,8 +38,27 @@ const PENDING_LIMIT: usize = 64;
 
 const MEMORY_SAMPLE_EVERY: u64 = 1024;
 
+/// Defines a metric; `None` if the host refuses, and then it is skipped.
+pub fn define(kind: MetricType, name: &str) -> Option<u32> {
+    hostcalls::define_metric(kind, name).ok()
+}
+
+/// Adds `delta` to counter `id`, if it was defined.
+pub fn add(id: Option<u32>, delta: u64) {
+    if let Some(id) = id {
+        let _ = hostcalls::increment_metric(id, i64::try_from(delta).unwrap_or(i64::MAX));
+    }
+}
+
+/// Sets gauge `id`, or records a histogram sample, if it was defined.
+pub fn record(id: Option<u32>, value: u64) {
+    if let Some(id) = id {
+        let _ = hostcalls::record_metric(id, value);
+    }
+}
+
 fn counter(name: &str) -> Option<u32> {
-    hostcalls::define_metric(MetricType::Counter, name).ok()
+    define(MetricType::Counter, name)
 }
 
 impl Metrics {
@@ -54,7 +73,7 @@ impl Metrics {
                 .filter_map(|reason| Some((reason, counter(&format!("wsgate.reason.{}", reason.code()))?)))
                 .collect(),
             by_rule: RefCell::default(),
-            memory: hostcalls::define_metric(MetricType::Gauge, "wsgate.vm.memory_bytes").ok(),
+            memory: define(MetricType::Gauge, "wsgate.vm.memory_bytes"),
             requests: Cell::new(0),
             pending: RefCell::default(),
             flushed_at: Cell::new(0),
@@ -65,8 +84,8 @@ impl Metrics {
     pub fn sample_memory(&self) {
         let seen = self.requests.get();
         self.requests.set(seen.wrapping_add(1));
-        if let Some(id) = self.memory.filter(|_| seen.is_multiple_of(MEMORY_SAMPLE_EVERY)) {
-            let _ = hostcalls::record_metric(id, linear_memory_bytes());
+        if seen.is_multiple_of(MEMORY_SAMPLE_EVERY) {
+            record(self.memory, linear_memory_bytes());
         }
     }
 
@@ -94,7 +113,7 @@ impl Metrics {
     pub fn flush(&self) {
         let Ok(mut pending) = self.pending.try_borrow_mut() else { return };
         for (id, count) in pending.drain(..) {
-            let _ = hostcalls::increment_metric(id, i64::try_from(count).unwrap_or(i64::MAX));
+            add(Some(id), count);
         }
     }
 

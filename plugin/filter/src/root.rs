@@ -114,7 +114,7 @@ impl RootContext for WsgateRoot {
         match Gate::from_json(&config) {
             Ok(gate) => {
                 for warning in &gate.settings().warnings {
-                    let _ = hostcalls::log(LogLevel::Warn, &format!("wsgate: configuration warning: {warning}"));
+                    host::log(LogLevel::Warn, &format!("wsgate: configuration warning: {warning}"));
                 }
                 // The first fetch waits for the first tick: while Envoy is still
                 // loading its configuration, clusters may not exist yet, and a call
@@ -135,7 +135,7 @@ impl RootContext for WsgateRoot {
             }
             Err(errors) => {
                 for error in &errors.0 {
-                    let _ = hostcalls::log(LogLevel::Critical, &format!("wsgate: invalid configuration: {error}"));
+                    host::log(LogLevel::Critical, &format!("wsgate: invalid configuration: {error}"));
                 }
                 false
             }
