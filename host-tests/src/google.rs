@@ -49,6 +49,8 @@ struct State {
     faults: Vec<(String, Fault)>,
     issued_tokens: BTreeSet<String>,
     requests: Vec<ReceivedRequest>,
+    /// ID-token keys made so far: `kid`s are never reused, as Google's are not.
+    keys_made: usize,
 }
 
 /// The running stand-in. Cheap to clone; all clones control the same server.
@@ -106,9 +108,14 @@ impl GoogleStandIn {
     /// Google's rotation: a new key is published beside the old one and signs from
     /// now on. Returns its `kid`.
     pub fn rotate(&self) -> Result<String, String> {
-        let mut state = self.state();
-        let kid = format!("standin-{}", state.id_keys.len() + 1);
-        state.id_keys.push(SigningKey::generate_rs256(&kid)?);
+        let kid = {
+            let mut state = self.state();
+            state.keys_made = state.keys_made.max(state.id_keys.len()) + 1;
+            format!("standin-{}", state.keys_made)
+        };
+        // RSA key generation takes a while: not under the lock every endpoint needs.
+        let key = SigningKey::generate_rs256(&kid)?;
+        self.state().id_keys.push(key);
         Ok(kid)
     }
 

@@ -43,11 +43,14 @@ fn certs_carry_cache_control_and_rotation_publishes_old_and_new_keys() {
     let kid = google.rotate().unwrap();
     let after = google.mint(&claims()).unwrap();
     let keys = http::get(google.port, "/oauth2/v3/certs", &[]).unwrap().json()["keys"].as_array().unwrap().len();
-    assert_eq!((keys, google.current_kid().unwrap()), (2, kid));
+    assert_eq!((keys, google.current_kid().unwrap()), (2, kid.clone()));
     assert!(verifies(&google, &before) && verifies(&google, &after), "both keys are published during a rotation");
 
     google.retire_oldest();
     assert!(!verifies(&google, &before) && verifies(&google, &after));
+    // A rotation after a retirement names a new key, never a retired or published one.
+    let next = google.rotate().unwrap();
+    assert!(next != kid && next != "standin-1", "{next} reuses a kid");
 }
 
 #[test]

@@ -11,6 +11,7 @@ use wsgate_core::mint::{SigningKey, jwks};
 use wsgate_host_tests::bench::{configs, wrk};
 use wsgate_host_tests::envoy::{Envoy, Ports};
 use wsgate_host_tests::http;
+use wsgate_host_tests::memory;
 use wsgate_host_tests::ports::free_port;
 
 #[derive(Parser)]
@@ -67,7 +68,7 @@ fn run(args: &Args) -> Result<(), String> {
     ];
     let memory_after_1k = memory_after(&warm[2], 1_000, &tokens)?;
     measure(args, &mut warm, &script)?;
-    let memory_after_run = vm_memory(&warm[2]);
+    let memory_after_run = memory::vm_memory(&warm[2].envoy);
     let requests_sent: f64 = warm[2].runs.iter().map(|r| r.requests_per_second * f64::from(args.seconds)).sum();
 
     println!("\ncache-miss mode: every request verifies a signature (native JWT cache off, wsgate token cache off)");
@@ -137,13 +138,7 @@ fn memory_after(contender: &Contender, count: usize, tokens: &[String]) -> Resul
         let auth = format!("Bearer {}", tokens[i % tokens.len()]);
         http::get(contender.envoy.ports.listen, "/", &[("authorization", &auth)]).map_err(|e| e.to_string())?;
     }
-    Ok(vm_memory(contender))
-}
-
-/// The wasm VM's linear memory, as the plugin reports it (gauge, updated every 1,024
-/// requests and at start).
-fn vm_memory(contender: &Contender) -> u64 {
-    contender.envoy.counter("wasmcustom.wsgate.vm.memory_bytes")
+    Ok(memory::vm_memory(&contender.envoy))
 }
 
 /// 90% of users are engineers at example.com (allowed); 10% are in sales (denied).

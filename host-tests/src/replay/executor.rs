@@ -59,8 +59,9 @@ impl NativeExecutor {
 
 impl Executor for NativeExecutor {
     fn send(&mut self, headers: &[(String, String)], upstream: (u16, &[(String, String)]), now: u64) -> Result<Outcome, String> {
-        let stripped: Vec<String> = self.gate.headers_to_strip().iter().map(|h| h.to_string()).collect();
-        let mut request: Vec<(String, String)> = headers.iter().filter(|(n, _)| !stripped.contains(n)).cloned().collect();
+        let all = headers.iter().fold(RequestSnapshot::default(), |s, (n, v)| s.with_header(n, v));
+        let stripped = self.gate.forged_identity_headers(&all);
+        let mut request: Vec<(String, String)> = headers.iter().filter(|(n, _)| !stripped.contains(&n.to_ascii_lowercase())).cloned().collect();
         let snapshot = request.iter().fold(RequestSnapshot::default(), |s, (n, v)| s.with_header(n, v));
         let verdict = self.gate.decide(&snapshot, now);
         let logs = verdict.log_line.iter().cloned().collect();

@@ -19,17 +19,57 @@ pub struct FoundToken {
     pub token: Vec<u8>,
 }
 
+/// A source that holds a token more than once: a repeated header, or a cookie set
+/// twice. Upstreams pick the first, the last or a join of them, so the gate cannot
+/// know which one it would be vouching for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AmbiguousToken;
+
 /// The first non-empty token among `sources`. A header that is present but carries
 /// another scheme (`Authorization: Basic …`) is passed over, not an error: another
-/// source may still hold the token.
-pub fn find_token(sources: &[TokenSource], request: &impl RequestHeaders) -> Option<FoundToken> {
-    sources.iter().enumerate().find_map(|(index, source)| {
-        let token = match source {
-            TokenSource::Header { name, prefix } => from_header(request.header(name)?, prefix),
-            TokenSource::Cookie { name } => cookie_value(request.header("cookie")?, name),
-        }?;
-        Some(FoundToken { source: index, token })
-    })
+/// source may still hold the token. A source that holds a token and is repeated is
+/// ambiguous.
+pub fn find_token(sources: &[TokenSource], request: &impl RequestHeaders) -> Result<Option<FoundToken>, AmbiguousToken> {
+    for (index, source) in sources.iter().enumerate() {
+        let found = match source {
+            TokenSource::Header { name, prefix } => header_token(request, name, prefix)?,
+            TokenSource::Cookie { name } => cookie_token(request, name)?,
+        };
+        if let Some(token) = found {
+            return Ok(Some(FoundToken { source: index, token }));
+        }
+    }
+    Ok(None)
+}
+
+/// Envoy keeps a repeated header as separate entries, or joins it into one value with
+/// commas (it does for `authorization`); a JWT never holds a comma, so either way each
+/// comma-separated part is one value.
+fn header_token(request: &impl RequestHeaders, name: &str, prefix: &str) -> Result<Option<Vec<u8>>, AmbiguousToken> {
+    let Some(first) = request.header(name) else { return Ok(None) };
+    if request.header_count(name) == 1 && !first.contains(&b',') {
+        return Ok(from_header(first, prefix));
+    }
+    let values = request.header_values(name);
+    let parts: Vec<&[u8]> = values.iter().flat_map(|value| value.split(|&b| b == b',')).map(<[u8]>::trim_ascii).collect();
+    let tokens = parts.iter().filter(|part| from_header(part, prefix).is_some()).count();
+    match (parts.len(), tokens) {
+        (_, 0) => Ok(None),
+        (1, _) => Ok(from_header(parts[0], prefix)),
+        _ => Err(AmbiguousToken),
+    }
+}
+
+fn cookie_token(request: &impl RequestHeaders, name: &str) -> Result<Option<Vec<u8>>, AmbiguousToken> {
+    let mut found: Option<Vec<u8>> = None;
+    for header in request.header_values("cookie") {
+        for value in cookie_values(header, name) {
+            if found.replace(value).is_some() {
+                return Err(AmbiguousToken);
+            }
+        }
+    }
+    Ok(found.filter(|token| !token.is_empty()))
 }
 
 fn from_header(value: &[u8], prefix: &str) -> Option<Vec<u8>> {
@@ -43,10 +83,17 @@ fn from_header(value: &[u8], prefix: &str) -> Option<Vec<u8>> {
 
 /// The value of cookie `name` in a `Cookie` header (RFC 6265 `name=value; …`).
 pub fn cookie_value(header: &[u8], name: &str) -> Option<Vec<u8>> {
-    header.split(|&b| b == b';').find_map(|pair| {
-        let (key, value) = split_pair(pair)?;
-        (key == name.as_bytes()).then(|| non_empty(unquote(value))).flatten()
-    })
+    cookie_values(header, name).into_iter().find(|value| !value.is_empty())
+}
+
+/// Every value of cookie `name` in a `Cookie` header, empty ones included.
+fn cookie_values(header: &[u8], name: &str) -> Vec<Vec<u8>> {
+    header
+        .split(|&b| b == b';')
+        .filter_map(split_pair)
+        .filter(|(key, _)| *key == name.as_bytes())
+        .map(|(_, value)| unquote(value).to_vec())
+        .collect()
 }
 
 /// The `Cookie` header with cookie `name` removed; `None` when nothing would remain.
@@ -91,6 +138,7 @@ mod tests {
 
     fn find(request: RequestSnapshot) -> Option<(usize, String)> {
         find_token(&default_sources(), &request)
+            .unwrap()
             .map(|found| (found.source, String::from_utf8(found.token).unwrap()))
     }
 
@@ -140,7 +188,26 @@ mod tests {
     #[test]
     fn non_utf8_values_are_passed_on_as_bytes_for_the_verifier_to_refuse() {
         let found = find_token(&default_sources(), &get().with_header_bytes("authorization", b"Bearer \xff\xfe".to_vec()));
-        assert_eq!(found.unwrap().token, b"\xff\xfe");
+        assert_eq!(found.unwrap().unwrap().token, b"\xff\xfe");
+    }
+
+    #[test]
+    fn a_repeated_token_source_is_ambiguous() {
+        let sources = default_sources();
+        let twice = get().with_header("authorization", "Bearer a").with_header("authorization", "Bearer b");
+        assert_eq!(find_token(&sources, &twice), Err(AmbiguousToken));
+        let basic_and_bearer = get().with_header("authorization", "Basic x").with_header("authorization", "Bearer b");
+        assert_eq!(find_token(&sources, &basic_and_bearer), Err(AmbiguousToken));
+        let joined = get().with_header("authorization", "Bearer a, Bearer b");
+        assert_eq!(find_token(&sources, &joined), Err(AmbiguousToken));
+        let joined_basic = get().with_header("authorization", "Basic x,Bearer b");
+        assert_eq!(find_token(&sources, &joined_basic), Err(AmbiguousToken));
+        let two_basics = get().with_header("authorization", "Basic x").with_header("authorization", "Basic y");
+        assert_eq!(find_token(&sources, &two_basics), Ok(None));
+        let cookie_twice = get().with_header("cookie", "GCP_IAP_AUTH_TOKEN=a; x=1").with_header("cookie", "GCP_IAP_AUTH_TOKEN=b");
+        assert_eq!(find_token(&sources, &cookie_twice), Err(AmbiguousToken));
+        let cookie_twice_in_one = get().with_header("cookie", "GCP_IAP_AUTH_TOKEN=a; GCP_IAP_AUTH_TOKEN=a");
+        assert_eq!(find_token(&sources, &cookie_twice_in_one), Err(AmbiguousToken));
     }
 
     #[test]

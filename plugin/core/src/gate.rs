@@ -18,7 +18,7 @@ use crate::policy::subjects::Caller;
 use crate::policy::{Policy, PolicyDecision};
 use crate::policy_config::Effect;
 use crate::reason::Reason;
-use crate::request::RequestHeaders;
+use crate::request::{RequestHeaders, RequestSnapshot};
 use crate::respond::{LocalResponse, refusal};
 use crate::settings::{ConfigErrors, Settings};
 use crate::verify::{Identity, Rejection};
@@ -28,7 +28,7 @@ use std::rc::Rc;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Forward it upstream after setting and removing these request headers. The
-    /// identity headers of [`Gate::headers_to_strip`] must already be gone.
+    /// headers of [`Gate::forged_identity_headers`] must already be gone.
     Forward { set: Vec<(String, Vec<u8>)>, remove: Vec<String> },
     /// Answer it here.
     Respond(LocalResponse),
@@ -132,10 +132,22 @@ impl Gate {
         self.cache.len()
     }
 
-    /// Headers removed from every client request, whatever the decision, before
-    /// anything else: only the gate may set them.
-    pub fn headers_to_strip(&self) -> [&str; 4] {
+    /// The configured identity headers, which only the gate may set.
+    pub fn identity_header_names(&self) -> [&str; 4] {
         self.settings.identity_headers.all()
+    }
+
+    /// The names of the headers in `request` that must be removed from it, whatever the
+    /// decision, before anything else: every spelling an upstream could read as an
+    /// identity header (see [`crate::settings::IdentityHeaders::could_be_read_as_one`]).
+    pub fn forged_identity_headers(&self, request: &RequestSnapshot) -> Vec<String> {
+        let mut names: Vec<String> = request
+            .names()
+            .filter(|name| self.settings.identity_headers.could_be_read_as_one(name))
+            .map(str::to_owned)
+            .collect();
+        names.dedup();
+        names
     }
 
     /// The providers whose keys are fetched, by provider index.
@@ -218,8 +230,12 @@ impl Gate {
 
     fn decide_with(&mut self, request: &impl RequestHeaders, now: u64, may_wait: bool) -> Verdict {
         let facts = RequestFacts::read(request);
-        let token = find_token(&self.settings.token_sources, request);
-        let outcome = self.evaluate(&facts, token.as_ref(), now, may_wait);
+        // A source holding two tokens makes the caller anonymous, like a bad token.
+        let (token, ambiguous) = match find_token(&self.settings.token_sources, request) {
+            Ok(token) => (token, false),
+            Err(_) => (None, true),
+        };
+        let outcome = self.evaluate(&facts, token.as_ref(), ambiguous, now, may_wait);
         let explanation = self.explanation(&outcome);
         let mut response_headers = Vec::new();
         let status = self.status(&outcome);
@@ -227,7 +243,7 @@ impl Gate {
             response_headers.extend(explanation);
             self.forward(outcome.verified.as_deref(), outcome.live_groups.as_ref(), token.as_ref(), request)
         } else {
-            let mut response = refusal(outcome.reason, status, token.is_some(), &self.settings.realm, &facts.request_id);
+            let mut response = refusal(outcome.reason, status, token.is_some() || ambiguous, &self.settings.realm, &facts.request_id);
             response.headers.extend(explanation);
             Action::Respond(response)
         };
@@ -261,12 +277,13 @@ impl Gate {
         configured.unwrap_or(outcome.reason.status())
     }
 
-    fn evaluate(&mut self, facts: &RequestFacts, token: Option<&FoundToken>, now: u64, may_wait: bool) -> Outcome {
+    fn evaluate(&mut self, facts: &RequestFacts, token: Option<&FoundToken>, ambiguous: bool, now: u64, may_wait: bool) -> Outcome {
         let Ok(shape) = RequestShape::new(&facts.raw_authority, &facts.raw_path, &facts.raw_method) else {
             return Outcome::early(Reason::AmbiguousPath);
         };
         // Why the caller is anonymous: no token, or one that failed; None once verified.
         let (verified, token_failure, key_provider) = match token {
+            None if ambiguous => (None, Some(Reason::AmbiguousToken), None),
             None => (None, Some(Reason::MissingToken), None),
             Some(token) => match self.authenticate(&token.token, now) {
                 Ok(verified) => (Some(verified), None, None),

@@ -69,6 +69,22 @@ impl SigningKey {
     }
 }
 
+/// Signs `header` and `payload` exactly as given — any JSON, any bytes — with the RSA
+/// key's RS256: for tokens that are malformed on purpose (duplicate members, floats
+/// for times, `crit`, `jku`…), which the claims-based [`SigningKey::sign`] cannot write.
+pub fn sign_rs256_raw(key: &RS256KeyPair, header: &str, payload: &[u8]) -> Result<String, String> {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use superboring::{hash::MessageDigest, pkey::PKey, rsa::Padding, sign::Signer};
+    let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(payload));
+    let pkey = PKey::from_rsa(key.key_pair().as_ref().clone()).map_err(|e| e.to_string())?;
+    let mut signer = Signer::new(MessageDigest::sha256(), &pkey).map_err(|e| e.to_string())?;
+    signer.set_rsa_padding(Padding::PKCS1).map_err(|e| e.to_string())?;
+    signer.update(input.as_bytes()).map_err(|e| e.to_string())?;
+    let signature = signer.sign_to_vec().map_err(|e| e.to_string())?;
+    Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
+}
+
 /// A JWKS document holding the public halves of `keys`.
 pub fn jwks(keys: &[&SigningKey]) -> Value {
     json!({ "keys": keys.iter().map(|key| key.public_jwk()).collect::<Vec<_>>() })

@@ -4,6 +4,7 @@
 use crate::config::Algorithm;
 use crate::jwks::{KeySet, VerifyingKey};
 use crate::key_refresh::RemoteJwks;
+use crate::policy::subjects::canonical_domain;
 use crate::reason::Reason;
 use jwt_simple::prelude::JWTClaims;
 use serde::Deserialize;
@@ -71,6 +72,9 @@ impl Provider {
     /// itself is checked during signature verification, with the same skew.
     pub fn check_claims(&self, claims: &JWTClaims<GoogleClaims>, now: u64) -> Result<(), Reason> {
         self.check_times(claims, now)?;
+        if claims.subject.as_deref().is_none_or(str::is_empty) {
+            return Err(Reason::MissingSubject);
+        }
         self.check_audience(claims)?;
         self.check_domain(&claims.custom)?;
         self.check_email_verified(&claims.custom)?;
@@ -105,7 +109,7 @@ impl Provider {
             return Ok(());
         }
         match &claims.hd {
-            Some(hd) if self.allowed_domains.contains(&hd.to_ascii_lowercase()) => Ok(()),
+            Some(hd) if self.allowed_domains.contains(&canonical_domain(hd)) => Ok(()),
             _ => Err(Reason::DomainNotAllowed),
         }
     }

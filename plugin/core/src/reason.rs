@@ -43,6 +43,8 @@ pub enum Reason {
     MissingExpiry,
     /// The token carries no `iat`, so its lifetime cannot be bounded.
     MissingIssuedAt,
+    /// The token carries no `sub` (or an empty one): there is no one to vouch for.
+    MissingSubject,
     /// `exp - iat` exceeds the provider's `max_lifetime_seconds`.
     LifetimeTooLong,
     /// The Workspace domain (`hd`) is missing or not in the provider's `allowed_domains`.
@@ -71,6 +73,10 @@ pub enum Reason {
     /// 400: a path the upstream might read as another (`/a/../admin`, `%2e`): no rule
     /// can be trusted to match it.
     AmbiguousPath,
+    /// 400 (RFC 6750 `invalid_request`): a token source holds more than one token —
+    /// a repeated `Authorization` header, a token cookie set twice — and upstreams
+    /// disagree about which one counts.
+    AmbiguousToken,
     /// The policy is in dry-run: the request would have been refused (the log says
     /// why) but was let through.
     DryRun,
@@ -78,7 +84,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, for defining metrics up front and for documentation tests.
-    pub const ALL: [Reason; 27] = [
+    pub const ALL: [Reason; 29] = [
         Reason::Allowed,
         Reason::PublicPath,
         Reason::MissingToken,
@@ -96,6 +102,7 @@ impl Reason {
         Reason::IssuedInFuture,
         Reason::MissingExpiry,
         Reason::MissingIssuedAt,
+        Reason::MissingSubject,
         Reason::LifetimeTooLong,
         Reason::DomainNotAllowed,
         Reason::EmailNotVerified,
@@ -105,6 +112,7 @@ impl Reason {
         Reason::NotAllowed,
         Reason::DeniedByRule,
         Reason::AmbiguousPath,
+        Reason::AmbiguousToken,
         Reason::DryRun,
     ];
 
@@ -128,6 +136,7 @@ impl Reason {
             Reason::IssuedInFuture => "issued_in_future",
             Reason::MissingExpiry => "missing_exp",
             Reason::MissingIssuedAt => "missing_iat",
+            Reason::MissingSubject => "missing_sub",
             Reason::LifetimeTooLong => "lifetime_too_long",
             Reason::DomainNotAllowed => "domain_not_allowed",
             Reason::EmailNotVerified => "email_not_verified",
@@ -137,6 +146,7 @@ impl Reason {
             Reason::NotAllowed => "not_allowed",
             Reason::DeniedByRule => "denied_by_rule",
             Reason::AmbiguousPath => "ambiguous_path",
+            Reason::AmbiguousToken => "ambiguous_token",
             Reason::DryRun => "dry_run",
         }
     }
@@ -147,7 +157,7 @@ impl Reason {
             Reason::Allowed | Reason::PublicPath | Reason::DryRun => 200,
             Reason::NotAllowed | Reason::DeniedByRule | Reason::GroupsUnavailable => 403,
             Reason::KeysUnavailable => 503,
-            Reason::AmbiguousPath => 400,
+            Reason::AmbiguousPath | Reason::AmbiguousToken => 400,
             _ => 401,
         }
     }
@@ -179,6 +189,7 @@ impl Reason {
             Reason::IssuedInFuture => "the token is issued in the future",
             Reason::MissingExpiry => "the token has no expiry",
             Reason::MissingIssuedAt => "the token has no issue time",
+            Reason::MissingSubject => "the token has no subject",
             Reason::LifetimeTooLong => "the token's lifetime is too long",
             Reason::DomainNotAllowed => "the token's Workspace domain is not accepted",
             Reason::EmailNotVerified => "the token's email is not verified",
@@ -188,6 +199,7 @@ impl Reason {
             Reason::NotAllowed => "the caller is not allowed",
             Reason::DeniedByRule => "the caller is denied by a rule",
             Reason::AmbiguousPath => "the path is ambiguous",
+            Reason::AmbiguousToken => "the request carries more than one token",
             Reason::DryRun => "dry run",
         }
     }

@@ -10,6 +10,17 @@ pub trait RequestHeaders {
     /// The value of header `name` (lower case), as raw bytes: clients may send
     /// anything, and only the core decides what is acceptable.
     fn header(&self, name: &str) -> Option<&[u8]>;
+
+    /// How many `name` headers the request has (lower case). Envoy keeps repeated
+    /// headers as separate entries, and upstreams disagree about which one counts.
+    fn header_count(&self, name: &str) -> usize {
+        usize::from(self.header(name).is_some())
+    }
+
+    /// Every value of the `name` headers, in order.
+    fn header_values(&self, name: &str) -> Vec<&[u8]> {
+        self.header(name).into_iter().collect()
+    }
 }
 
 /// A request held in memory.
@@ -33,6 +44,16 @@ impl RequestSnapshot {
         Self { headers }
     }
 
+    /// The header names, in order, once per occurrence.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.headers.iter().map(|(name, _)| name.as_str())
+    }
+
+    /// Every value of header `name` (lower case), in order.
+    pub fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.headers.iter().filter(move |(n, _)| n == name).map(|(_, v)| v.as_slice())
+    }
+
     /// Removes every `name` header (lower case); whether there was one.
     pub fn remove(&mut self, name: &str) -> bool {
         let before = self.headers.len();
@@ -53,5 +74,13 @@ impl RequestSnapshot {
 impl RequestHeaders for RequestSnapshot {
     fn header(&self, name: &str) -> Option<&[u8]> {
         self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice())
+    }
+
+    fn header_count(&self, name: &str) -> usize {
+        self.headers.iter().filter(|(n, _)| n == name).count()
+    }
+
+    fn header_values(&self, name: &str) -> Vec<&[u8]> {
+        self.headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_slice()).collect()
     }
 }

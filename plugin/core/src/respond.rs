@@ -28,7 +28,7 @@ pub fn refusal(reason: Reason, status: u16, token_sent: bool, realm: &str, reque
         ("content-type".to_owned(), "application/json".to_owned()),
         ("cache-control".to_owned(), "no-store".to_owned()),
     ];
-    if status == 401 {
+    if status == 401 || reason == Reason::AmbiguousToken {
         headers.push(("www-authenticate".to_owned(), challenge(reason, token_sent, realm)));
     }
     if status == 503 {
@@ -38,8 +38,12 @@ pub fn refusal(reason: Reason, status: u16, token_sent: bool, realm: &str, reque
     LocalResponse { status, headers, body }
 }
 
+/// RFC 6750 §3.1: a request that "uses more than one method for including an access
+/// token" is an `invalid_request` (400); a token that fails is an `invalid_token`.
 fn challenge(reason: Reason, token_sent: bool, realm: &str) -> String {
-    if token_sent {
+    if reason == Reason::AmbiguousToken {
+        format!("Bearer realm=\"{realm}\", error=\"invalid_request\", error_description=\"{}\"", reason.description())
+    } else if token_sent {
         format!(
             "Bearer realm=\"{realm}\", error=\"invalid_token\", error_description=\"{}\"",
             reason.description()
@@ -71,6 +75,16 @@ mod tests {
         assert_eq!(
             header(&response, "www-authenticate"),
             Some("Bearer realm=\"wsgate\", error=\"invalid_token\", error_description=\"the token has expired\"")
+        );
+    }
+
+    #[test]
+    fn two_tokens_get_400_invalid_request() {
+        let response = refusal(Reason::AmbiguousToken, 400, true, "wsgate", "r4");
+        assert_eq!(response.status, 400);
+        assert_eq!(
+            header(&response, "www-authenticate"),
+            Some("Bearer realm=\"wsgate\", error=\"invalid_request\", error_description=\"the request carries more than one token\"")
         );
     }
 

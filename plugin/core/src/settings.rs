@@ -11,6 +11,7 @@ use crate::jwks::{KeySet, has_key_for, parse_jwks};
 use crate::key_refresh::RemoteJwks;
 use crate::policy::Policy;
 use crate::policy::compile::compile;
+use crate::policy::subjects::canonical_domain;
 use crate::provider::Provider;
 use crate::verify::Verifier;
 use std::collections::HashSet;
@@ -61,6 +62,23 @@ impl IdentityHeaders {
     pub fn all(&self) -> [&str; 4] {
         [&self.email, &self.subject, &self.domain, &self.groups]
     }
+
+    /// Whether a request header called `name` could reach the service as one of the
+    /// identity headers: WSGI, CGI, Rack and PHP read `x_workspace_email` (and
+    /// `X-Workspace_Email`) as `HTTP_X_WORKSPACE_EMAIL`, the same variable as
+    /// `x-workspace-email`. Names compare by their ASCII letters and digits alone, case
+    /// folded: stricter than any of those readings.
+    pub fn could_be_read_as_one(&self, name: &str) -> bool {
+        self.all().iter().any(|identity| same_letters_and_digits(name, identity))
+    }
+}
+
+/// Whether two header names have the same letters and digits, ASCII case folded,
+/// whatever separators stand between them.
+pub fn same_letters_and_digits(a: &str, b: &str) -> bool {
+    let significant = |name: &str| name.bytes().filter(u8::is_ascii_alphanumeric).map(|b| b.to_ascii_lowercase()).collect::<Vec<u8>>();
+    let (a, b) = (significant(a), significant(b));
+    !a.is_empty() && a == b
 }
 
 /// A validated configuration.
@@ -207,7 +225,7 @@ impl Checker {
             algorithms: config.algorithms.clone(),
             clock_skew: config.clock_skew_seconds,
             max_lifetime: config.max_lifetime_seconds,
-            allowed_domains: config.allowed_domains.iter().map(|d| d.to_ascii_lowercase()).collect(),
+            allowed_domains: config.allowed_domains.iter().map(|d| canonical_domain(d)).collect(),
             require_email_verified: config.require_email_verified,
             allowed_azp: config.allowed_azp.iter().cloned().collect(),
             groups_claim: config.groups_claim.clone(),

@@ -9,6 +9,7 @@
 use crate::config::Algorithm;
 use crate::jwks::{KeySet, VerifyingKey};
 use crate::provider::{GoogleClaims, Provider};
+use crate::policy::subjects::{canonical_domain, canonical_email};
 use crate::reason::Reason;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -122,8 +123,10 @@ fn split_compact(token: &[u8]) -> Result<(&str, &str, &str), Reason> {
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
     let mut segments = token.split('.');
     match (segments.next(), segments.next(), segments.next(), segments.next()) {
+        // The signature must be canonical base64url: with a lenient decoder, unused
+        // trailing bits would let one signature be written several ways.
         (Some(header), Some(payload), Some(signature), None)
-            if well_formed_chars && !header.is_empty() && !payload.is_empty() && !signature.is_empty() =>
+            if well_formed_chars && !header.is_empty() && !payload.is_empty() && URL_SAFE_NO_PAD.decode(signature).is_ok_and(|s| !s.is_empty()) =>
         {
             Ok((token, header, payload))
         }
@@ -194,8 +197,8 @@ fn identity(provider: usize, groups_claim: &str, mut claims: JWTClaims<GoogleCla
         provider,
         groups,
         subject: claims.subject.unwrap_or_default(),
-        email: claims.custom.email,
-        domain: claims.custom.hd,
+        email: claims.custom.email.as_deref().map(canonical_email),
+        domain: claims.custom.hd.as_deref().map(canonical_domain),
         expires_at: claims.expires_at.map_or(0, |exp| exp.as_secs()),
     }
 }

@@ -139,5 +139,21 @@ fn identity_headers_to_strip_are_the_configured_ones() {
     let mut config = config();
     config["identity_headers"] = json!({"email": "X-Caller-Email"});
     let gate = Gate::new(settings(&config));
-    assert_eq!(gate.headers_to_strip(), ["x-caller-email", "x-workspace-subject", "x-workspace-domain", "x-workspace-groups"]);
+    assert_eq!(gate.identity_header_names(), ["x-caller-email", "x-workspace-subject", "x-workspace-domain", "x-workspace-groups"]);
+}
+
+#[test]
+fn every_spelling_an_upstream_reads_as_an_identity_header_is_stripped() {
+    let gate = Gate::new(settings(&config()));
+    let request = RequestSnapshot::new("GET", "svc", "/")
+        .with_header("x_workspace_email", "root@example.com")
+        .with_header("X-Workspace_Domain", "example.com")
+        .with_header("x-workspace.groups", "admins@example.com")
+        .with_header("x-workspace-subject", "1")
+        .with_header("x-workspace-emails", "kept")
+        .with_header("x-workspaceemail", "folded");
+    assert_eq!(
+        gate.forged_identity_headers(&request),
+        ["x_workspace_email", "x-workspace_domain", "x-workspace.groups", "x-workspace-subject", "x-workspaceemail"]
+    );
 }

@@ -117,7 +117,9 @@ fn nested_directory_groups_count_for_their_members_and_for_claimed_groups() {
                 {"name": "groups/01/memberships/1", "preferredMemberKey": {"id": "Bob@Example.com"}, "roles": [{"name": "MEMBER"}], "type": "USER"},
                 {"name": "groups/01/memberships/2", "preferredMemberKey": {"id": "sre@example.com"}, "roles": [{"name": "MEMBER"}], "type": "GROUP"}
             ],
-            "sre@example.com": ["sam@example.com"]
+            "sre@example.com": ["sam@example.com"],
+            "frontend@example.com": [],
+            "ops@example.com": ["eng@example.com", {"name": "groups/02/memberships/1", "preferredMemberKey": {"id": "oncall@example.com"}, "type": "GROUP"}]
         }
     }));
     assert_eq!(decide(&policy, "GET", "h", "/", Some(("bob@example.com", None, &[]))).0, ALLOW, "direct via gcloud membership");
@@ -125,6 +127,10 @@ fn nested_directory_groups_count_for_their_members_and_for_claimed_groups() {
     assert_eq!(decide(&policy, "GET", "h", "/", Some(("zed@example.com", None, &["frontend@example.com"]))).0, ALLOW, "claimed subgroup");
     assert_eq!(decide(&policy, "GET", "h", "/", Some(("zed@example.com", None, &["eng@example.com"]))).0, ALLOW, "claimed group itself");
     assert_eq!(decide(&policy, "GET", "h", "/", ALICE).0, DENY);
+    // A claimed name expands only as a group of the snapshot: a member's email grants
+    // nothing, and a group declared `type: GROUP` counts with its parents only.
+    assert_eq!(decide(&policy, "GET", "h", "/", Some(("zed@example.com", None, &["bob@example.com"]))).0, DENY, "a member's email claimed as a group");
+    assert_eq!(decide(&policy, "GET", "h", "/", Some(("zed@example.com", None, &["oncall@example.com"]))).0, DENY, "ops@ is not referenced");
 }
 
 #[test]

@@ -85,11 +85,12 @@ impl HttpContext for WsgateHttp {
     }
 }
 
-/// Only headers the client actually sent cost a host call to remove.
+/// Removes every spelling of an identity header the client sent; only headers the
+/// client actually sent cost a host call.
 fn strip_identity_headers(shared: &Shared, request: &mut RequestSnapshot) -> Option<()> {
     let gate = shared.gate.try_borrow().ok()?;
-    for name in gate.headers_to_strip() {
-        if request.remove(name) && hostcalls::remove_map_value(MapType::HttpRequestHeaders, name).is_err() {
+    for name in gate.forged_identity_headers(request) {
+        if request.remove(&name) && hostcalls::remove_map_value(MapType::HttpRequestHeaders, &name).is_err() {
             return None;
         }
     }

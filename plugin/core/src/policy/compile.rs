@@ -8,7 +8,7 @@ use crate::policy::groups::{Directory, DirectoryError, GroupTable};
 use crate::policy::index::RuleIndex;
 use crate::policy::pattern::{HostPattern, Method, MethodSet, PathPattern};
 use crate::policy::rule::Rule;
-use crate::policy::subjects::Subjects;
+use crate::policy::subjects::{Subjects, canonical_domain, canonical_email};
 use crate::policy::{Policy, lint};
 use crate::policy_config::{Effect, PathConfig, PolicyConfig, RuleConfig, SubjectsConfig};
 use crate::settings::ConfigError;
@@ -41,7 +41,9 @@ pub fn compile(config: &PolicyConfig, base: &str) -> (Option<Policy>, Diagnostic
     }
     rules.sort_by(|a, b| a.name.cmp(&b.name));
     diagnostics.warnings.extend(lint::warnings(&rules, config.default, base));
+    let mixed_case_patterns = rules.iter().flat_map(|rule| &rule.paths).any(PathPattern::has_upper_case);
     let policy = Policy {
+        mixed_case_patterns,
         index: RuleIndex::build(&rules),
         rules,
         default: config.default,
@@ -140,10 +142,9 @@ impl Compiler<'_> {
     }
 
     fn subjects(&mut self, path: &str, config: &SubjectsConfig) -> Subjects {
-        let lower = |list: &[String]| list.iter().map(|s| s.to_ascii_lowercase()).collect::<HashSet<_>>();
         let mut subjects = Subjects {
-            users: lower(&config.users),
-            domains: lower(&config.domains),
+            users: config.users.iter().map(|u| canonical_email(u)).collect::<HashSet<_>>(),
+            domains: config.domains.iter().map(|d| canonical_domain(d)).collect::<HashSet<_>>(),
             groups: config.groups.iter().map(|g| self.groups.intern(g)).collect(),
             authenticated: config.authenticated,
             anonymous: config.anonymous,
@@ -163,7 +164,7 @@ impl Compiler<'_> {
                     subjects.service_account_suffixes.push(suffix.to_ascii_lowercase());
                 }
                 None if account.contains('@') && !account.contains('*') => {
-                    subjects.service_accounts.insert(account.to_ascii_lowercase());
+                    subjects.service_accounts.insert(canonical_email(account));
                 }
                 _ => self.error(&format!("{path}.service_accounts[{i}]"), format!("`{account}` must be an email or `*@project.iam.gserviceaccount.com`")),
             }

@@ -80,11 +80,14 @@ impl GroupTable {
     }
 }
 
-/// The snapshot, flattened: for every member email and every group email, the
-/// referenced groups it belongs to, directly or through nesting.
+/// The snapshot, flattened: for every member email, and separately for every group
+/// of the snapshot, the referenced groups it belongs to, directly or through nesting.
+/// The two are kept apart so that a token claiming membership of "group"
+/// `alice@example.com` gains nothing: a claimed group expands only as a group.
 #[derive(Debug, Default)]
 pub struct Directory {
     memberships: HashMap<String, GroupSet>,
+    groups: HashMap<String, GroupSet>,
 }
 
 /// Why a snapshot cannot be flattened, with the chain of group emails involved.
@@ -112,6 +115,14 @@ impl Directory {
                 (group.to_ascii_lowercase(), members.iter().map(|m| m.email().to_ascii_lowercase()).collect())
             })
             .collect();
+        // Members declared as groups (`"type": "GROUP"` in a gcloud membership) are
+        // groups even when the snapshot does not list their own members.
+        let declared_groups: Vec<String> = snapshot
+            .values()
+            .flatten()
+            .filter(|m| matches!(m, MemberConfig::Membership(ms) if ms.kind.as_deref() == Some("GROUP")))
+            .map(|m| m.email().to_ascii_lowercase())
+            .collect();
         let mut parents = Parents::new();
         for (group, members) in &graph {
             for member in members {
@@ -119,29 +130,32 @@ impl Directory {
             }
         }
         let mut closures: HashMap<String, GroupSet> = HashMap::new();
-        for group in graph.keys() {
+        for group in graph.keys().chain(&declared_groups) {
             closure_of(group, &parents, groups, &mut closures, &mut Vec::new())?;
         }
         // A member's groups: the closure of every group that lists it directly.
         let mut memberships: HashMap<String, GroupSet> = HashMap::new();
         for (group, members) in &graph {
             let Some(closure) = closures.get(group).filter(|c| !c.is_empty()) else { continue };
-            for member in members {
+            // Nested groups (members that are keys) are in `groups`, not here.
+            for member in members.iter().filter(|m| !graph.contains_key(*m) && !declared_groups.contains(m)) {
                 memberships.entry(member.clone()).or_default().union_with(closure);
             }
         }
         // A group named in a token claim counts with everything it is nested in.
-        for (group, closure) in closures {
-            if !closure.is_empty() {
-                memberships.entry(group).or_default().union_with(&closure);
-            }
-        }
-        Ok(Directory { memberships })
+        let groups = closures.into_iter().filter(|(_, closure)| !closure.is_empty()).collect();
+        Ok(Directory { memberships, groups })
     }
 
-    /// The referenced groups `email` (a user, service account or group) belongs to.
+    /// The referenced groups member `email` (a user or service account) belongs to.
     pub fn groups_of(&self, email: &str) -> Option<&GroupSet> {
         self.memberships.get(email)
+    }
+
+    /// The referenced groups that group `email` of the snapshot is, itself included:
+    /// what a token's claim of membership in it grants.
+    pub fn groups_of_group(&self, email: &str) -> Option<&GroupSet> {
+        self.groups.get(email)
     }
 }
 
@@ -206,8 +220,11 @@ mod tests {
         let alice = directory.groups_of("alice@example.com").unwrap();
         assert!(alice.contains(eng) && alice.contains(everyone));
         // Unreferenced groups get no id, but still carry membership through them.
-        assert!(directory.groups_of("backend@example.com").unwrap().contains(everyone));
+        assert!(directory.groups_of_group("backend@example.com").unwrap().contains(everyone));
         assert!(directory.groups_of("bob@example.com").is_none());
+        // Members and groups are looked up apart: a user is not a group, nor the reverse.
+        assert!(directory.groups_of_group("alice@example.com").is_none());
+        assert!(directory.groups_of("backend@example.com").is_none());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Rules indexed by host and first path segment, so a request only looks at the rules
 //! that could be about it: a 1,000-rule policy costs about what a 10-rule one does.
 
-use crate::policy::pattern::{HostPattern, RequestShape, first_segment};
+use crate::policy::pattern::{HostPattern, first_segment};
 use crate::policy::rule::Rule;
 use std::collections::HashMap;
 
@@ -20,7 +20,7 @@ impl Buckets {
         let keys: Vec<Option<&str>> = if rule.paths.is_empty() { vec![None] } else { rule.paths.iter().map(|p| p.index_key()).collect() };
         for key in keys {
             let list = match key {
-                Some(segment) => self.by_segment.entry(segment.to_owned()).or_default(),
+                Some(segment) => self.by_segment.entry(segment.to_ascii_lowercase()).or_default(),
                 None => &mut self.any_path,
             };
             if list.last() != Some(&id) {
@@ -29,6 +29,7 @@ impl Buckets {
         }
     }
 
+    /// `segment` is lower case: keys are, so that case-folded readings find their rules.
     fn visit(&self, segment: &str, f: &mut impl FnMut(RuleId)) {
         for id in self.by_segment.get(segment).into_iter().flatten().chain(&self.any_path) {
             f(*id);
@@ -61,17 +62,24 @@ impl RuleIndex {
         index
     }
 
-    /// Calls `f` with every rule that might apply to `request` (possibly more than
-    /// once); callers still check each rule. Allocates nothing.
-    pub fn for_each_candidate(&self, request: &RequestShape, mut f: impl FnMut(RuleId)) {
-        let segment = first_segment(&request.path);
-        if let Some(buckets) = self.exact_host.get(request.host.as_str()) {
+    /// Calls `f` with every rule that might apply to a request for `host` and `path`
+    /// (possibly more than once); callers still check each rule. Allocates only for a
+    /// first segment with upper case in it.
+    pub fn for_each_candidate(&self, host: &str, path: &str, mut f: impl FnMut(RuleId)) {
+        let segment = first_segment(path);
+        let lowered;
+        let segment = if segment.bytes().any(|b| b.is_ascii_uppercase()) {
+            lowered = segment.to_ascii_lowercase();
+            lowered.as_str()
+        } else {
+            segment
+        };
+        if let Some(buckets) = self.exact_host.get(host) {
             buckets.visit(segment, &mut f);
         }
         if !self.subdomain.is_empty() {
-            let dots = request.host.match_indices('.').map(|(at, _)| at);
-            for at in dots {
-                if let Some(buckets) = self.subdomain.get(&request.host[at + 1..]) {
+            for (at, _) in host.match_indices('.') {
+                if let Some(buckets) = self.subdomain.get(&host[at + 1..]) {
                     buckets.visit(segment, &mut f);
                 }
             }

@@ -7,6 +7,7 @@ pub mod compile;
 pub mod groups;
 pub mod index;
 pub mod lint;
+pub mod path;
 pub mod pattern;
 pub mod rule;
 pub mod subjects;
@@ -14,10 +15,11 @@ pub mod subjects;
 use crate::policy_config::Effect;
 use groups::{Directory, GroupId, GroupSet, GroupTable};
 use index::{RuleId, RuleIndex};
-use pattern::RequestShape;
+use pattern::{PathReading, RequestShape};
+use std::borrow::Cow;
 use rule::Rule;
 use std::rc::Rc;
-use subjects::Caller;
+use subjects::{Caller, canonical_domain, canonical_email};
 
 /// A compiled policy.
 #[derive(Debug)]
@@ -30,6 +32,8 @@ pub struct Policy {
     groups: GroupTable,
     directory: Directory,
     pub explain_header: Option<String>,
+    /// Some path pattern has upper case: every reading is also compared case-folded.
+    mixed_case_patterns: bool,
 }
 
 /// What the policy decided for one request.
@@ -68,16 +72,36 @@ impl Matches {
     }
 }
 
+/// Of two readings' decisions, the one to enforce: a deny by a rule over a default
+/// deny over an allow; the earlier reading when they tie.
+fn stricter(first: (Effect, Option<RuleId>), second: (Effect, Option<RuleId>)) -> (Effect, Option<RuleId>) {
+    let rank = |(effect, rule): (Effect, Option<RuleId>)| match (effect, rule) {
+        (Effect::Deny, Some(_)) => 2,
+        (Effect::Deny, None) => 1,
+        (Effect::Allow, _) => 0,
+    };
+    if rank(second) > rank(first) { second } else { first }
+}
+
 impl Policy {
+    /// Decides on every reading of the request's path (see [`path`]) and keeps the
+    /// strictest answer: a deny under any reading denies, an allow needs every reading.
     pub fn evaluate(&self, request: &RequestShape, caller: &Caller) -> PolicyDecision {
-        let mut matches = Matches::default();
-        self.index.for_each_candidate(request, |id| {
-            if let Some(rule) = self.rules.get(id).filter(|rule| rule.applies(request, caller)) {
-                matches.offer(id, rule);
-            }
-        });
-        let (effect, rule) = Matches::decide(matches.enforced, self.default);
-        let shadow = Matches::decide(matches.all, self.default);
+        let mut strictest: Option<[(Effect, Option<RuleId>); 2]> = None;
+        for reading in self.readings(request).iter() {
+            let mut matches = Matches::default();
+            self.index.for_each_candidate(&request.host, &reading.path, |id| {
+                if let Some(rule) = self.rules.get(id).filter(|rule| rule.applies(request, reading, caller)) {
+                    matches.offer(id, rule);
+                }
+            });
+            let decided = [Matches::decide(matches.enforced, self.default), Matches::decide(matches.all, self.default)];
+            strictest = Some(match strictest {
+                None => decided,
+                Some([enforced, all]) => [stricter(enforced, decided[0]), stricter(all, decided[1])],
+            });
+        }
+        let [(effect, rule), shadow] = strictest.unwrap_or([(self.default, None); 2]);
         PolicyDecision { effect, rule, dry_run: (shadow.0 != effect).then_some(shadow) }
     }
 
@@ -85,15 +109,31 @@ impl Policy {
     /// whose membership can change its decision, so the only ones worth looking up.
     pub fn groups_in_play(&self, request: &RequestShape) -> GroupSet {
         let mut groups = GroupSet::default();
-        self.index.for_each_candidate(request, |id| {
-            let names_groups = |rule: &&Rule| !rule.dry_run && !rule.subjects.groups.is_empty() && rule.matches_request(request);
-            if let Some(rule) = self.rules.get(id).filter(names_groups) {
-                for group in &rule.subjects.groups {
-                    groups.insert(*group);
+        for reading in self.readings(request).iter() {
+            self.index.for_each_candidate(&request.host, &reading.path, |id| {
+                let names_groups = |rule: &&Rule| !rule.dry_run && !rule.subjects.groups.is_empty() && rule.matches_request(request, reading);
+                if let Some(rule) = self.rules.get(id).filter(names_groups) {
+                    for group in &rule.subjects.groups {
+                        groups.insert(*group);
+                    }
                 }
-            }
-        });
+            });
+        }
         groups
+    }
+
+    /// The readings of `request`'s path to decide on: each as it is, and case-folded too
+    /// where the path or a pattern of this policy has upper case (a case-insensitive
+    /// router sends `/api/reports` to the handler of `/api/Reports`). Borrowed when no
+    /// folding is needed.
+    fn readings<'a>(&self, request: &'a RequestShape) -> Cow<'a, [PathReading]> {
+        let needs_folding = |r: &PathReading| !r.fold_case && (self.mixed_case_patterns || r.has_upper_case());
+        if !request.readings.iter().any(needs_folding) {
+            return Cow::Borrowed(&request.readings);
+        }
+        let mut all = request.readings.clone();
+        all.extend(request.readings.iter().filter(|r| needs_folding(r)).map(PathReading::folded));
+        Cow::Owned(all)
     }
 
     /// The email of referenced group `id`.
@@ -114,16 +154,17 @@ impl Policy {
     }
 
     /// The caller as rules see it: memberships from the directory (by email) and from
-    /// the token's groups claim, nested groups included.
+    /// the token's groups claim, nested groups included. A claimed group expands only
+    /// through the directory's groups, never through a member's entry.
     pub fn caller(&self, email: Option<&str>, domain: Option<&str>, claimed_groups: &[String]) -> Caller {
-        let email = email.map(str::to_ascii_lowercase);
+        let email = email.map(canonical_email);
         let mut groups = GroupSet::default();
         if let Some(direct) = email.as_deref().and_then(|e| self.directory.groups_of(e)) {
             groups.union_with(direct);
         }
         for group in claimed_groups {
-            let group = group.to_ascii_lowercase();
-            match self.directory.groups_of(&group) {
+            let group = canonical_email(group);
+            match self.directory.groups_of_group(&group) {
                 Some(nested) => groups.union_with(nested),
                 None => {
                     if let Some(id) = self.groups.id(&group) {
@@ -132,7 +173,7 @@ impl Policy {
                 }
             }
         }
-        Caller { authenticated: true, email, domain: domain.map(str::to_ascii_lowercase), groups }
+        Caller { authenticated: true, email, domain: domain.map(canonical_domain), groups }
     }
 
     /// The names of the referenced groups in `set`, in policy order.

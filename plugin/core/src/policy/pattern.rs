@@ -1,62 +1,44 @@
 //! Host, path and method matching, and the request shape they match against.
 
+pub use crate::policy::path::{AmbiguousPath, PathReading};
+use crate::policy::path::readings;
 use std::fmt;
 
 /// The parts of a request a rule can match on, normalised once per request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestShape {
-    /// Lower case, port removed.
+    /// Lower case, port and trailing dot removed.
     pub host: String,
-    /// Without query or fragment; always a plain path (see [`RequestShape::new`]).
+    /// The canonical reading of the path, as explanations show it.
     pub path: String,
+    /// Every distinct way an upstream may read the path (see [`crate::policy::path`]).
+    pub readings: Vec<PathReading>,
     pub method: Method,
 }
 
-/// Why a request cannot be matched safely.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AmbiguousPath;
-
 impl RequestShape {
-    /// Refuses paths the upstream might read as another path: dot segments,
-    /// backslashes, encoded `.` `/` `\`, control or non-ASCII bytes. A policy about
-    /// `/admin` must not be bypassed by `/public/../admin`. Envoy's `normalize_path`
-    /// removes most of these before the filter sees them.
+    /// Refuses paths upstreams read in ways no rule can follow (see
+    /// [`crate::policy::path`]): a policy about `/admin` must not be bypassed by
+    /// `/public/../admin`. Envoy's `normalize_path` removes some of these before the
+    /// filter sees them.
     pub fn new(authority: &[u8], path: &[u8], method: &[u8]) -> Result<Self, AmbiguousPath> {
-        let path = strip_query(path);
-        if !is_plain_path(path) {
-            return Err(AmbiguousPath);
-        }
-        Ok(Self {
-            host: host_of(authority),
-            path: String::from_utf8_lossy(path).into_owned(),
-            method: Method::parse(method),
-        })
+        let readings = readings(path)?;
+        let canonical = readings.iter().find(|r| r.canonical && !r.fold_case).unwrap_or(&readings[0]).path.clone();
+        Ok(Self { host: host_of(authority), path: canonical, readings, method: Method::parse(method) })
     }
 }
 
-fn strip_query(path: &[u8]) -> &[u8] {
-    let end = path.iter().position(|&b| b == b'?' || b == b'#').unwrap_or(path.len());
-    &path[..end]
-}
-
-fn is_plain_path(path: &[u8]) -> bool {
-    if path.first() != Some(&b'/') || path.iter().any(|&b| b == b'\\' || b.is_ascii_control() || b >= 0x80) {
-        return false;
-    }
-    let encoded_separator = path.windows(3).any(|w| {
-        w[0] == b'%' && matches!((w[1], w[2].to_ascii_lowercase()), (b'2', b'e' | b'f') | (b'5', b'c'))
-    });
-    let dot_segment = path.split(|&b| b == b'/').any(|segment| segment == b"." || segment == b"..");
-    !encoded_separator && !dot_segment
-}
-
+/// Hosts compare in lower case without port or trailing dot: `API.example.com.:443`
+/// reaches the same virtual host as `api.example.com` in Envoy (with
+/// `strip_trailing_host_dot`) and in DNS.
 fn host_of(authority: &[u8]) -> String {
     let text = String::from_utf8_lossy(authority).to_ascii_lowercase();
     // `[::1]:8080` keeps its brackets; `host:port` loses the port.
-    match text.rfind(':') {
-        Some(colon) if !text[colon..].contains(']') => text[..colon].to_owned(),
-        _ => text,
-    }
+    let host = match text.rfind(':') {
+        Some(colon) if !text[colon..].contains(']') => &text[..colon],
+        _ => text.as_str(),
+    };
+    host.strip_suffix('.').unwrap_or(host).to_owned()
 }
 
 /// The first segment of a path, the key rules are indexed by (`/users/7` → `users`).
@@ -183,20 +165,45 @@ impl PathPattern {
         Ok(PathPattern::Template(segments))
     }
 
-    pub fn matches(&self, path: &str) -> bool {
+    /// Whether the pattern matches `reading`: in its canonical form for a canonical
+    /// reading, and without regard to ASCII case for a case-folded one.
+    pub fn matches(&self, reading: &PathReading) -> bool {
+        let path = reading.path.as_str();
+        let same = |a: &str, b: &str| if reading.fold_case { a.eq_ignore_ascii_case(b) } else { a == b };
         match self {
-            PathPattern::Exact(exact) => path == exact,
+            PathPattern::Exact(exact) if reading.canonical => same(path, canonical_pattern(exact)),
+            PathPattern::Exact(exact) => same(path, exact),
             PathPattern::Prefix(prefix) => path
-                .strip_prefix(prefix.as_str())
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')),
+                .get(..prefix.len())
+                .filter(|head| same(head, prefix))
+                .is_some_and(|_| path.len() == prefix.len() || path.as_bytes()[prefix.len()] == b'/'),
             PathPattern::Template(segments) => {
+                let segments = match segments.split_last() {
+                    Some((Some(last), rest)) if last.is_empty() && reading.canonical => rest,
+                    _ => segments,
+                };
                 let mut parts = path[1.min(path.len())..].split('/');
                 segments.iter().all(|want| match (want, parts.next()) {
-                    (Some(literal), Some(part)) => literal == part,
+                    (Some(literal), Some(part)) => same(literal, part),
                     (None, Some(part)) => !part.is_empty(),
                     (_, None) => false,
                 }) && parts.next().is_none()
             }
+        }
+    }
+
+    /// Whether `path` (a plain path, read literally) matches.
+    pub fn matches_path(&self, path: &str) -> bool {
+        self.matches(&PathReading { path: path.to_owned(), canonical: false, fold_case: false })
+    }
+
+    /// Whether the pattern has ASCII upper case, which a case-insensitive router
+    /// would match in any case.
+    pub fn has_upper_case(&self) -> bool {
+        let upper = |text: &str| text.bytes().any(|b| b.is_ascii_uppercase());
+        match self {
+            PathPattern::Exact(path) | PathPattern::Prefix(path) => upper(path),
+            PathPattern::Template(segments) => segments.iter().flatten().any(|s| upper(s)),
         }
     }
 
@@ -214,7 +221,7 @@ impl PathPattern {
     /// `false` when unsure).
     pub fn within(&self, other: &PathPattern) -> bool {
         match (self, other) {
-            (PathPattern::Exact(path), _) => other.matches(path),
+            (PathPattern::Exact(path), _) => other.matches_path(path),
             (PathPattern::Prefix(mine), PathPattern::Prefix(theirs)) => prefix_within(mine, theirs),
             (PathPattern::Template(segments), PathPattern::Prefix(theirs)) => {
                 let literal: Vec<&str> = segments.iter().map_while(|s| s.as_deref()).collect();
@@ -231,12 +238,23 @@ fn prefix_within(mine: &str, theirs: &str) -> bool {
     theirs.is_empty() || mine == theirs || mine.strip_prefix(theirs).is_some_and(|rest| rest.starts_with('/'))
 }
 
+/// An exact pattern as a canonical reading sees it: without its trailing slash.
+fn canonical_pattern(path: &str) -> &str {
+    match path.trim_end_matches('/') {
+        "" => "/",
+        trimmed => trimmed,
+    }
+}
+
+/// Patterns are written as upstreams route: no escapes, parameters or dot segments,
+/// which requests are decoded and read without.
 fn check_plain(path: &str) -> Result<(), String> {
     let plain = path.starts_with('/')
         && !path.contains("//")
-        && !path.contains(['?', '#', '*', '\\', '%'])
-        && is_plain_path(path.as_bytes());
-    if plain { Ok(()) } else { Err(format!("`{path}` must be a plain path starting with `/` (no `?`, `#`, `*`, `%`, `\\`, `//` or dot segments)")) }
+        && !path.contains(['?', '#', '*', '\\', '%', ';'])
+        && path.bytes().all(|b| b.is_ascii_graphic())
+        && readings(path.as_bytes()).is_ok();
+    if plain { Ok(()) } else { Err(format!("`{path}` must be a plain path starting with `/` (no `?`, `#`, `*`, `%`, `;`, `\\`, `//`, spaces or dot segments)")) }
 }
 
 impl fmt::Display for PathPattern {
@@ -264,6 +282,7 @@ mod tests {
     fn hosts_lose_their_port_and_case() {
         assert_eq!(shape("API.Example.com:8443", "/").unwrap().host, "api.example.com");
         assert_eq!(shape("[::1]", "/").unwrap().host, "[::1]");
+        assert_eq!(shape("Hr.Example.com.:443", "/").unwrap().host, "hr.example.com");
     }
 
     #[test]
@@ -277,20 +296,48 @@ mod tests {
     #[test]
     fn prefixes_match_whole_segments() {
         let prefix = PathPattern::prefix("/admin/").unwrap();
-        assert!(prefix.matches("/admin") && prefix.matches("/admin/users"));
-        assert!(!prefix.matches("/administer"));
-        assert!(PathPattern::prefix("/").unwrap().matches("/anything"));
+        assert!(prefix.matches_path("/admin") && prefix.matches_path("/admin/users"));
+        assert!(!prefix.matches_path("/administer"));
+        assert!(PathPattern::prefix("/").unwrap().matches_path("/anything"));
     }
 
     #[test]
     fn templates_match_one_segment_per_variable() {
         let template = PathPattern::template("/users/{id}/reports").unwrap();
-        assert!(template.matches("/users/42/reports"));
-        assert!(!template.matches("/users//reports"));
-        assert!(!template.matches("/users/42/reports/2024"));
-        assert!(!template.matches("/users/42"));
+        assert!(template.matches_path("/users/42/reports"));
+        assert!(!template.matches_path("/users//reports"));
+        assert!(!template.matches_path("/users/42/reports/2024"));
+        assert!(!template.matches_path("/users/42"));
         assert_eq!(PathPattern::template("/users/{id/reports").unwrap_err(), "template has an unclosed '{'");
         assert!(PathPattern::template("/users/x{id}").is_err());
+    }
+
+    fn reading(path: &str, canonical: bool, fold_case: bool) -> PathReading {
+        PathReading { path: path.to_owned(), canonical, fold_case }
+    }
+
+    #[test]
+    fn canonical_readings_compare_with_patterns_without_their_trailing_slash() {
+        let exact = PathPattern::exact("/docs/").unwrap();
+        assert!(exact.matches(&reading("/docs/", false, false)) && exact.matches(&reading("/docs", true, false)));
+        assert!(!exact.matches(&reading("/docs", false, false)));
+        let template = PathPattern::template("/users/{id}/").unwrap();
+        assert!(template.matches(&reading("/users/7", true, false)) && !template.matches(&reading("/users/7", false, false)));
+    }
+
+    #[test]
+    fn case_folded_readings_ignore_ascii_case_on_both_sides() {
+        let prefix = PathPattern::prefix("/Api/admin").unwrap();
+        assert!(prefix.matches(&reading("/API/ADMIN/users", false, true)));
+        assert!(!prefix.matches(&reading("/API/ADMIN/users", false, false)));
+        assert!(PathPattern::template("/users/{id}").unwrap().matches(&reading("/USERS/X", false, true)));
+    }
+
+    #[test]
+    fn patterns_with_parameters_escapes_or_spaces_are_refused() {
+        for pattern in ["/a;b", "/a%20b", "/a b", "/a/../b"] {
+            assert!(PathPattern::exact(pattern).is_err(), "{pattern}");
+        }
     }
 
     #[test]

@@ -1,0 +1,187 @@
+//! How upstreams may read a request path: the readings a rule must hold under.
+//!
+//! Envoy forwards the path it received (after `normalize_path`/`merge_slashes`, if
+//! the operator set them), and each upstream framework routes it its own way: Tomcat,
+//! Jetty and Spring drop `;parameters` from segments, Express (non-strict), Rails and
+//! Spring ≤ 5 ignore a trailing slash, many collapse `//`, Express and ASP.NET route
+//! without regard to case, all of them percent-decode. A rule is only safe if it holds
+//! under every one of these readings, so the gate reads each request path in every
+//! distinct way below and the policy decides on all of them: a deny that matches any
+//! reading denies, and an allow admits only if every reading is admitted.
+//!
+//! Bytes no reading can settle — an encoded `/` or `\`, a dot segment (also `..;x`),
+//! an encoded control byte, double encoding (`%25` + two hex digits), overlong UTF-8,
+//! Unicode slash and dot lookalikes, a malformed escape — make the path ambiguous:
+//! the request is refused with 400 `ambiguous_path`.
+
+/// Why a request path cannot be matched safely.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AmbiguousPath;
+
+/// One way an upstream may read the path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathReading {
+    /// Percent-decoded, without query or fragment.
+    pub path: String,
+    /// Path parameters removed, `//` merged and the trailing slash dropped: patterns
+    /// are compared in their canonical form too.
+    pub canonical: bool,
+    /// Compared with patterns without regard to ASCII case.
+    pub fold_case: bool,
+}
+
+/// Every distinct reading of `raw` (a `:path`), the literal one first. Case is the
+/// policy's business: it reads each of these case-folded too wherever the path or
+/// one of its patterns has upper case (see [`PathReading::folded`]).
+pub fn readings(raw: &[u8]) -> Result<Vec<PathReading>, AmbiguousPath> {
+    let decoded = decode(strip_query(raw))?;
+    check_dot_segments(&decoded)?;
+    let canonical = canonical_form(&decoded);
+    check_dot_segments(&canonical)?;
+    let mut readings = vec![PathReading { path: decoded, canonical: false, fold_case: false }];
+    if canonical != readings[0].path {
+        readings.push(PathReading { path: canonical, canonical: true, fold_case: false });
+    }
+    Ok(readings)
+}
+
+impl PathReading {
+    /// This reading compared without regard to ASCII case, as Express and ASP.NET Core
+    /// route.
+    pub fn folded(&self) -> PathReading {
+        PathReading { fold_case: true, ..self.clone() }
+    }
+
+    pub fn has_upper_case(&self) -> bool {
+        self.path.bytes().any(|b| b.is_ascii_uppercase())
+    }
+}
+
+/// The path with path parameters removed from every segment, empty segments merged
+/// and no trailing slash: what the most permissive upstreams route.
+pub fn canonical_form(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for segment in path.split('/') {
+        let segment = segment.split(';').next().unwrap_or("");
+        if !segment.is_empty() {
+            out.push('/');
+            out.push_str(segment);
+        }
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
+fn strip_query(path: &[u8]) -> &[u8] {
+    let end = path.iter().position(|&b| b == b'?' || b == b'#').unwrap_or(path.len());
+    &path[..end]
+}
+
+/// Decodes every escape an upstream would decode before routing; refuses the bytes
+/// that upstreams disagree about.
+fn decode(path: &[u8]) -> Result<String, AmbiguousPath> {
+    if path.first() != Some(&b'/') || path.iter().any(|&b| b == b'\\' || b.is_ascii_control() || b >= 0x80) {
+        return Err(AmbiguousPath);
+    }
+    let mut bytes = Vec::with_capacity(path.len());
+    let mut at = 0;
+    while at < path.len() {
+        if path[at] == b'%' {
+            let byte = hex_pair(path.get(at + 1..at + 3)).ok_or(AmbiguousPath)?;
+            if byte == b'/' || byte == b'\\' || byte.is_ascii_control() {
+                return Err(AmbiguousPath);
+            }
+            bytes.push(byte);
+            at += 3;
+        } else {
+            bytes.push(path[at]);
+            at += 1;
+        }
+    }
+    // Invalid UTF-8 (overlong `%C0%AF` among it) is read differently by every decoder.
+    let decoded = String::from_utf8(bytes).map_err(|_| AmbiguousPath)?;
+    if decoded.chars().any(is_lookalike) || double_encoded(&decoded) {
+        return Err(AmbiguousPath);
+    }
+    Ok(decoded)
+}
+
+fn hex_pair(pair: Option<&[u8]>) -> Option<u8> {
+    let pair = pair?;
+    if pair.len() != 2 || !pair.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    let digit = |b: u8| (b as char).to_digit(16).unwrap_or(0) as u8;
+    Some(digit(pair[0]) * 16 + digit(pair[1]))
+}
+
+/// An escape left after decoding once (`%252e`, `%25%32%65`): an upstream that decodes
+/// twice reads another path.
+fn double_encoded(decoded: &str) -> bool {
+    let bytes = decoded.as_bytes();
+    bytes.iter().enumerate().any(|(at, &b)| b == b'%' && hex_pair(bytes.get(at + 1..at + 3)).is_some())
+}
+
+/// Characters some upstream folds into `/`, `\` or `.` (IIS-style best fit, NFKC), or
+/// whose Unicode case mapping is ASCII (Java's `equalsIgnoreCase`, .NET's ignore-case
+/// comparisons): `K` (Kelvin) matches `k` there, `ſ` matches `s`.
+fn is_lookalike(c: char) -> bool {
+    matches!(
+        c,
+        '\u{FF0F}' | '\u{FF3C}' | '\u{FF0E}' | '\u{2215}' | '\u{2044}' | '\u{FE68}' | '\u{FE52}' | '\u{2024}'
+            | '\u{212A}' | '\u{017F}' | '\u{0130}' | '\u{0131}'
+    )
+}
+
+/// `.` and `..` segments — also as `..;x`, which Tomcat reads as `..` — are resolved
+/// differently by different hops: refused, never guessed.
+fn check_dot_segments(path: &str) -> Result<(), AmbiguousPath> {
+    let dot = |segment: &str| {
+        let name = segment.split(';').next().unwrap_or("");
+        name == "." || name == ".."
+    };
+    if path.split('/').any(dot) { Err(AmbiguousPath) } else { Ok(()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths(raw: &str) -> Vec<(String, bool, bool)> {
+        readings(raw.as_bytes()).unwrap().into_iter().map(|r| (r.path, r.canonical, r.fold_case)).collect()
+    }
+
+    #[test]
+    fn a_plain_lower_case_path_has_one_reading() {
+        assert_eq!(paths("/api/admin/users?x=1"), [("/api/admin/users".to_owned(), false, false)]);
+    }
+
+    #[test]
+    fn path_parameters_trailing_and_double_slashes_add_the_canonical_reading() {
+        for raw in ["/api/admin;x=1/users", "/api/admin%3Bx=1/users", "/api/admin;/users", "/api//admin/users/", "/api/admin/users;jsessionid=1"] {
+            let all = paths(raw);
+            assert_eq!(all.len(), 2, "{raw}");
+            assert_eq!(all[1], ("/api/admin/users".to_owned(), true, false), "{raw}");
+        }
+    }
+
+    #[test]
+    fn escapes_of_ordinary_characters_are_decoded() {
+        assert_eq!(paths("/%61dmin/%7Eme%3Ax")[0].0, "/admin/~me:x");
+        assert_eq!(paths("/caf%c3%a9")[0].0, "/caf\u{e9}");
+    }
+
+    #[test]
+    fn what_upstreams_disagree_about_is_ambiguous() {
+        for raw in [
+            "/a/../admin", "/a/%2e%2e/admin", "/a/..%2Fadmin", "/a\\..\\admin", "/a/./x", "a", "/caf\u{e9}",
+            "/api/..;/admin", "/api/.;x/admin", "/a%2fb", "/a%5Cb", "/a%00b", "/a%0d%0ab", "/a%252e%252e/b",
+            "/a%25%32%65", "/a%zz", "/a%2", "/a%c0%afb", "/a%ef%bc%8fadmin", "/a%E2%88%95b", "/%E2%84%AAeys", "/a%ff",
+        ] {
+            assert_eq!(readings(raw.as_bytes()), Err(AmbiguousPath), "{raw}");
+        }
+        assert!(readings(b"/100%25").is_ok(), "a literal percent sign is not double encoding");
+    }
+}
