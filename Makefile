@@ -86,7 +86,7 @@ unit:
 # The same .wasm Envoy loads, in the wasmtime harness: every import provided, every
 # fixture case passing, and the .wasm agreeing with the core crate.
 harness: build
-	WSGATE_WASM=$(CURDIR)/$(WASM) cargo test -p wsgate-host-tests --test harness --test harness_keys --test harness_groups -- --ignored
+	WSGATE_WASM=$(CURDIR)/$(WASM) cargo test -p wsgate-host-tests --test harness --test harness_keys --test harness_groups --test harness_adversarial -- --ignored
 
 # Replays the recorded fixture traffic through the .wasm, as a user would.
 replay: build

@@ -234,7 +234,7 @@ fn path_confusion(c: &mut Corpus) {
     }
     // Envoy's normalize_path reads `..;` and `.;` as Tomcat does, before wsgate.
     c.add(K, "POST /app/..;/api/admin/users (Tomcat ..; traversal: Envoy resolves it)", "POST", "/app/..;/api/admin/users", &[("authorization", &intern)], denied());
-    c.add(K, "POST /app/.;/api/admin/users (Tomcat .; segment: the service gets /app/api/admin/users)", "POST", "/app/.;/api/admin/users", &[("authorization", &intern)], Forwarded(Some("intern@example.com")));
+    c.add(K, "POST /app/.;/api/admin/users (Tomcat .; segment: Envoy resolves it, the service gets /app/api/admin/users)", "POST", "/app/.;/api/admin/users", &[("authorization", &intern)], Forwarded(Some("intern@example.com")));
     c.add(K, "POST /api/admin%00/users (escaped NUL: Envoy refuses)", "POST", "/api/admin%00/users", &[("authorization", &intern)], RefusedByEnvoy(400));
     c.add(K, "POST /api/admin%2Fusers (escaped slash: Envoy redirects)", "POST", "/api/admin%2Fusers", &[("authorization", &intern)], RefusedByEnvoy(307));
     c.add(K, "POST /api/admin%5Cusers (escaped backslash: Envoy redirects)", "POST", "/api/admin%5Cusers", &[("authorization", &intern)], RefusedByEnvoy(307));

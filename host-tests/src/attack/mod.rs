@@ -69,6 +69,22 @@ pub struct Case {
     pub expect: Expect,
 }
 
+impl Case {
+    /// Whether the answer depends on what Envoy does before wsgate (its codec, path
+    /// normalisation, redirects): such cases run only through real Envoy.
+    pub fn needs_envoy(&self) -> bool {
+        matches!(self.expect, Expect::RefusedByEnvoy(_)) || self.name.contains("Envoy") || !self.target.starts_with('/')
+    }
+
+    /// The request as Envoy hands it to a filter: pseudo-headers, names in lower case.
+    pub fn as_filter_sees_it(&self) -> Vec<(String, String)> {
+        let host = self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("host")).map_or("", |(_, v)| v.as_str());
+        let mut headers = vec![(":method".to_owned(), self.method.clone()), (":path".to_owned(), self.target.clone()), (":authority".to_owned(), host.to_owned())];
+        headers.extend(self.headers.iter().filter(|(n, _)| !n.eq_ignore_ascii_case("host")).map(|(n, v)| (n.to_ascii_lowercase(), v.clone())));
+        headers
+    }
+}
+
 /// The plugin configuration the corpus is written against: Google ID tokens (RS256)
 /// and IAP assertions (ES256), `policies/admin-paths.json`'s rules and the hr rules of
 /// `policies/multi-service-gateway.json` on `hr.example.com`, a public `/healthz`.

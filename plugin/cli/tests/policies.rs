@@ -41,6 +41,11 @@ const CASES: &[(&str, &[&str], &str, &str)] = &[
     ("admin-paths.json", &["--email", "olivia@example.com", "--path", "/admin/users"], "allow (200 allowed)", "admin-console"),
     ("admin-paths.json", &["--email", "bob@example.com", "--path", "/admin/users"], "deny (403 not_allowed)", "default"),
     ("admin-paths.json", &["--email", "intern@example.com", "--method", "DELETE", "--path", "/api/admin/x"], "deny (403 denied_by_rule)", "admin-writes-need-admins"),
+    // The review's bypasses: the same requests with path parameters and trailing slashes.
+    ("admin-paths.json", &["--email", "intern@example.com", "--method", "POST", "--path", "/api/admin;x=1/users"], "deny (403 denied_by_rule)", "admin-writes-need-admins"),
+    ("admin-paths.json", &["--email", "intern@example.com", "--method", "POST", "--path", "/api/admin%3B/users"], "deny (403 denied_by_rule)", "admin-writes-need-admins"),
+    ("multi-service-gateway.json", &["--email", "petra@example.com", "--host", "hr-7hx2k-uc.a.run.app", "--method", "PUT", "--path", "/employees/7/salary/"], "deny (403 denied_by_rule)", "hr-salaries-read-only"),
+    ("multi-service-gateway.json", &["--email", "petra@example.com", "--host", "hr-7hx2k-uc.a.run.app", "--method", "PUT", "--path", "/employees/7/salary;v=1"], "deny (403 denied_by_rule)", "hr-salaries-read-only"),
     ("contractors-denied.json", &["--email", "vince@example.com", "--path", "/anything"], "deny (403 denied_by_rule)", "contractors-out"),
     ("contractors-denied.json", &["--email", "alice@example.com", "--path", "/anything"], "allow (200 allowed)", "staff"),
     ("public-health.json", &["--method", "HEAD", "--path", "/readyz"], "allow (200 public_path)", "probes"),

@@ -157,3 +157,14 @@ fn every_spelling_an_upstream_reads_as_an_identity_header_is_stripped() {
         ["x_workspace_email", "x-workspace_domain", "x-workspace.groups", "x-workspace-subject", "x-workspaceemail"]
     );
 }
+
+#[test]
+fn the_service_gets_the_canonical_domain_and_email_the_policy_decided_on() {
+    let mut gate = Gate::new(settings(&config()));
+    let token = rsa_token(&google_with(json!({"email": "Alice@Example.COM", "hd": "EXAMPLE.COM."})));
+    let request = RequestSnapshot::new("GET", "svc", "/").with_header("authorization", format!("Bearer {token}"));
+    let Action::Forward { set, .. } = gate.decide(&request, NOW).action else { panic!("expected the request to be forwarded") };
+    let header = |name: &str| set.iter().find(|(n, _)| n == name).map(|(_, v)| String::from_utf8_lossy(v).into_owned());
+    assert_eq!(header("x-workspace-domain").as_deref(), Some("example.com"));
+    assert_eq!(header("x-workspace-email").as_deref(), Some("alice@example.com"));
+}
