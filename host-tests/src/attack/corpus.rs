@@ -239,6 +239,27 @@ fn path_confusion(c: &mut Corpus) {
     c.add(K, "POST /api/admin%2Fusers (escaped slash: Envoy redirects)", "POST", "/api/admin%2Fusers", &[("authorization", &intern)], RefusedByEnvoy(307));
     c.add(K, "POST /api/admin%5Cusers (escaped backslash: Envoy redirects)", "POST", "/api/admin%5Cusers", &[("authorization", &intern)], RefusedByEnvoy(307));
     c.add(K, "POST /api\\admin\\users (raw backslash: Envoy reads it as /)", "POST", "/api\\admin\\users", &[("authorization", &intern)], denied());
+    // Methods: the same write in another case, or tunnelled through an override header.
+    // Envoy's HTTP/1 codec refuses a method in lower case; over HTTP/2 any token passes
+    // and wsgate reads it as the method frameworks route it as (the core tests show it).
+    for method in ["post", "Post", "delete"] {
+        c.add(K, &format!("{method} /api/admin/users as intern (method case: Envoy's HTTP/1 codec refuses)"), method, "/api/admin/users", &[("authorization", &intern)], RefusedByEnvoy(400));
+    }
+    for header in ["x-http-method-override", "x-http-method", "x-method-override"] {
+        c.add(K, &format!("GET /api/admin/users as intern with {header}: DELETE"), "GET", "/api/admin/users", &[("authorization", &intern), (header, "DELETE")], denied());
+    }
+    // What NFKC or full case folding turns into ASCII, and decoded ? and #.
+    for (target, what) in [
+        ("/app/%E2%80%A5/api/admin/users", "two dot leader (NFKC ..)"),
+        ("/app/%EF%B8%B0/api/admin/users", "vertical two dot leader"),
+        ("/api/%EF%BD%81dmin/users", "fullwidth a"),
+        ("/api/%F0%9D%90%9Admin/users", "mathematical bold a"),
+        ("/api/admin/users%3F", "decoded ?"),
+        ("/api/admin/users%23x", "decoded #"),
+        ("/api/admin/u%C3%9Fers", "sharp s (full case folding: ss)"),
+    ] {
+        c.add(K, &format!("POST {target} ({what})"), "POST", target, &[("authorization", &intern)], Refused(400, "ambiguous_path"));
+    }
     // The hr salary deny: parameters, trailing slashes, case, host spellings.
     for target in ["/employees/7/salary", "/employees/7/salary/", "/employees/7/salary;v=1", "/employees/7;x/salary", "/Employees/7/SALARY", "/employees/7/salary%3Bv=1"] {
         c.add(K, &format!("PUT {target} on hr as petra"), "PUT", target, &[("host", HR), ("authorization", &petra)], Refused(403, "denied_by_rule"));
@@ -270,6 +291,10 @@ fn name_matching(c: &mut Corpus) {
     c.add(K, "root with upper case is an admin", "GET", "/admin/console", &[("authorization", &b(f.id_token_with("root@example.com", json!({"email": "ROOT@example.com"}))))], Forwarded(Some("root@example.com")));
     for host in ["HR.EXAMPLE.COM", "hr.example.com.", "hr.example.com:443", "Hr.Example.Com.:8443"] {
         c.add(K, &format!("PUT salary on host {host}"), "PUT", "/employees/7/salary", &[("host", host), ("authorization", &petra)], Refused(403, "denied_by_rule"));
+    }
+    c.add(K, "host hr.example.com.. (Envoy strips one dot, wsgate the other)", "PUT", "/employees/7/salary", &[("host", "hr.example.com.."), ("authorization", &petra)], Refused(403, "denied_by_rule"));
+    for host in ["hr.example.com...", "hr.example.com:443:", "u@hr.example.com", "[hr.example.com]", "hr.example.com%2e"] {
+        c.add(K, &format!("malformed host {host}"), "PUT", "/employees/7/salary", &[("host", host), ("authorization", &petra)], Refused(400, "ambiguous_host"));
     }
     c.add(K, "host hr.example.com.evil is not hr", "GET", "/employees/7", &[("host", "hr.example.com.evil"), ("authorization", &petra)], Refused(403, "not_allowed"));
     c.add(K, "host xhr.example.com is not hr", "GET", "/employees/7", &[("host", "xhr.example.com"), ("authorization", &petra)], Refused(403, "not_allowed"));

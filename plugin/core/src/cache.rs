@@ -85,7 +85,12 @@ impl<T: Expiring> TokenCache<T> {
             return;
         }
         let mut last_uses: Vec<u64> = self.entries.values().map(|entry| entry.last_used).collect();
-        let evict = (self.capacity / 8).max(1).min(last_uses.len() - 1);
+        let evict = (self.capacity / 8).max(1);
+        if evict >= last_uses.len() {
+            self.entries.clear();
+            return;
+        }
+        // Uses are unique, so exactly `evict` entries are older than the threshold.
         let (_, &mut threshold, _) = last_uses.select_nth_unstable(evict);
         self.entries.retain(|_, entry| entry.last_used >= threshold);
     }
@@ -139,6 +144,15 @@ mod tests {
             assert!(i < 2 || cache.get(&1u32.to_be_bytes(), 10).is_some(), "token 1 evicted at {i}");
             assert!(cache.len() <= 16);
         }
+    }
+
+    #[test]
+    fn capacity_one_holds_one() {
+        let mut cache = TokenCache::<Identity>::new(1);
+        cache.insert(b"a", identity(1_000), 10);
+        cache.insert(b"b", identity(1_000), 10);
+        assert_eq!(cache.len(), 1);
+        assert!(cache.get(b"b", 10).is_some());
     }
 
     #[test]

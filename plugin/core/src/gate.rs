@@ -13,7 +13,7 @@ use crate::live_groups::{self, Live};
 use crate::log::DecisionRecord;
 use crate::policy::index::RuleId;
 use crate::policy::groups::{GroupId, GroupSet};
-use crate::policy::pattern::RequestShape;
+use crate::policy::pattern::{RequestShape, Unmatchable};
 use crate::policy::subjects::Caller;
 use crate::policy::{Policy, PolicyDecision};
 use crate::policy_config::Effect;
@@ -278,8 +278,11 @@ impl Gate {
     }
 
     fn evaluate(&mut self, facts: &RequestFacts, token: Option<&FoundToken>, ambiguous: bool, now: u64, may_wait: bool) -> Outcome {
-        let Ok(shape) = RequestShape::new(&facts.raw_authority, &facts.raw_path, &facts.raw_method) else {
-            return Outcome::early(Reason::AmbiguousPath);
+        let overrides: Vec<&[u8]> = facts.method_overrides.iter().map(Vec::as_slice).collect();
+        let shape = match RequestShape::read(&facts.raw_authority, &facts.raw_path, &facts.raw_method, &overrides) {
+            Ok(shape) => shape,
+            Err(Unmatchable::Path) => return Outcome::early(Reason::AmbiguousPath),
+            Err(Unmatchable::Host) => return Outcome::early(Reason::AmbiguousHost),
         };
         // Why the caller is anonymous: no token, or one that failed; None once verified.
         let (verified, token_failure, key_provider) = match token {
@@ -377,7 +380,9 @@ impl Gate {
         match self.settings.token_sources.get(token.source) {
             Some(TokenSource::Header { name, .. }) => remove.push(name.clone()),
             Some(TokenSource::Cookie { name }) => {
-                let rest = request.header("cookie").and_then(|cookies| cookie_header_without(cookies, name));
+                // Every Cookie header, joined as RFC 6265 §5.4 does: the token may be in any.
+                let cookies = request.header_values("cookie").join(&b"; "[..]);
+                let rest = cookie_header_without(&cookies, name);
                 match rest {
                     Some(rest) => set.push(("cookie".to_owned(), rest)),
                     None => remove.push("cookie".to_owned()),
@@ -482,6 +487,8 @@ fn push_header(set: &mut Vec<(String, Vec<u8>)>, name: &str, value: Option<&str>
 
 /// The request line, read once, made safe for logs and response bodies.
 struct RequestFacts {
+    /// Values of the method-override headers frameworks route by.
+    method_overrides: Vec<Vec<u8>>,
     raw_path: Vec<u8>,
     raw_authority: Vec<u8>,
     raw_method: Vec<u8>,
@@ -493,11 +500,17 @@ struct RequestFacts {
 
 const LOGGED_FIELD_LIMIT: usize = 512;
 
+/// Headers that make a framework route a request as another method: Express's
+/// method-override, Symfony, Google's APIs and others honour one of these.
+const METHOD_OVERRIDE_HEADERS: [&str; 3] = ["x-http-method-override", "x-http-method", "x-method-override"];
+
 impl RequestFacts {
     fn read(request: &impl RequestHeaders) -> Self {
         let raw = |name: &str| request.header(name).unwrap_or_default().to_vec();
         let (raw_path, raw_authority, raw_method) = (raw(":path"), raw(":authority"), raw(":method"));
+        let method_overrides = METHOD_OVERRIDE_HEADERS.iter().flat_map(|name| request.header_values(name)).map(<[u8]>::to_vec).collect();
         Self {
+            method_overrides,
             method: printable(&raw_method),
             authority: printable(&raw_authority),
             path: printable(&raw_path),

@@ -73,6 +73,9 @@ pub enum Reason {
     /// 400: a path the upstream might read as another (`/a/../admin`, `%2e`): no rule
     /// can be trusted to match it.
     AmbiguousPath,
+    /// 400: the `:authority` is not a host name, IPv4 or bracketed IPv6 address with an
+    /// optional port (`h..`, `u@h`, `h:1:`): hops disagree about which host it names.
+    AmbiguousHost,
     /// 400 (RFC 6750 `invalid_request`): a token source holds more than one token —
     /// a repeated `Authorization` header, a token cookie set twice — and upstreams
     /// disagree about which one counts.
@@ -84,7 +87,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, for defining metrics up front and for documentation tests.
-    pub const ALL: [Reason; 29] = [
+    pub const ALL: [Reason; 30] = [
         Reason::Allowed,
         Reason::PublicPath,
         Reason::MissingToken,
@@ -112,6 +115,7 @@ impl Reason {
         Reason::NotAllowed,
         Reason::DeniedByRule,
         Reason::AmbiguousPath,
+        Reason::AmbiguousHost,
         Reason::AmbiguousToken,
         Reason::DryRun,
     ];
@@ -146,6 +150,7 @@ impl Reason {
             Reason::NotAllowed => "not_allowed",
             Reason::DeniedByRule => "denied_by_rule",
             Reason::AmbiguousPath => "ambiguous_path",
+            Reason::AmbiguousHost => "ambiguous_host",
             Reason::AmbiguousToken => "ambiguous_token",
             Reason::DryRun => "dry_run",
         }
@@ -157,7 +162,7 @@ impl Reason {
             Reason::Allowed | Reason::PublicPath | Reason::DryRun => 200,
             Reason::NotAllowed | Reason::DeniedByRule | Reason::GroupsUnavailable => 403,
             Reason::KeysUnavailable => 503,
-            Reason::AmbiguousPath | Reason::AmbiguousToken => 400,
+            Reason::AmbiguousPath | Reason::AmbiguousHost | Reason::AmbiguousToken => 400,
             _ => 401,
         }
     }
@@ -199,6 +204,7 @@ impl Reason {
             Reason::NotAllowed => "the caller is not allowed",
             Reason::DeniedByRule => "the caller is denied by a rule",
             Reason::AmbiguousPath => "the path is ambiguous",
+            Reason::AmbiguousHost => "the host is ambiguous",
             Reason::AmbiguousToken => "the request carries more than one token",
             Reason::DryRun => "dry run",
         }

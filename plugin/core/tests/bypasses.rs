@@ -111,3 +111,51 @@ fn emails_and_domains_compare_in_canonical_form() {
         assert_eq!(decision, Some((Effect::Deny, "admin-writes-need-admins".into())), "{intern}");
     }
 }
+
+// --- Found by the review of the fixes above -------------------------------------------
+
+#[test]
+fn a_method_in_another_case_or_overridden_is_still_denied() {
+    let policy = shipped("admin-paths.json");
+    for method in ["post", "Post", "delete"] {
+        let decision = decide(&policy, method, "svc", "/api/admin/users", "intern@example.com", &[]);
+        assert_eq!(decision.map(|d| d.0), Some(Effect::Deny), "{method}");
+    }
+    let shape = RequestShape::read(b"svc", b"/api/admin/users", b"GET", &[b"DELETE"]).unwrap();
+    let caller = policy.caller(Some("intern@example.com"), Some("example.com"), &[]);
+    assert_eq!(policy.evaluate(&shape, &caller).effect, Effect::Deny, "GET with X-HTTP-Method-Override: DELETE");
+}
+
+#[test]
+fn head_is_judged_as_the_get_it_is_routed_to() {
+    let config: PolicyConfig = serde_json::from_value(serde_json::json!({"default": "allow", "rules": [
+        {"name": "no-export", "match": {"paths": [{"prefix": "/export"}], "methods": ["GET"]}, "effect": "deny", "subjects": {"authenticated": true}}
+    ]})).unwrap();
+    let policy = compile(&config, "").0.unwrap();
+    assert_eq!(decide(&policy, "HEAD", "svc", "/export/all", "alice@example.com", &[]).map(|d| d.0), Some(Effect::Deny));
+}
+
+#[test]
+fn a_pattern_with_a_trailing_slash_holds_for_the_path_without_it() {
+    let config: PolicyConfig = serde_json::from_value(serde_json::json!({"default": "allow", "rules": [
+        {"name": "docs", "match": {"paths": [{"exact": "/docs/"}, {"template": "/users/{id}/"}, {"template": "/"}]}, "effect": "deny", "subjects": {"authenticated": true}}
+    ]})).unwrap();
+    let policy = compile(&config, "").0.unwrap();
+    for path in ["/docs/", "/docs", "/Docs", "/docs;x", "/users/7/", "/users/7", "/", "//", "/;x"] {
+        assert_eq!(decide(&policy, "GET", "svc", path, "alice@example.com", &[]).map(|d| d.0), Some(Effect::Deny), "{path}");
+    }
+}
+
+#[test]
+fn a_host_of_many_dots_costs_no_more_than_a_short_one() {
+    let policy = shipped("multi-service-gateway.json");
+    let host = format!("{}internal.example.com", "a.".repeat(30_000));
+    let started = std::time::Instant::now();
+    // Refused as malformed before any rule is looked at; and the index only looks up
+    // suffixes as long as its keys, whatever reaches it.
+    assert!(RequestShape::read(host.as_bytes(), b"/", b"GET", &[]).is_err());
+    let caller = policy.caller(Some("ann@example.com"), Some("example.com"), &[]);
+    let shape = RequestShape { host: host.clone(), ..RequestShape::new(b"svc", b"/A/b;c/", b"GET").unwrap() };
+    policy.evaluate(&shape, &caller);
+    assert!(started.elapsed() < std::time::Duration::from_millis(500), "{:?}", started.elapsed());
+}

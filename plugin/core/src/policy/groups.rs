@@ -3,6 +3,7 @@
 //! snapshot is flattened at load time (nested groups included) so a request never
 //! walks it.
 
+use crate::policy::subjects::canonical_email;
 use crate::policy_config::MemberConfig;
 use std::collections::{BTreeMap, HashMap};
 
@@ -54,7 +55,7 @@ pub struct GroupTable {
 impl GroupTable {
     /// The id of `email` (lower-cased), allocating one on first sight.
     pub fn intern(&mut self, email: &str) -> GroupId {
-        let email = email.to_ascii_lowercase();
+        let email = canonical_email(email);
         if let Some(id) = self.ids.get(&email) {
             return *id;
         }
@@ -112,7 +113,7 @@ impl Directory {
         let graph: BTreeMap<String, Vec<String>> = snapshot
             .iter()
             .map(|(group, members)| {
-                (group.to_ascii_lowercase(), members.iter().map(|m| m.email().to_ascii_lowercase()).collect())
+                (canonical_email(group), members.iter().map(|m| canonical_email(m.email())).collect())
             })
             .collect();
         // Members declared as groups (`"type": "GROUP"` in a gcloud membership) are
@@ -121,7 +122,7 @@ impl Directory {
             .values()
             .flatten()
             .filter(|m| matches!(m, MemberConfig::Membership(ms) if ms.kind.as_deref() == Some("GROUP")))
-            .map(|m| m.email().to_ascii_lowercase())
+            .map(|m| canonical_email(m.email()))
             .collect();
         let mut parents = Parents::new();
         for (group, members) in &graph {

@@ -41,7 +41,34 @@ impl Buckets {
 pub struct RuleIndex {
     exact_host: HashMap<String, Buckets>,
     subdomain: HashMap<String, Buckets>,
+    /// The longest `*.suffix` key: longer suffixes of a host are not looked up, so a
+    /// host of many dots costs no more than a short one.
+    longest_subdomain: usize,
     any_host: Buckets,
+}
+
+/// The rule buckets a host selects, found once per request and visited per reading.
+pub struct HostCandidates<'a> {
+    buckets: Vec<&'a Buckets>,
+}
+
+impl HostCandidates<'_> {
+    /// Calls `f` with every rule that might apply to a request for this host and
+    /// `path` (possibly more than once); callers still check each rule. Allocates only
+    /// for a first segment with upper case in it.
+    pub fn for_each(&self, path: &str, mut f: impl FnMut(RuleId)) {
+        let segment = first_segment(path);
+        let lowered;
+        let segment = if segment.bytes().any(|b| b.is_ascii_uppercase()) {
+            lowered = segment.to_ascii_lowercase();
+            lowered.as_str()
+        } else {
+            segment
+        };
+        for buckets in &self.buckets {
+            buckets.visit(segment, &mut f);
+        }
+    }
 }
 
 impl RuleIndex {
@@ -54,7 +81,10 @@ impl RuleIndex {
             for host in &rule.hosts {
                 let buckets = match host {
                     HostPattern::Exact(h) => index.exact_host.entry(h.clone()).or_default(),
-                    HostPattern::Subdomain(s) => index.subdomain.entry(s.clone()).or_default(),
+                    HostPattern::Subdomain(s) => {
+                        index.longest_subdomain = index.longest_subdomain.max(s.len());
+                        index.subdomain.entry(s.clone()).or_default()
+                    }
                 };
                 buckets.add(id, rule);
             }
@@ -62,28 +92,17 @@ impl RuleIndex {
         index
     }
 
-    /// Calls `f` with every rule that might apply to a request for `host` and `path`
-    /// (possibly more than once); callers still check each rule. Allocates only for a
-    /// first segment with upper case in it.
-    pub fn for_each_candidate(&self, host: &str, path: &str, mut f: impl FnMut(RuleId)) {
-        let segment = first_segment(path);
-        let lowered;
-        let segment = if segment.bytes().any(|b| b.is_ascii_uppercase()) {
-            lowered = segment.to_ascii_lowercase();
-            lowered.as_str()
-        } else {
-            segment
-        };
-        if let Some(buckets) = self.exact_host.get(host) {
-            buckets.visit(segment, &mut f);
-        }
+    /// The buckets of the rules that might be about `host`: its exact entry, its
+    /// `*.suffix` entries (only suffixes no longer than the longest key), any host.
+    pub fn host_candidates(&self, host: &str) -> HostCandidates<'_> {
+        let mut buckets: Vec<&Buckets> = self.exact_host.get(host).into_iter().collect();
         if !self.subdomain.is_empty() {
-            for (at, _) in host.match_indices('.') {
-                if let Some(buckets) = self.subdomain.get(&host[at + 1..]) {
-                    buckets.visit(segment, &mut f);
-                }
+            let shortest_start = host.len().saturating_sub(self.longest_subdomain + 1);
+            for (at, _) in host.match_indices('.').filter(|(at, _)| *at >= shortest_start) {
+                buckets.extend(self.subdomain.get(&host[at + 1..]));
             }
         }
-        self.any_host.visit(segment, &mut f);
+        buckets.push(&self.any_host);
+        HostCandidates { buckets }
     }
 }

@@ -15,7 +15,7 @@ pub mod subjects;
 use crate::policy_config::Effect;
 use groups::{Directory, GroupId, GroupSet, GroupTable};
 use index::{RuleId, RuleIndex};
-use pattern::{PathReading, RequestShape};
+use pattern::{Method, PathReading, RequestShape};
 use std::borrow::Cow;
 use rule::Rule;
 use std::rc::Rc;
@@ -88,10 +88,11 @@ impl Policy {
     /// strictest answer: a deny under any reading denies, an allow needs every reading.
     pub fn evaluate(&self, request: &RequestShape, caller: &Caller) -> PolicyDecision {
         let mut strictest: Option<[(Effect, Option<RuleId>); 2]> = None;
-        for reading in self.readings(request).iter() {
+        let candidates = self.index.host_candidates(&request.host);
+        for (method, reading) in self.readings(request) {
             let mut matches = Matches::default();
-            self.index.for_each_candidate(&request.host, &reading.path, |id| {
-                if let Some(rule) = self.rules.get(id).filter(|rule| rule.applies(request, reading, caller)) {
+            candidates.for_each(&reading.path, |id| {
+                if let Some(rule) = self.rules.get(id).filter(|rule| rule.applies(request, method, &reading, caller)) {
                     matches.offer(id, rule);
                 }
             });
@@ -109,9 +110,10 @@ impl Policy {
     /// whose membership can change its decision, so the only ones worth looking up.
     pub fn groups_in_play(&self, request: &RequestShape) -> GroupSet {
         let mut groups = GroupSet::default();
-        for reading in self.readings(request).iter() {
-            self.index.for_each_candidate(&request.host, &reading.path, |id| {
-                let names_groups = |rule: &&Rule| !rule.dry_run && !rule.subjects.groups.is_empty() && rule.matches_request(request, reading);
+        let candidates = self.index.host_candidates(&request.host);
+        for (method, reading) in self.readings(request) {
+            candidates.for_each(&reading.path, |id| {
+                let names_groups = |rule: &&Rule| !rule.dry_run && !rule.subjects.groups.is_empty() && rule.matches_request(request, method, &reading);
                 if let Some(rule) = self.rules.get(id).filter(names_groups) {
                     for group in &rule.subjects.groups {
                         groups.insert(*group);
@@ -122,18 +124,20 @@ impl Policy {
         groups
     }
 
-    /// The readings of `request`'s path to decide on: each as it is, and case-folded too
-    /// where the path or a pattern of this policy has upper case (a case-insensitive
-    /// router sends `/api/reports` to the handler of `/api/Reports`). Borrowed when no
-    /// folding is needed.
-    fn readings<'a>(&self, request: &'a RequestShape) -> Cow<'a, [PathReading]> {
+    /// The (method, path reading) pairs to decide on: every method reading with every
+    /// path reading, each path reading also case-folded where the path or a pattern of
+    /// this policy has upper case (a case-insensitive router sends `/api/reports` to the
+    /// handler of `/api/Reports`).
+    fn readings<'a>(&self, request: &'a RequestShape) -> Vec<(Method, Cow<'a, PathReading>)> {
         let needs_folding = |r: &PathReading| !r.fold_case && (self.mixed_case_patterns || r.has_upper_case());
-        if !request.readings.iter().any(needs_folding) {
-            return Cow::Borrowed(&request.readings);
+        let mut paths: Vec<Cow<'a, PathReading>> = Vec::with_capacity(request.readings.len() * 2);
+        for reading in &request.readings {
+            paths.push(Cow::Borrowed(reading));
+            if needs_folding(reading) {
+                paths.push(Cow::Owned(reading.folded()));
+            }
         }
-        let mut all = request.readings.clone();
-        all.extend(request.readings.iter().filter(|r| needs_folding(r)).map(PathReading::folded));
-        Cow::Owned(all)
+        request.methods.iter().flat_map(|&method| paths.iter().map(move |path| (method, path.clone()))).collect()
     }
 
     /// The email of referenced group `id`.

@@ -38,11 +38,12 @@ pub fn readings(raw: &[u8]) -> Result<Vec<PathReading>, AmbiguousPath> {
     check_dot_segments(&decoded)?;
     let canonical = canonical_form(&decoded);
     check_dot_segments(&canonical)?;
-    let mut readings = vec![PathReading { path: decoded, canonical: false, fold_case: false }];
-    if canonical != readings[0].path {
-        readings.push(PathReading { path: canonical, canonical: true, fold_case: false });
-    }
-    Ok(readings)
+    // The canonical reading is kept even when it reads the same string: patterns are
+    // compared in their canonical form there (`exact /docs/` holds for `/docs`).
+    Ok(vec![
+        PathReading { path: decoded, canonical: false, fold_case: false },
+        PathReading { path: canonical, canonical: true, fold_case: false },
+    ])
 }
 
 impl PathReading {
@@ -102,7 +103,8 @@ fn decode(path: &[u8]) -> Result<String, AmbiguousPath> {
     }
     // Invalid UTF-8 (overlong `%C0%AF` among it) is read differently by every decoder.
     let decoded = String::from_utf8(bytes).map_err(|_| AmbiguousPath)?;
-    if decoded.chars().any(is_lookalike) || double_encoded(&decoded) {
+    // A decoded `?` or `#` ends the path for a hop that decodes and parses again.
+    if decoded.chars().any(|c| is_lookalike(c) || c == '?' || c == '#') || double_encoded(&decoded) {
         return Err(AmbiguousPath);
     }
     Ok(decoded)
@@ -124,15 +126,25 @@ fn double_encoded(decoded: &str) -> bool {
     bytes.iter().enumerate().any(|(at, &b)| b == b'%' && hex_pair(bytes.get(at + 1..at + 3)).is_some())
 }
 
-/// Characters some upstream folds into `/`, `\` or `.` (IIS-style best fit, NFKC), or
-/// whose Unicode case mapping is ASCII (Java's `equalsIgnoreCase`, .NET's ignore-case
-/// comparisons): `K` (Kelvin) matches `k` there, `ſ` matches `s`.
+/// Characters that some upstream turns into ASCII before routing, so a pattern could
+/// match them there and not here: what NFKC compatibility folding (IIS best fit, Python
+/// and Java normalisers) maps to ASCII — fullwidth and mathematical letters, ligatures,
+/// super- and subscripts, dot leaders, vertical and small forms, compatibility spaces —
+/// what full case folding maps to ASCII (`ß` → `ss`, Kelvin `K` → `k`, `ſ` → `s`,
+/// `İ`, `ı`), and the slash and backslash lookalikes. Patterns are ASCII, so refusing
+/// them loses no path a rule could name.
 fn is_lookalike(c: char) -> bool {
-    matches!(
-        c,
-        '\u{FF0F}' | '\u{FF3C}' | '\u{FF0E}' | '\u{2215}' | '\u{2044}' | '\u{FE68}' | '\u{FE52}' | '\u{2024}'
-            | '\u{212A}' | '\u{017F}' | '\u{0130}' | '\u{0131}'
-    )
+    const RANGES: &[(u32, u32)] = &[
+        (0x00A0, 0x00A0), (0x00AA, 0x00AA), (0x00B2, 0x00B3), (0x00B9, 0x00BA), (0x00BC, 0x00BE), (0x00DF, 0x00DF),
+        (0x0130, 0x0133), (0x013F, 0x0140), (0x0149, 0x0149), (0x017F, 0x017F), (0x01C4, 0x01CC), (0x01F1, 0x01F3),
+        (0x02B0, 0x02B8), (0x1D2C, 0x1D6A), (0x1D78, 0x1D78), (0x1D9B, 0x1DBF), (0x1E9E, 0x1E9E),
+        (0x2000, 0x200A), (0x2024, 0x2026), (0x2044, 0x2044), (0x2070, 0x209C), (0x2100, 0x2189),
+        (0x2215, 0x2216), (0x2460, 0x24FF), (0x2A74, 0x2A76), (0x2C7C, 0x2C7D), (0x3000, 0x3000),
+        (0x3200, 0x33FF), (0xFB00, 0xFB06), (0xFE10, 0xFE19), (0xFE30, 0xFE4F), (0xFE50, 0xFE6B),
+        (0xFF00, 0xFFEF), (0x1D400, 0x1D7FF), (0x1F100, 0x1F1FF),
+    ];
+    let code = u32::from(c);
+    RANGES.iter().any(|&(low, high)| (low..=high).contains(&code))
 }
 
 /// `.` and `..` segments — also as `..;x`, which Tomcat reads as `..` — are resolved
@@ -154,8 +166,8 @@ mod tests {
     }
 
     #[test]
-    fn a_plain_lower_case_path_has_one_reading() {
-        assert_eq!(paths("/api/admin/users?x=1"), [("/api/admin/users".to_owned(), false, false)]);
+    fn a_plain_path_reads_the_same_both_ways() {
+        assert_eq!(paths("/api/admin/users?x=1"), [("/api/admin/users".to_owned(), false, false), ("/api/admin/users".to_owned(), true, false)]);
     }
 
     #[test]
@@ -179,6 +191,8 @@ mod tests {
             "/a/../admin", "/a/%2e%2e/admin", "/a/..%2Fadmin", "/a\\..\\admin", "/a/./x", "a", "/caf\u{e9}",
             "/api/..;/admin", "/api/.;x/admin", "/a%2fb", "/a%5Cb", "/a%00b", "/a%0d%0ab", "/a%252e%252e/b",
             "/a%25%32%65", "/a%zz", "/a%2", "/a%c0%afb", "/a%ef%bc%8fadmin", "/a%E2%88%95b", "/%E2%84%AAeys", "/a%ff",
+            "/public/%E2%80%A5/admin", "/public/%EF%B8%B0/admin", "/%EF%BD%81dmin", "/%F0%9D%90%9Admin", "/%EF%AC%81les",
+            "/cla%C3%9F", "/admin%3F", "/admin%23x", "/a%C2%A0b",
         ] {
             assert_eq!(readings(raw.as_bytes()), Err(AmbiguousPath), "{raw}");
         }

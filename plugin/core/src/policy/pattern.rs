@@ -13,7 +13,22 @@ pub struct RequestShape {
     pub path: String,
     /// Every distinct way an upstream may read the path (see [`crate::policy::path`]).
     pub readings: Vec<PathReading>,
-    pub method: Method,
+    /// Every method an upstream may route the request as, the one sent first (see
+    /// [`Method::readings`]).
+    pub methods: Vec<Method>,
+}
+
+/// Why a request's host or path cannot be matched safely.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unmatchable {
+    Path,
+    Host,
+}
+
+impl From<AmbiguousPath> for Unmatchable {
+    fn from(_: AmbiguousPath) -> Self {
+        Unmatchable::Path
+    }
 }
 
 impl RequestShape {
@@ -22,23 +37,54 @@ impl RequestShape {
     /// `/public/../admin`. Envoy's `normalize_path` removes some of these before the
     /// filter sees them.
     pub fn new(authority: &[u8], path: &[u8], method: &[u8]) -> Result<Self, AmbiguousPath> {
+        Self::read(authority, path, method, &[]).map_err(|_| AmbiguousPath)
+    }
+
+    /// Like [`RequestShape::new`], with the values of the request's method-override
+    /// headers (which Express's method-override, Symfony and Google's APIs route by),
+    /// and saying whether the host or the path failed.
+    pub fn read(authority: &[u8], path: &[u8], method: &[u8], method_overrides: &[&[u8]]) -> Result<Self, Unmatchable> {
         let readings = readings(path)?;
-        let canonical = readings.iter().find(|r| r.canonical && !r.fold_case).unwrap_or(&readings[0]).path.clone();
-        Ok(Self { host: host_of(authority), path: canonical, readings, method: Method::parse(method) })
+        let host = host_of(authority).ok_or(Unmatchable::Host)?;
+        let canonical = readings.iter().find(|r| r.canonical).unwrap_or(&readings[0]).path.clone();
+        let mut methods = Method::readings(method);
+        for extra in method_overrides.iter().flat_map(|value| Method::readings(value.trim_ascii())) {
+            if !methods.contains(&extra) {
+                methods.push(extra);
+            }
+        }
+        Ok(Self { host, path: canonical, readings, methods })
     }
 }
 
 /// Hosts compare in lower case without port or trailing dot: `API.example.com.:443`
 /// reaches the same virtual host as `api.example.com` in Envoy (with
-/// `strip_trailing_host_dot`) and in DNS.
-fn host_of(authority: &[u8]) -> String {
+/// `strip_trailing_host_dot`) and in DNS. Anything but a host name, an IPv4 address or
+/// a bracketed IPv6 address, with an optional port, is refused: a malformed authority
+/// (`h..`, `u@h`, `h:1:`, `h%2e`) is read differently by every hop.
+fn host_of(authority: &[u8]) -> Option<String> {
+    const MAX_AUTHORITY: usize = 260;
+    if authority.len() > MAX_AUTHORITY || !authority.is_ascii() {
+        return None;
+    }
     let text = String::from_utf8_lossy(authority).to_ascii_lowercase();
-    // `[::1]:8080` keeps its brackets; `host:port` loses the port.
-    let host = match text.rfind(':') {
-        Some(colon) if !text[colon..].contains(']') => &text[..colon],
-        _ => text.as_str(),
+    let (host, port) = match text.strip_prefix('[') {
+        Some(rest) => {
+            let (inside, after) = rest.split_once(']')?;
+            let valid = !inside.is_empty() && inside.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+            (valid.then(|| format!("[{inside}]"))?, after.strip_prefix(':').map_or(Some(after), Some)?)
+        }
+        None => match text.split_once(':') {
+            Some((host, port)) => (host.to_owned(), port),
+            None => (text.clone(), ""),
+        },
     };
-    host.strip_suffix('.').unwrap_or(host).to_owned()
+    if !port.bytes().all(|b| b.is_ascii_digit()) || (text.contains(':') && !text.starts_with('[') && port.is_empty()) {
+        return None;
+    }
+    let host = host.strip_suffix('.').map_or(host.clone(), str::to_owned);
+    let label_ok = |label: &str| !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    (host.starts_with('[') || host.is_empty() || host.split('.').all(label_ok)).then_some(host)
 }
 
 /// The first segment of a path, the key rules are indexed by (`/users/7` → `users`).
@@ -55,6 +101,24 @@ const METHODS: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OP
 impl Method {
     /// A method no rule can name; it matches only rules without a method condition.
     pub const OTHER: Method = Method(0);
+    pub const GET: Method = Method(1);
+    pub const HEAD: Method = Method(2);
+
+    /// Every method an upstream may route `bytes` as: `post` is POST to Django, Flask
+    /// and ASP.NET Core and another method to Go; HEAD goes to the GET handler in
+    /// Flask, Django, Express, Spring and Go. Decisions hold under all of them.
+    pub fn readings(bytes: &[u8]) -> Vec<Method> {
+        let exact = Method::parse(bytes);
+        let mut methods = vec![exact];
+        let upper = Method::parse(&bytes.to_ascii_uppercase());
+        if upper != exact {
+            methods.push(upper);
+        }
+        if methods.contains(&Method::HEAD) {
+            methods.push(Method::GET);
+        }
+        methods
+    }
 
     pub fn parse(bytes: &[u8]) -> Method {
         METHODS
@@ -179,7 +243,7 @@ impl PathPattern {
                 .is_some_and(|_| path.len() == prefix.len() || path.as_bytes()[prefix.len()] == b'/'),
             PathPattern::Template(segments) => {
                 let segments = match segments.split_last() {
-                    Some((Some(last), rest)) if last.is_empty() && reading.canonical => rest,
+                    Some((Some(last), rest)) if last.is_empty() && !rest.is_empty() && reading.canonical => rest,
                     _ => segments,
                 };
                 let mut parts = path[1.min(path.len())..].split('/');
@@ -283,6 +347,16 @@ mod tests {
         assert_eq!(shape("API.Example.com:8443", "/").unwrap().host, "api.example.com");
         assert_eq!(shape("[::1]", "/").unwrap().host, "[::1]");
         assert_eq!(shape("Hr.Example.com.:443", "/").unwrap().host, "hr.example.com");
+        assert_eq!(shape("[::1]:8080", "/").unwrap().host, "[::1]");
+        assert_eq!(shape("10.0.0.1:80", "/").unwrap().host, "10.0.0.1");
+        assert_eq!(shape("", "/").unwrap().host, "");
+    }
+
+    #[test]
+    fn malformed_hosts_are_refused() {
+        for authority in ["secret.example.com..", "secret.example.com:443:", "u@secret.example.com", "secret.example.com%2e", "[secret.example.com]", "a b", "h:x", "[::1", "h:", &"a.".repeat(200)] {
+            assert_eq!(RequestShape::read(authority.as_bytes(), b"/", b"GET", &[]), Err(Unmatchable::Host), "{authority}");
+        }
     }
 
     #[test]
@@ -346,6 +420,17 @@ mod tests {
         assert!(pattern.matches("hello-abc.a.run.app"));
         assert!(!pattern.matches("run.app") && !pattern.matches("evilrun.app"));
         assert!(HostPattern::parse("*").is_err() && HostPattern::parse("a b").is_err());
+    }
+
+    #[test]
+    fn a_method_is_read_as_every_upstream_routes_it() {
+        let names = |bytes: &[u8]| Method::readings(bytes);
+        assert_eq!(names(b"POST"), [Method::from_name("POST").unwrap()]);
+        assert_eq!(names(b"post"), [Method::OTHER, Method::from_name("POST").unwrap()]);
+        assert_eq!(names(b"HEAD"), [Method::HEAD, Method::GET]);
+        assert_eq!(names(b"PURGE"), [Method::OTHER]);
+        let shape = RequestShape::read(b"h", b"/", b"POST", &[b"delete"]).unwrap();
+        assert_eq!(shape.methods, [Method::from_name("POST").unwrap(), Method::OTHER, Method::from_name("DELETE").unwrap()]);
     }
 
     #[test]

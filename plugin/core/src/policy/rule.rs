@@ -1,6 +1,6 @@
 //! A compiled rule: conditions on the request, subjects, and an effect.
 
-use crate::policy::pattern::{HostPattern, MethodSet, PathPattern, PathReading, RequestShape};
+use crate::policy::pattern::{HostPattern, Method, MethodSet, PathPattern, PathReading, RequestShape};
 use crate::policy::subjects::{Caller, Subjects};
 use crate::policy_config::Effect;
 use std::rc::Rc;
@@ -20,13 +20,14 @@ pub struct Rule {
 
 impl Rule {
     /// Whether the rule is about this request and this caller. Cheapest checks first.
-    pub fn applies(&self, request: &RequestShape, reading: &PathReading, caller: &Caller) -> bool {
-        self.matches_request(request, reading) && self.subjects.matches(caller)
+    pub fn applies(&self, request: &RequestShape, method: Method, reading: &PathReading, caller: &Caller) -> bool {
+        self.matches_request(request, method, reading) && self.subjects.matches(caller)
     }
 
-    /// Whether the rule is about this request, read this way, whoever the caller.
-    pub fn matches_request(&self, request: &RequestShape, reading: &PathReading) -> bool {
-        self.methods.matches(request.method)
+    /// Whether the rule is about this request, read as `method` and `reading`, whoever
+    /// the caller.
+    pub fn matches_request(&self, request: &RequestShape, method: Method, reading: &PathReading) -> bool {
+        self.methods.matches(method)
             && (self.hosts.is_empty() || self.hosts.iter().any(|h| h.matches(&request.host)))
             && (self.paths.is_empty() || self.paths.iter().any(|p| p.matches(reading)))
     }
