@@ -117,7 +117,7 @@ for target in $targets; do
         echo "fuzz: $target FAILED (log ${log#$root/}):"
         grep -E -m6 -A1 "panicked at|ERROR: (libFuzzer|AddressSanitizer)" "$log" | sed 's/^/    /' || true
         if [ -n "$artefact" ]; then
-            echo "    reproduce: cd plugin/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer $FUZZ_SANITIZER --target-dir ../../target/fuzz-build $target ../../$artefact"
+            echo "    reproduce: cd plugin/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir . --sanitizer $FUZZ_SANITIZER --target-dir ../../target/fuzz-build $target ../../$artefact"
         fi
     fi
 done
