@@ -261,7 +261,13 @@ pub fn assert_claims_acceptable(identity: &wsgate_core::Identity, payload: &[u8]
         _ => false,
     };
     assert!(aud_ok, "accepted aud {:?}", claims.get("aud"));
-    let time = |name: &str| claims.get(name).filter(|v| !v.is_null()).map(|v| v.as_u64().unwrap_or_else(|| panic!("accepted non-integer {name}: {v}")));
+    // RFC 7519 §2: a NumericDate may be non-integer; the verifier counts whole seconds.
+    let time = |name: &str| {
+        claims.get(name).filter(|v| !v.is_null()).map(|v| match v.as_f64() {
+            Some(seconds) if seconds >= 0.0 => seconds as u64,
+            _ => panic!("accepted a {name} that is not a non-negative number: {v}"),
+        })
+    };
     let exp = time("exp").unwrap_or_else(|| panic!("accepted a token without exp"));
     let iat = time("iat").unwrap_or_else(|| panic!("accepted a token without iat"));
     assert!(exp.saturating_add(CLOCK_SKEW) >= now, "accepted expired token: exp {exp}, now {now}");
