@@ -100,6 +100,9 @@ impl Verifier {
         }
         let (token, header_b64, payload_b64) = split_compact(token).map_err(anonymous)?;
         let header: Header = decode_segment(header_b64).map_err(anonymous)?;
+        // Members the verifier ignores must still be JSON every parser reads alike: a
+        // lone surrogate escape (`"\ud800"`) is refused by some and not by others.
+        decode_segment::<serde_json::Map<String, serde_json::Value>>(header_b64).map_err(anonymous)?;
         let algorithm = parse_algorithm(&header.alg).map_err(anonymous)?;
         let issuer = decode_segment::<UnverifiedIssuer>(payload_b64).map_err(anonymous)?.iss;
         let index = *issuer
