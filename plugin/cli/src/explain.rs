@@ -5,7 +5,7 @@ use clap::Args;
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 use wsgate_core::gate::reason_for;
-use wsgate_core::policy::pattern::RequestShape;
+use wsgate_core::policy::pattern::{RequestShape, Unmatchable};
 use wsgate_core::policy::subjects::Caller;
 use wsgate_core::{Gate, Reason, RequestSnapshot};
 
@@ -50,8 +50,10 @@ pub fn explain(args: &ExplainArgs) -> Result<(), String> {
 
 fn explain_caller(args: &ExplainArgs, document: &Document) -> Result<(), String> {
     let policy = document.policy();
-    let shape = RequestShape::new(args.host.as_bytes(), args.path.as_bytes(), args.method.as_bytes())
-        .map_err(|_| format!("`{}` is ambiguous: the filter refuses it with 400 ambiguous_path", args.path))?;
+    let shape = RequestShape::read(args.host.as_bytes(), args.path.as_bytes(), args.method.as_bytes(), &[]).map_err(|unmatchable| match unmatchable {
+        Unmatchable::Path => format!("`{}` is ambiguous: the filter refuses it with 400 ambiguous_path", args.path),
+        Unmatchable::Host => format!("`{}` is ambiguous: the filter refuses it with 400 ambiguous_host", args.host),
+    })?;
     let domain = args.domain.clone().or_else(|| args.email.as_ref().and_then(|e| e.split_once('@')).map(|(_, d)| d.to_owned()));
     let caller = match &args.email {
         Some(email) => policy.caller(Some(email), domain.as_deref(), &args.groups),

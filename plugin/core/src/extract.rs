@@ -50,13 +50,12 @@ fn header_token(request: &impl RequestHeaders, name: &str, prefix: &str) -> Resu
     if request.header_count(name) == 1 && !first.contains(&b',') {
         return Ok(from_header(first, prefix));
     }
+    // Here there are at least two parts: any token among them is ambiguous.
     let values = request.header_values(name);
-    let parts: Vec<&[u8]> = values.iter().flat_map(|value| value.split(|&b| b == b',')).map(<[u8]>::trim_ascii).collect();
-    let tokens = parts.iter().filter(|part| from_header(part, prefix).is_some()).count();
-    match (parts.len(), tokens) {
-        (_, 0) => Ok(None),
-        (1, _) => Ok(from_header(parts[0], prefix)),
-        _ => Err(AmbiguousToken),
+    let mut parts = values.iter().flat_map(|value| value.split(|&b| b == b',')).map(<[u8]>::trim_ascii);
+    match parts.any(|part| from_header(part, prefix).is_some()) {
+        true => Err(AmbiguousToken),
+        false => Ok(None),
     }
 }
 

@@ -4,7 +4,7 @@
 use crate::config::Algorithm;
 use crate::jwks::{KeySet, VerifyingKey};
 use crate::key_refresh::RemoteJwks;
-use crate::policy::subjects::canonical_domain;
+use crate::policy::names::canonical_domain;
 use crate::reason::Reason;
 use jwt_simple::prelude::JWTClaims;
 use serde::Deserialize;

@@ -11,7 +11,7 @@ use crate::jwks::{KeySet, has_key_for, parse_jwks};
 use crate::key_refresh::RemoteJwks;
 use crate::policy::Policy;
 use crate::policy::compile::compile;
-use crate::policy::subjects::canonical_domain;
+use crate::policy::names::canonical_domain;
 use crate::provider::Provider;
 use crate::verify::Verifier;
 use std::collections::HashSet;

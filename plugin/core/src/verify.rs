@@ -9,7 +9,7 @@
 use crate::config::Algorithm;
 use crate::jwks::{KeySet, VerifyingKey};
 use crate::provider::{GoogleClaims, Provider};
-use crate::policy::subjects::{canonical_domain, canonical_email};
+use crate::policy::names::{canonical_domain, canonical_email};
 use crate::reason::Reason;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

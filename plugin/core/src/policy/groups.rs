@@ -3,7 +3,7 @@
 //! snapshot is flattened at load time (nested groups included) so a request never
 //! walks it.
 
-use crate::policy::subjects::canonical_email;
+use crate::policy::names::canonical_email;
 use crate::policy_config::MemberConfig;
 use std::collections::{BTreeMap, HashMap};
 

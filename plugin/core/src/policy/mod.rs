@@ -7,6 +7,7 @@ pub mod compile;
 pub mod groups;
 pub mod index;
 pub mod lint;
+pub mod names;
 pub mod path;
 pub mod pattern;
 pub mod rule;
@@ -15,11 +16,12 @@ pub mod subjects;
 use crate::policy_config::Effect;
 use groups::{Directory, GroupId, GroupSet, GroupTable};
 use index::{RuleId, RuleIndex};
-use pattern::{Method, PathReading, RequestShape};
+use pattern::{PathReading, RequestShape};
 use std::borrow::Cow;
 use rule::Rule;
 use std::rc::Rc;
-use subjects::{Caller, canonical_domain, canonical_email};
+use names::{canonical_domain, canonical_email};
+use subjects::Caller;
 
 /// A compiled policy.
 #[derive(Debug)]
@@ -89,18 +91,20 @@ impl Policy {
     pub fn evaluate(&self, request: &RequestShape, caller: &Caller) -> PolicyDecision {
         let mut strictest: Option<[(Effect, Option<RuleId>); 2]> = None;
         let candidates = self.index.host_candidates(&request.host);
-        for (method, reading) in self.readings(request) {
-            let mut matches = Matches::default();
-            candidates.for_each(&reading.path, |id| {
-                if let Some(rule) = self.rules.get(id).filter(|rule| rule.applies(request, method, &reading, caller)) {
-                    matches.offer(id, rule);
-                }
-            });
-            let decided = [Matches::decide(matches.enforced, self.default), Matches::decide(matches.all, self.default)];
-            strictest = Some(match strictest {
-                None => decided,
-                Some([enforced, all]) => [stricter(enforced, decided[0]), stricter(all, decided[1])],
-            });
+        for reading in &self.path_readings(request) {
+            for &method in &request.methods {
+                let mut matches = Matches::default();
+                candidates.for_each(&reading.path, |id| {
+                    if let Some(rule) = self.rules.get(id).filter(|rule| rule.applies(request, method, reading, caller)) {
+                        matches.offer(id, rule);
+                    }
+                });
+                let decided = [Matches::decide(matches.enforced, self.default), Matches::decide(matches.all, self.default)];
+                strictest = Some(match strictest {
+                    None => decided,
+                    Some([enforced, all]) => [stricter(enforced, decided[0]), stricter(all, decided[1])],
+                });
+            }
         }
         let [(effect, rule), shadow] = strictest.unwrap_or([(self.default, None); 2]);
         PolicyDecision { effect, rule, dry_run: (shadow.0 != effect).then_some(shadow) }
@@ -111,10 +115,10 @@ impl Policy {
     pub fn groups_in_play(&self, request: &RequestShape) -> GroupSet {
         let mut groups = GroupSet::default();
         let candidates = self.index.host_candidates(&request.host);
-        for (method, reading) in self.readings(request) {
+        for reading in &self.path_readings(request) {
             candidates.for_each(&reading.path, |id| {
-                let names_groups = |rule: &&Rule| !rule.dry_run && !rule.subjects.groups.is_empty() && rule.matches_request(request, method, &reading);
-                if let Some(rule) = self.rules.get(id).filter(names_groups) {
+                let about_it = |rule: &&Rule| request.methods.iter().any(|&method| rule.matches_request(request, method, reading));
+                if let Some(rule) = self.rules.get(id).filter(|rule| !rule.dry_run && !rule.subjects.groups.is_empty()).filter(about_it) {
                     for group in &rule.subjects.groups {
                         groups.insert(*group);
                     }
@@ -124,11 +128,10 @@ impl Policy {
         groups
     }
 
-    /// The (method, path reading) pairs to decide on: every method reading with every
-    /// path reading, each path reading also case-folded where the path or a pattern of
-    /// this policy has upper case (a case-insensitive router sends `/api/reports` to the
-    /// handler of `/api/Reports`).
-    fn readings<'a>(&self, request: &'a RequestShape) -> Vec<(Method, Cow<'a, PathReading>)> {
+    /// The path readings to decide on (each with every method reading): the request's,
+    /// each also case-folded where the path or a pattern of this policy has upper case
+    /// (a case-insensitive router sends `/api/reports` to the handler of `/api/Reports`).
+    fn path_readings<'a>(&self, request: &'a RequestShape) -> Vec<Cow<'a, PathReading>> {
         let needs_folding = |r: &PathReading| !r.fold_case && (self.mixed_case_patterns || r.has_upper_case());
         let mut paths: Vec<Cow<'a, PathReading>> = Vec::with_capacity(request.readings.len() * 2);
         for reading in &request.readings {
@@ -137,7 +140,7 @@ impl Policy {
                 paths.push(Cow::Owned(reading.folded()));
             }
         }
-        request.methods.iter().flat_map(|&method| paths.iter().map(move |path| (method, path.clone()))).collect()
+        paths
     }
 
     /// The email of referenced group `id`.
