@@ -23,12 +23,12 @@ DEBIAN_WASM_ENV := RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
 	CARGO_TARGET_WASM32_WASIP1_LINKER=/usr/lib/llvm-22/bin/wasm-ld \
 	CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS="-C link-self-contained=no -L native=/usr/lib/wasm32-wasi"
 
-.PHONY: help setup toolchain envoy build wasm cli run test unit harness e2e replay lint bench bench-policy bench-harness wrk clean
+.PHONY: help setup toolchain envoy build wasm cli run test unit harness e2e replay lint bench bench-policy bench-harness bench-verify wrk node clean
 
 help:
 	@echo "make run    start Envoy + wsgate + demo upstream on http://127.0.0.1:8080"
 	@echo "make test   run every test (unit, CLI, the .wasm in wasmtime, end-to-end and adversarial through real Envoy, a fuzz smoke)"
-	@echo "other: setup build harness e2e replay lint fuzz-smoke; long runs: bench bench-policy bench-harness fuzz soak; clean"
+	@echo "other: setup build harness e2e replay lint fuzz-smoke; long runs: bench bench-policy bench-harness bench-verify fuzz soak; clean"
 
 setup: toolchain envoy
 
@@ -122,6 +122,30 @@ wrk:
 # run. Release build: the first one compiles wasmtime optimised (several minutes).
 bench-harness: wasm
 	cargo run -q --release -p wsgate-host-tests --bin wsgate-bench-harness -- --wasm $(WASM)
+
+# The verifier alone, per verify, RS256 and ES256: wasm32-wasip1 under node's V8 with
+# Liftoff off (as Envoy runs it) vs native, alternating rounds, with jwt-simple's
+# verify_token as a reference row; writes target/bench/verify.json. About a minute
+# once built. Unlike the filter (a library) it is a WASI command: with Debian's
+# toolchain (link-self-contained=no) its entry point, wasi-libc's crt1-command.o, is
+# linked by hand; cargo rustc adds that to this crate's link only, so the shared std
+# and dependencies are reused.
+DEBIAN_WASI_CRT1  := /usr/lib/wasm32-wasi/crt1-command.o
+BENCH_VERIFY_WASM := target/wasm/wasm32-wasip1/release/wsgate-bench-verify.wasm
+bench-verify: toolchain node
+	@if rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1; then \
+		cargo build --release --target wasm32-wasip1 --target-dir target/wasm -p wsgate-bench-verify; \
+	else \
+		$(DEBIAN_WASM_ENV) /usr/bin/cargo rustc --release --target wasm32-wasip1 \
+			-Zbuild-std=std,panic_abort --target-dir target/wasm -p wsgate-bench-verify -- -C link-arg=$(DEBIAN_WASI_CRT1); \
+	fi
+	@cargo build -q --release -p wsgate-bench-verify
+	@cargo build -q -p wsgate-host-tests --bin wsgate-bench-verify-driver
+	target/debug/wsgate-bench-verify-driver --wasm $(BENCH_VERIFY_WASM) --native target/release/wsgate-bench-verify
+
+# node runs the wasm32-wasip1 bench through node:wasi (preview1 needs node 20 or later).
+node:
+	@command -v node >/dev/null || { echo "setup: installing nodejs"; $(SUDO) apt-get update -qq; DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs >/dev/null; }
 
 clean:
 	cargo clean

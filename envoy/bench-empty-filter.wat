@@ -1,6 +1,7 @@
 ;; `make bench`'s floor: a proxy-wasm filter that does nothing. It exports the same
 ;; per-request hooks the Rust SDK exports for wsgate, each returning at once, so its
 ;; cost is what Envoy charges for any Wasm filter before the filter does any work.
+;; `bench-floor-filter.wat` exports the request hook only, for what the others cost.
 (module
   (memory (export "memory") 2)
   (global $heap (mut i32) (i32.const 65536))

@@ -29,6 +29,18 @@ pub fn render(template: &str, ports: Ports, wasm: &Path, plugin_config: &str, ex
         .replace("{{EXTRA_HTTP_FILTERS}}", extra_http_filters)
 }
 
+/// How [`Envoy::start_with`] runs Envoy, beyond its configuration.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// Pins Envoy to this CPU with `taskset`.
+    pub cpu: Option<u32>,
+    /// Worker threads, one plugin VM each (`--concurrency`).
+    pub workers: u32,
+    /// `--component-log-level`, e.g. `wasm:trace` to log every call into and out of a
+    /// plugin VM (the rest stays at `info`).
+    pub component_log_level: Option<String>,
+}
+
 /// A running Envoy; killed when dropped.
 pub struct Envoy {
     child: Child,
@@ -47,6 +59,12 @@ impl Envoy {
     /// load generator can have the other core, and with `workers` worker threads (one
     /// plugin VM each).
     pub fn start_on(binary: &Path, config: &str, dir: &Path, ports: Ports, cpu: Option<u32>, workers: u32) -> Result<Envoy, String> {
+        Envoy::start_with(binary, config, dir, ports, &Launch { cpu, workers, component_log_level: None })
+    }
+
+    /// Like [`Envoy::start_on`], with every [`Launch`] option.
+    pub fn start_with(binary: &Path, config: &str, dir: &Path, ports: Ports, launch: &Launch) -> Result<Envoy, String> {
+        let Launch { cpu, workers, component_log_level } = launch;
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let config_path = dir.join("envoy.yaml");
         let log_path = dir.join("envoy.log");
@@ -60,10 +78,14 @@ impl Envoy {
             }
             None => Command::new(binary),
         };
-        let child = command
+        command
             .arg("-c")
             .arg(&config_path)
-            .args(["--concurrency", &workers.to_string(), "--disable-hot-restart", "--log-level", "info"])
+            .args(["--concurrency", &workers.to_string(), "--disable-hot-restart", "--log-level", "info"]);
+        if let Some(levels) = component_log_level {
+            command.args(["--component-log-level", levels]);
+        }
+        let child = command
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(|e| e.to_string())?)
             .stderr(log)
@@ -121,6 +143,15 @@ impl Envoy {
         let log = self.log();
         let all: Vec<&str> = log.lines().collect();
         all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// Sets one logger's level while Envoy runs (admin `POST /logging`).
+    pub fn set_log_level(&self, component: &str, level: &str) -> Result<(), String> {
+        match crate::http::request(self.ports.admin, "POST", &format!("/logging?{component}={level}"), &[]) {
+            Ok(response) if response.status == 200 => Ok(()),
+            Ok(response) => Err(format!("admin /logging: {} {}", response.status, response.body)),
+            Err(e) => Err(format!("admin /logging: {e}")),
+        }
     }
 
     /// Counters whose name contains `filter`, as `name: value` lines.

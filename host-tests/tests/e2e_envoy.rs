@@ -172,6 +172,44 @@ fn every_decision_is_logged_as_json_and_counted_in_envoy_stats() {
 
 #[test]
 #[ignore = "needs real Envoy and the built .wasm: run `make e2e`"]
+fn decisions_reach_the_operators_access_log_through_filter_state() {
+    let mut config = plugin_config();
+    config["decision_log_to"] = json!("access_log");
+    let mut options = options("access_log", config);
+    std::fs::create_dir_all(&options.dir).unwrap();
+    let access_log = options.dir.join("access.log");
+    let _ = std::fs::remove_file(&access_log);
+    // What an operator adds to the access log they already run.
+    let format = r#"%REQ(X-REQUEST-ID)% %RESPONSE_CODE% %FILTER_STATE(wasm.wsgate_decision:PLAIN)%\n"#;
+    let logger = format!(
+        "          stat_prefix: ingress\n          access_log:\n          - name: envoy.access_loggers.file\n            typed_config:\n              \"@type\": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog\n              path: {}\n              log_format: {{ text_format_source: {{ inline_string: \"{format}\" }} }}\n",
+        access_log.display()
+    );
+    options.envoy_template = options.envoy_template.replace("          stat_prefix: ingress\n", &logger);
+    let stack = Stack::start_ready(&options).unwrap_or_else(|e| panic!("{e}"));
+    let port = stack.port();
+    get(port, "/api", &[("authorization", &bearer(&alice())), ("x-request-id", "al-allow")]).unwrap();
+    get(port, "/api", &[("x-request-id", "al-deny")]).unwrap();
+
+    // Envoy flushes access logs on a timer (1 s by default).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut lines = String::new();
+    while std::time::Instant::now() < deadline && lines.lines().count() < 2 {
+        std::thread::sleep(Duration::from_millis(200));
+        lines = std::fs::read_to_string(&access_log).unwrap_or_default();
+    }
+    let decision = |id: &str| -> serde_json::Value {
+        let line = lines.lines().find(|l| l.starts_with(id)).unwrap_or_else(|| panic!("no access log line for {id}: {lines}"));
+        serde_json::from_str(&line[line.find('{').unwrap()..]).unwrap()
+    };
+    assert_eq!((decision("al-allow")["decision"].as_str(), decision("al-allow")["email"].as_str()), (Some("allow"), Some("alice@example.com")));
+    assert_eq!((decision("al-deny")["decision"].as_str(), decision("al-deny")["reason"].as_str()), (Some("deny"), Some("missing_token")));
+    assert!(lines.contains("al-deny 401 "), "{lines}");
+    assert!(decision_lines(&stack).is_empty(), "with access_log, Envoy's own log carries no decision lines");
+}
+
+#[test]
+#[ignore = "needs real Envoy and the built .wasm: run `make e2e`"]
 fn an_invalid_plugin_config_is_refused_and_envoy_names_the_field() {
     let mut config = plugin_config();
     config["providers"][0]["audiences"] = json!([]);

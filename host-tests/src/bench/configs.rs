@@ -3,12 +3,25 @@
 use serde_json::{Value, json};
 use std::path::Path;
 
-/// Fills `envoy/bench.yaml` with ports and the auth filters under test.
-pub fn render(template: &str, listen: u16, admin: u16, auth_filters: &str) -> String {
+/// Fills `envoy/bench.yaml` with ports, the auth filters under test and, if given, a
+/// file access log at `access_log` that writes wsgate's decision line.
+pub fn render(template: &str, listen: u16, admin: u16, auth_filters: &str, access_log: Option<&Path>) -> String {
+    let logger = access_log.map(|path| {
+        format!(
+            "          access_log:
+          - name: envoy.access_loggers.file
+            typed_config:
+              \"@type\": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
+              path: {}
+              log_format: {{ text_format_source: {{ inline_string: \"%START_TIME% %RESPONSE_CODE% %FILTER_STATE(wasm.wsgate_decision:PLAIN)%\\n\" }} }}",
+            path.display()
+        )
+    });
     template
         .replace("{{LISTEN_PORT}}", &listen.to_string())
         .replace("{{ADMIN_PORT}}", &admin.to_string())
         .replace("{{AUTH_FILTERS}}", auth_filters)
+        .replace("{{ACCESS_LOG}}", &logger.unwrap_or_default())
 }
 
 /// `envoy/bench-native-filters.yaml` with the JWKS; `jwt_cache_size` 0 turns the
@@ -26,12 +39,18 @@ pub fn native_filters(template: &str, jwks: &Value, jwt_cache_size: u32) -> Stri
 /// The wsgate filter with the policy the native pair expresses: hd example.com,
 /// verified email, member of eng@example.com (from the token's groups claim).
 pub fn wsgate_filter(wasm: &Path, jwks: &Value, token_cache_entries: usize, decision_log: &str) -> String {
+    wsgate_filter_logging_to(wasm, jwks, token_cache_entries, decision_log, "envoy_log")
+}
+
+/// [`wsgate_filter`] with `decision_log_to` set.
+pub fn wsgate_filter_logging_to(wasm: &Path, jwks: &Value, token_cache_entries: usize, decision_log: &str, decision_log_to: &str) -> String {
     let config = json!({
         "providers": [{"name": "google", "issuers": ["https://accounts.google.com"], "audiences": ["wsgate-bench"],
                        "local_jwks": jwks, "algorithms": ["RS256"], "allowed_domains": ["example.com"]}],
         "policy": {"rules": [{"name": "engineering", "effect": "allow", "subjects": {"groups": ["eng@example.com"]}}]},
         "token_cache_entries": token_cache_entries,
-        "decision_log": decision_log
+        "decision_log": decision_log,
+        "decision_log_to": decision_log_to
     });
     wasm_filter(wasm, &config)
 }

@@ -1,5 +1,6 @@
-//! `make bench`: wsgate against Envoy's native jwt_authn + rbac and against no auth at
-//! all, in real Envoy under wrk, measured side by side in one run.
+//! `make bench`: wsgate against Envoy's native jwt_authn + rbac, no auth at all and two do-nothing Wasm filters, in real Envoy under wrk, measured side by side in one run.
 
+pub mod coldstart;
 pub mod configs;
+pub mod vm_memory;
 pub mod wrk;

@@ -1,17 +1,15 @@
-//! `make bench`: three Envoys (no auth; native jwt_authn + rbac; wsgate) serving the
-//! same direct response under the same policy and the same RS256 tokens, loaded by
-//! wrk in alternating rounds (1 2 3 1 2 3 …). Prints medians and ratios and writes
-//! `target/bench/result.json`. Never part of `make test`.
+//! `make bench`: Envoys with no auth, native jwt_authn + rbac, wsgate (two decision logs), an empty and a floor Wasm filter, loaded by wrk in alternating rounds; prints and writes `target/bench/result.json`.
 
 use clap::Parser;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use wsgate_core::mint::{SigningKey, jwks};
+use wsgate_host_tests::bench::coldstart::{self, Split};
+use wsgate_host_tests::bench::vm_memory::{self, Point};
 use wsgate_host_tests::bench::{configs, wrk};
-use wsgate_host_tests::envoy::{Envoy, Ports};
+use wsgate_host_tests::envoy::{Envoy, Launch, Ports};
 use wsgate_host_tests::http;
-use wsgate_host_tests::memory;
 use wsgate_host_tests::ports::free_port;
 
 #[derive(Parser)]
@@ -28,15 +26,40 @@ struct Args {
     users: usize,
     #[arg(long, default_value_t = 32)]
     connections: u32,
+    /// Keep-alive connections sending the requests before the VM memory readings.
+    #[arg(long, default_value_t = 8)]
+    memory_connections: usize,
     #[arg(long, default_value = "target/bench")]
     out: PathBuf,
 }
 
+/// One Envoy to start: its key in result.json, its printed name, its auth filters, and
+/// whether they are a Wasm filter (then Envoy starts at `wasm:trace` for the split).
+struct Setup {
+    key: &'static str,
+    name: &'static str,
+    filters: String,
+    wasm: bool,
+    /// Writes a file access log with wsgate's decision line.
+    access_log: bool,
+}
+
 struct Contender {
+    key: &'static str,
     name: &'static str,
     envoy: Envoy,
     cold_start: Duration,
+    split: Option<Split>,
     runs: Vec<wrk::Run>,
+}
+
+/// wsgate's VM memory at the three points the bench reads it.
+struct Memory {
+    after_1000: Point,
+    after_100000: Point,
+    end: Point,
+    /// The old estimate of the requests wrk sent wsgate in the rounds (req/s × s).
+    requests_in_run: f64,
 }
 
 fn main() {
@@ -58,32 +81,64 @@ fn run(args: &Args) -> Result<(), String> {
     let probe = &tokens[1];
 
     println!("bench: {} users ({}% denied), {} s per run, {} connections, Envoy on CPU 0, wrk on CPU 1", args.users, 10, args.seconds, args.connections);
-    let empty = empty_filter(&args.out)?;
-    let mut warm = vec![
-        start(args, &template, "no-auth", "", probe)?,
-        start(args, &template, "native", &configs::native_filters(&native, &keys, 1000), probe)?,
-        start(args, &template, "wsgate", &configs::wsgate_filter(&args.wasm, &keys, 4096, "all"), probe)?,
-        start(args, &template, "wsgate, log denied", &configs::wsgate_filter(&args.wasm, &keys, 4096, "denied"), probe)?,
-        start(args, &template, "empty wasm filter", &configs::wasm_filter(&empty, &json!({})), probe)?,
+    let empty = wat_module(&args.out, "envoy/bench-empty-filter.wat", "empty-filter.wasm")?;
+    let floor = wat_module(&args.out, "envoy/bench-floor-filter.wat", "floor-filter.wasm")?;
+    let warm_setups = vec![
+        Setup { key: "no_auth", name: "no-auth", filters: String::new(), wasm: false, access_log: false },
+        Setup { key: "native", name: "native", filters: configs::native_filters(&native, &keys, 1000), wasm: false, access_log: false },
+        Setup { key: "wsgate", name: "wsgate", filters: configs::wsgate_filter(&args.wasm, &keys, 4096, "all"), wasm: true, access_log: false },
+        Setup { key: "wsgate_access_log", name: "wsgate, access log", filters: configs::wsgate_filter_logging_to(&args.wasm, &keys, 4096, "all", "access_log"), wasm: true, access_log: true },
+        Setup { key: "wsgate_log_denied", name: "wsgate, log denied", filters: configs::wsgate_filter(&args.wasm, &keys, 4096, "denied"), wasm: true, access_log: false },
+        Setup { key: "empty", name: "empty wasm filter", filters: configs::wasm_filter(&empty, &json!({})), wasm: true, access_log: false },
+        Setup { key: "floor", name: "floor wasm filter", filters: configs::wasm_filter(&floor, &json!({})), wasm: true, access_log: false },
     ];
-    let memory_after_1k = memory_after(&warm[2], 1_000, &tokens)?;
+    let mut warm = start_all(args, &template, warm_setups, probe)?;
+    let (after_1000, after_100000) = memory_before_run(args, by_key(&warm, "wsgate")?, &tokens)?;
     measure(args, &mut warm, &script)?;
-    let memory_after_run = memory::vm_memory(&warm[2].envoy);
-    let requests_sent: f64 = warm[2].runs.iter().map(|r| r.requests_per_second * f64::from(args.seconds)).sum();
+    let wsgate = by_key(&warm, "wsgate")?;
+    let requests_in_run = wsgate.runs.iter().map(|r| r.requests_per_second * f64::from(args.seconds)).sum();
+    let memory = Memory { after_1000, after_100000, end: vm_memory::now(&wsgate.envoy), requests_in_run };
 
     println!("\ncache-miss mode: every request verifies a signature (native JWT cache off, wsgate token cache off)");
-    let mut cold = vec![
-        start(args, &template, "native, no cache", &configs::native_filters(&native, &keys, 0), probe)?,
-        start(args, &template, "wsgate, no cache", &configs::wsgate_filter(&args.wasm, &keys, 0, "all"), probe)?,
+    let cold_setups = vec![
+        Setup { key: "native_no_cache", name: "native, no cache", filters: configs::native_filters(&native, &keys, 0), wasm: false, access_log: false },
+        Setup { key: "wsgate_no_cache", name: "wsgate, no cache", filters: configs::wsgate_filter(&args.wasm, &keys, 0, "all"), wasm: true, access_log: false },
     ];
+    let mut cold = start_all(args, &template, cold_setups, probe)?;
     measure(args, &mut cold, &script)?;
 
     let wasm_size = std::fs::metadata(&args.wasm).map(|m| m.len()).unwrap_or(0);
-    let result = report(&warm, &cold, wasm_size, (memory_after_1k, memory_after_run, requests_sent));
+    let result = report(&warm, &cold, wasm_size, &memory);
     let path = args.out.join("result.json");
     std::fs::write(&path, serde_json::to_string_pretty(&result).unwrap_or_default()).map_err(|e| e.to_string())?;
     println!("\nwrote {}", path.display());
     Ok(())
+}
+
+fn start_all(args: &Args, template: &str, setups: Vec<Setup>, probe: &str) -> Result<Vec<Contender>, String> {
+    setups.into_iter().map(|setup| start(args, template, setup, probe)).collect()
+}
+
+fn by_key<'a>(contenders: &'a [Contender], key: &str) -> Result<&'a Contender, String> {
+    contenders.iter().find(|c| c.key == key).ok_or_else(|| format!("no contender {key}"))
+}
+
+/// wsgate's VM memory after 1,000 and after 100,000 requests, before the rounds (they
+/// send more than 100,000 in the default run), so wsgate is warmer than the others
+/// going in; each contender gets its own wrk warm-up anyway.
+fn memory_before_run(args: &Args, wsgate: &Contender, tokens: &[String]) -> Result<(Point, Point), String> {
+    let after_1000 = vm_memory::after(&wsgate.envoy, tokens, 1_000, args.memory_connections)?;
+    print_point("VM memory after 1,000 requests", &after_1000);
+    let after_100000 = vm_memory::after(&wsgate.envoy, tokens, 100_000, args.memory_connections)?;
+    print_point("VM memory after 100,000 requests", &after_100000);
+    Ok((after_1000, after_100000))
+}
+
+fn print_point(label: &str, point: &Point) {
+    println!(
+        "{label}: {} bytes (gauge set on request {}; Envoy had received {}, {} sent for this reading in {:.1} s)",
+        point.bytes, point.sampled_at, point.served, point.sent, point.seconds
+    );
 }
 
 /// Alternating rounds: every contender once per round, in the same order.
@@ -101,44 +156,66 @@ fn measure(args: &Args, contenders: &mut [Contender], script: &Path) -> Result<(
     Ok(())
 }
 
-fn start(args: &Args, template: &str, name: &'static str, filters: &str, probe: &str) -> Result<Contender, String> {
+fn start(args: &Args, template: &str, setup: Setup, probe: &str) -> Result<Contender, String> {
     let ports = Ports { listen: free_port().map_err(|e| e.to_string())?, admin: free_port().map_err(|e| e.to_string())?, upstream: 0 };
-    let dir = args.out.join(name.replace([' ', ','], ""));
+    let dir = args.out.join(setup.name.replace([' ', ','], ""));
+    let access_log = setup.access_log.then(|| std::path::absolute(dir.join("access.log"))).transpose().map_err(|e| e.to_string())?;
+    let config = configs::render(template, ports.listen, ports.admin, &setup.filters, access_log.as_deref());
+    let launch = Launch { cpu: Some(0), workers: 1, component_log_level: setup.wasm.then(|| "wasm:trace".to_owned()) };
     let started = Instant::now();
-    let mut envoy = Envoy::start_on(&args.envoy, &configs::render(template, ports.listen, ports.admin, filters), &dir, ports, Some(0), 1)?;
-    envoy.wait_ready(Duration::from_secs(30))?;
-    // Cold start: from starting Envoy to the first request it serves with a valid token.
+    let mut envoy = Envoy::start_with(&args.envoy, &config, &dir, ports, &launch)?;
+    let cold_start = first_served(&mut envoy, setup.name, probe, started)?;
+    let split = if setup.wasm { Some(traced_split(&envoy)?) } else { None };
+    let detail = split.map(|s| format!("  (log: envoy {}, compile {}, vm_start {}, configure {}, first request {} ms)", s.envoy, s.compile, s.vm_start, s.configure, s.first_request));
+    println!("started {:<18} cold start {:>5} ms{}", setup.name, cold_start.as_millis(), detail.unwrap_or_default());
+    Ok(Contender { key: setup.key, name: setup.name, envoy, cold_start, split, runs: Vec::new() })
+}
+
+/// Cold start: from starting Envoy to the first request it serves with a valid token.
+/// The listener itself is polled every 2 ms (it refuses connections until the workers
+/// run), so the first request in the split waits on Envoy rather than on the poll.
+fn first_served(envoy: &mut Envoy, name: &str, probe: &str, started: Instant) -> Result<Duration, String> {
     let auth = format!("Bearer {probe}");
-    while http::get(ports.listen, "/", &[("authorization", &auth)]).map(|r| r.status).unwrap_or(0) != 200 {
+    loop {
+        if http::get(envoy.ports.listen, "/", &[("authorization", &auth)]).is_ok_and(|r| r.status == 200) {
+            return Ok(started.elapsed());
+        }
+        if !envoy.is_running() {
+            return Err(format!("{name}: Envoy exited before serving; see {}", envoy.log_path().display()));
+        }
         if started.elapsed() > Duration::from_secs(30) {
             return Err(format!("{name}: no 200 within 30 s; see {}", envoy.log_path().display()));
         }
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(2));
     }
-    let cold_start = started.elapsed();
-    println!("started {name:<18} cold start {:>5} ms", cold_start.as_millis());
-    Ok(Contender { name, envoy, cold_start, runs: Vec::new() })
 }
 
-/// The floor for any Wasm filter: `envoy/bench-empty-filter.wat`, compiled.
-fn empty_filter(out: &Path) -> Result<PathBuf, String> {
-    let wasm = wat::parse_str(read("envoy/bench-empty-filter.wat")?).map_err(|e| e.to_string())?;
-    let path = std::path::absolute(out.join("empty-filter.wasm")).map_err(|e| e.to_string())?;
+/// The cold-start split from the trace log (Envoy may not have written the last lines
+/// yet), then the wasm logger back to `info`: tracing every call into the VM would
+/// slow the measured runs, which must log what the other contenders log.
+fn traced_split(envoy: &Envoy) -> Result<Split, String> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let split = loop {
+        match coldstart::parse(&envoy.log()) {
+            Ok(split) => break split,
+            Err(e) if Instant::now() > deadline => return Err(format!("{}: {e}", envoy.log_path().display())),
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    };
+    envoy.set_log_level("wasm", "info")?;
+    Ok(split)
+}
+
+/// A filter written in WAT (`envoy/bench-*-filter.wat`), compiled into `out`.
+fn wat_module(out: &Path, source: &str, file_name: &str) -> Result<PathBuf, String> {
+    let wasm = wat::parse_str(read(source)?).map_err(|e| format!("{source}: {e}"))?;
+    let path = std::path::absolute(out.join(file_name)).map_err(|e| e.to_string())?;
     std::fs::write(&path, wasm).map_err(|e| e.to_string())?;
     Ok(path)
 }
 
 fn url(contender: &Contender) -> String {
     format!("http://127.0.0.1:{}/", contender.envoy.ports.listen)
-}
-
-/// Sends `count` requests, then reads the plugin VM's memory.
-fn memory_after(contender: &Contender, count: usize, tokens: &[String]) -> Result<u64, String> {
-    for i in 0..count {
-        let auth = format!("Bearer {}", tokens[i % tokens.len()]);
-        http::get(contender.envoy.ports.listen, "/", &[("authorization", &auth)]).map_err(|e| e.to_string())?;
-    }
-    Ok(memory::vm_memory(&contender.envoy))
 }
 
 /// 90% of users are engineers at example.com (allowed); 10% are in sales (denied).
@@ -161,44 +238,99 @@ fn median(mut values: Vec<f64>) -> f64 {
 fn summary(contender: &Contender) -> Value {
     let pick = |f: fn(&wrk::Run) -> f64| median(contender.runs.iter().map(f).collect());
     json!({
+        "key": contender.key,
         "name": contender.name,
         "requests_per_second": pick(|r| r.requests_per_second),
         "p50_micros": pick(|r| r.p50_micros),
         "p99_micros": pick(|r| r.p99_micros),
         "cold_start_ms": contender.cold_start.as_millis() as u64,
+        "cold_start_split_ms": contender.split.map(Split::to_json),
         "runs": contender.runs.iter().map(|r| json!({"rps": r.requests_per_second, "p50_us": r.p50_micros, "p99_us": r.p99_micros, "non_2xx": r.non_2xx})).collect::<Vec<_>>(),
     })
 }
 
-fn report(warm: &[Contender], cold: &[Contender], wasm_size: u64, memory: (u64, u64, f64)) -> Value {
-    let warm: Vec<Value> = warm.iter().map(summary).collect();
-    let cold: Vec<Value> = cold.iter().map(summary).collect();
+/// A contender's summary by key (`null` if there is none, so its ratios are `null`).
+fn summary_of<'a>(summaries: &'a [Value], key: &str) -> &'a Value {
+    summaries.iter().find(|v| v["key"] == key).unwrap_or(&Value::Null)
+}
+
+fn ratios(warm: &[Value], cold: &[Value]) -> Value {
+    let rps = |values: &[Value], key: &str| summary_of(values, key)["requests_per_second"].as_f64().unwrap_or(0.0);
+    let p99 = |key: &str| summary_of(warm, key)["p99_micros"].as_f64().unwrap_or(0.0);
+    let warm_rps = |key: &str| rps(warm, key);
+    json!({
+        "wsgate_over_native_rps": warm_rps("wsgate") / warm_rps("native"),
+        "wsgate_over_no_auth_rps": warm_rps("wsgate") / warm_rps("no_auth"),
+        "wsgate_denied_over_native_rps": warm_rps("wsgate_log_denied") / warm_rps("native"),
+        "wsgate_log_denied_over_native_rps": warm_rps("wsgate_log_denied") / warm_rps("native"),
+        "wsgate_log_denied_over_no_auth_rps": warm_rps("wsgate_log_denied") / warm_rps("no_auth"),
+        "empty_wasm_over_no_auth_rps": warm_rps("empty") / warm_rps("no_auth"),
+        "floor_wasm_over_no_auth_rps": warm_rps("floor") / warm_rps("no_auth"),
+        "floor_wasm_over_empty_wasm_rps": warm_rps("floor") / warm_rps("empty"),
+        "wsgate_over_empty_wasm_rps": warm_rps("wsgate") / warm_rps("empty"),
+        "wsgate_over_floor_wasm_rps": warm_rps("wsgate") / warm_rps("floor"),
+        "native_over_no_auth_rps": warm_rps("native") / warm_rps("no_auth"),
+        "wsgate_access_log_over_native_rps": warm_rps("wsgate_access_log") / warm_rps("native"),
+        "wsgate_access_log_over_native_p99": p99("wsgate_access_log") / p99("native"),
+        "wsgate_over_native_p99": p99("wsgate") / p99("native"),
+        "wsgate_log_denied_over_native_p99": p99("wsgate_log_denied") / p99("native"),
+        "cache_miss_wsgate_over_native_rps": rps(cold, "wsgate_no_cache") / rps(cold, "native_no_cache"),
+    })
+}
+
+fn cold_starts(contenders: &[&Contender]) -> (Value, Value) {
+    let totals: Map<String, Value> = contenders.iter().map(|c| (c.key.to_owned(), json!(c.cold_start.as_millis() as u64))).collect();
+    let splits: Map<String, Value> = contenders.iter().filter_map(|c| Some((c.key.to_owned(), c.split?.to_json()))).collect();
+    (Value::Object(totals), Value::Object(splits))
+}
+
+fn print_cold_starts(contenders: &[&Contender]) {
+    // The end-to-end figure also counts what comes before Envoy's first log line: the
+    // process start (the PyPI wheel's `envoy` is a Python script that execs Envoy).
+    println!("\ncold start, ms: Envoy start to the first 200 (end to end, including the process start before Envoy's first log line); then the split from Envoy's wasm:trace log");
+    println!("  {:<18} {:>10} {:>7} {:>8} {:>9} {:>10} {:>14} {:>6}", "", "end-to-end", "envoy", "compile", "vm_start", "configure", "first_request", "total");
+    for c in contenders {
+        let split = c.split.map(|s| format!("{:>7} {:>8} {:>9} {:>10} {:>14} {:>6}", s.envoy, s.compile, s.vm_start, s.configure, s.first_request, s.total()));
+        println!("  {:<18} {:>10} {}", c.name, c.cold_start.as_millis(), split.unwrap_or_default());
+    }
+}
+
+fn memory_json(memory: &Memory) -> (Value, Value) {
+    let bytes = json!({"after_1000": memory.after_1000.bytes, "after_100000": memory.after_100000.bytes, "end": memory.end.bytes,
+                       "after_run": memory.end.bytes, "requests_in_run": memory.requests_in_run});
+    let points = json!({"after_1000": memory.after_1000.to_json(), "after_100000": memory.after_100000.to_json(), "end": memory.end.to_json(),
+                        "sample_every": vm_memory::SAMPLE_EVERY});
+    (bytes, points)
+}
+
+fn report(warm: &[Contender], cold: &[Contender], wasm_size: u64, memory: &Memory) -> Value {
+    let warm_summaries: Vec<Value> = warm.iter().map(summary).collect();
+    let cold_summaries: Vec<Value> = cold.iter().map(summary).collect();
     let rps = |v: &Value| v["requests_per_second"].as_f64().unwrap_or(0.0);
     let p99 = |v: &Value| v["p99_micros"].as_f64().unwrap_or(0.0);
     println!("\nmedians (warm tokens):");
-    for v in &warm {
+    for v in &warm_summaries {
         println!("  {:<18} {:>9.0} req/s  p50 {:>6.0} us  p99 {:>6.0} us  cold start {} ms", v["name"].as_str().unwrap_or(""), rps(v), v["p50_micros"].as_f64().unwrap_or(0.0), p99(v), v["cold_start_ms"]);
     }
-    let (none, native, wsgate, log_denied, empty) = (&warm[0], &warm[1], &warm[2], &warm[3], &warm[4]);
-    let ratios = json!({
-        "wsgate_over_native_rps": rps(wsgate) / rps(native),
-        "wsgate_over_no_auth_rps": rps(wsgate) / rps(none),
-        "wsgate_log_denied_over_native_rps": rps(log_denied) / rps(native),
-        "wsgate_log_denied_over_no_auth_rps": rps(log_denied) / rps(none),
-        "empty_wasm_over_no_auth_rps": rps(empty) / rps(none),
-        "wsgate_over_empty_wasm_rps": rps(wsgate) / rps(empty),
-        "native_over_no_auth_rps": rps(native) / rps(none),
-        "wsgate_over_native_p99": p99(wsgate) / p99(native),
-        "wsgate_log_denied_over_native_p99": p99(log_denied) / p99(native),
-        "cache_miss_wsgate_over_native_rps": rps(&cold[1]) / rps(&cold[0]),
-    });
-    println!("ratios: {ratios}");
-    for v in &cold {
+    for v in &cold_summaries {
         println!("  cache-miss {:<18} {:>9.0} req/s  p99 {:>6.0} us", v["name"].as_str().unwrap_or(""), rps(v), p99(v));
     }
-    println!("wsgate.wasm: {wasm_size} bytes; VM memory after 1,000 requests {} bytes, after ~{:.0} more {} bytes", memory.0, memory.2, memory.1);
-    json!({"warm": warm, "cache_miss": cold, "ratios": ratios, "wasm_bytes": wasm_size,
-           "vm_memory_bytes": {"after_1000": memory.0, "after_run": memory.1, "requests_in_run": memory.2}})
+    let ratios = ratios(&warm_summaries, &cold_summaries);
+    println!("ratios:");
+    for (name, value) in ratios.as_object().into_iter().flatten() {
+        println!("  {name:<36} {:.3}", value.as_f64().unwrap_or(f64::NAN));
+    }
+    let all: Vec<&Contender> = warm.iter().chain(cold).collect();
+    print_cold_starts(&all);
+    let (cold_start_ms, cold_start_split_ms) = cold_starts(&all);
+    println!("\nwsgate.wasm: {wasm_size} bytes");
+    print_point("VM memory after 1,000 requests", &memory.after_1000);
+    print_point("VM memory after 100,000 requests", &memory.after_100000);
+    print_point("VM memory at the end of the run", &memory.end);
+    let (vm_memory_bytes, vm_memory_points) = memory_json(memory);
+    json!({"warm": warm_summaries, "cache_miss": cold_summaries, "ratios": ratios, "wasm_bytes": wasm_size,
+           "cold_start_ms": cold_start_ms, "cold_start_split_ms": cold_start_split_ms,
+           "vm_memory_bytes": vm_memory_bytes, "vm_memory_points": vm_memory_points})
 }
 
 fn read(path: &str) -> Result<String, String> {

@@ -22,7 +22,13 @@ pub struct Harness {
 impl Harness {
     /// Compiles the module (once) and links every host call it imports.
     pub fn load(wasm: &Path) -> wasmtime::Result<Harness> {
-        let engine = Engine::default();
+        let mut config = wasmtime::Config::new();
+        // WSGATE_PERFMAP=1: write /tmp/perf-PID.map so `perf report` names the
+        // plugin's functions (profiling the .wasm by hand; see README "Speed").
+        if std::env::var_os("WSGATE_PERFMAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
+        let engine = Engine::new(&config)?;
         let module = Module::from_file(&engine, wasm)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |state: &mut HostState| &mut state.wasi)?;

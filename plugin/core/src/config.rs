@@ -34,9 +34,16 @@ pub struct Config {
     /// How many verified tokens each VM remembers, so a signature is checked once.
     #[serde(default = "default_token_cache_entries")]
     pub token_cache_entries: usize,
+    /// The most bytes that cache may hold (tokens and what is kept of their callers);
+    /// whichever bound is reached first evicts.
+    #[serde(default = "default_token_cache_bytes")]
+    pub token_cache_bytes: usize,
     /// Which decisions get a JSON line in the proxy's log.
     #[serde(default)]
     pub decision_log: DecisionLog,
+    /// Where those lines go.
+    #[serde(default)]
+    pub decision_log_to: DecisionLogTo,
     /// Look Workspace group membership up live, per user, with a cache: for groups
     /// neither the token nor the policy's directory vouches for.
     #[serde(default)]
@@ -56,6 +63,23 @@ pub enum DecisionLog {
     /// None.
     None,
 }
+
+/// Where decision log lines go.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionLogTo {
+    /// Envoy's own log, through `proxy_log`: needs nothing else, and is the default.
+    #[default]
+    EnvoyLog,
+    /// Envoy's filter state `wasm.wsgate_decision`, for the access logger the operator
+    /// already runs (`%FILTER_STATE(wasm.wsgate_decision:PLAIN)%`): Envoy buffers
+    /// access log writes, where `proxy_log` writes each line as it comes.
+    AccessLog,
+}
+
+/// The filter state key (under Envoy's `wasm.` prefix) that holds the decision line
+/// with `decision_log_to: access_log`.
+pub const DECISION_PROPERTY: &str = "wsgate_decision";
 
 /// One place a token may be found: a header (with an optional scheme prefix) or a cookie.
 #[derive(Debug, Deserialize, PartialEq, Eq)]
@@ -364,6 +388,11 @@ fn default_max_token_bytes() -> usize {
 
 fn default_token_cache_entries() -> usize {
     4096
+}
+
+/// 8 MiB: 4,096 typical entries (about 1.5 KiB each) fit, 4,096 maximal ones do not.
+fn default_token_cache_bytes() -> usize {
+    8 << 20
 }
 
 fn default_algorithms() -> Vec<Algorithm> {

@@ -2,7 +2,7 @@
 //! everything the proxy must then do spelled out (headers to set, or the response to
 //! send) and a log line saying why.
 
-use crate::cache::{Expiring, TokenCache};
+use crate::cache::{Cacheable, TokenCache};
 use crate::config::DecisionLog;
 use crate::extract::{FoundToken, TokenSource, cookie_header_without, find_token};
 use crate::group_cache::{GroupCache, GroupStats, LookupKey};
@@ -42,9 +42,14 @@ pub struct Verified {
     pub caller: Caller,
 }
 
-impl Expiring for Verified {
+impl Cacheable for Verified {
     fn expires_at(&self) -> u64 {
         self.identity.expires_at
+    }
+
+    fn footprint(&self) -> usize {
+        let text = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        self.identity.footprint() + text(&self.caller.email) + text(&self.caller.domain) + self.caller.groups.footprint()
     }
 }
 
@@ -114,7 +119,7 @@ const GROUPS_HEADER_LIMIT: usize = 4096;
 
 impl Gate {
     pub fn new(settings: Settings) -> Self {
-        let cache = TokenCache::new(settings.token_cache_entries);
+        let cache = TokenCache::new(settings.token_cache_entries, settings.token_cache_bytes);
         let groups = settings.group_lookup.clone().map(GroupCache::new);
         Self { settings, cache, groups }
     }

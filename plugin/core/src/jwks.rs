@@ -1,35 +1,13 @@
 //! Turns a JWKS document (RFC 7517) into verification keys indexed by `kid`.
 //!
-//! Import is strict (jwt-simple refuses short RSA moduli, odd exponents and keys whose
-//! `alg` contradicts their type), because a key we half-understand is a key we may
-//! verify wrongly.
+//! Each key is imported strictly by `jwk` (short RSA moduli, other exponents, private
+//! material and an `alg` that contradicts the key's type are refused); a document
+//! with one bad key is refused whole.
 
 use crate::config::Algorithm;
-use jwt_simple::prelude::{ES256PublicKey, RS256PublicKey};
+pub use crate::jwk::VerifyingKey;
 use serde_json::Value;
 use std::collections::HashMap;
-
-/// A public key that verifies exactly one algorithm.
-pub enum VerifyingKey {
-    // Boxed: an RSA key is ten times the size of an EC key.
-    Rs256(Box<RS256PublicKey>),
-    Es256(ES256PublicKey),
-}
-
-impl VerifyingKey {
-    pub fn algorithm(&self) -> Algorithm {
-        match self {
-            VerifyingKey::Rs256(_) => Algorithm::RS256,
-            VerifyingKey::Es256(_) => Algorithm::ES256,
-        }
-    }
-}
-
-impl std::fmt::Debug for VerifyingKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "VerifyingKey({})", self.algorithm().name())
-    }
-}
 
 /// Keys by `kid`.
 pub type KeySet = HashMap<String, VerifyingKey>;
@@ -105,27 +83,19 @@ fn document_error(message: String) -> KeyError {
 }
 
 fn parse_key(key: &Value) -> Result<Option<(String, VerifyingKey)>, String> {
-    if key.get("use").and_then(Value::as_str) == Some("enc") {
+    let Some(members) = key.as_object() else {
+        return Err("must be a JSON object".to_owned());
+    };
+    if members.get("use").and_then(Value::as_str) == Some("enc") {
         return Ok(None);
     }
-    let kid = key
+    let kid = members
         .get("kid")
         .and_then(Value::as_str)
         .filter(|kid| !kid.is_empty())
         .ok_or("needs a `kid`: tokens pick their key by it")?
         .to_owned();
-    let json = key.to_string();
-    let verifying_key = match key.get("kty").and_then(Value::as_str) {
-        Some("RSA") => RS256PublicKey::from_jwk(&json)
-            .map(|key| VerifyingKey::Rs256(Box::new(key)))
-            .map_err(|e| format!("not a usable RS256 key: {e}"))?,
-        Some("EC") => ES256PublicKey::from_jwk(&json)
-            .map(VerifyingKey::Es256)
-            .map_err(|e| format!("not a usable ES256 (P-256) key: {e}"))?,
-        Some(other) => return Err(format!("unsupported kty `{other}` (use RSA or EC)")),
-        None => return Err("needs a `kty`".to_owned()),
-    };
-    Ok(Some((kid, verifying_key)))
+    Ok(Some((kid, crate::jwk::import(members)?)))
 }
 
 #[cfg(test)]

@@ -10,11 +10,13 @@
 pub mod backoff;
 pub mod cache;
 pub mod config;
+pub mod es256;
 pub mod extract;
 pub mod header_pairs;
 pub mod gate;
 pub mod group_cache;
 pub mod group_lookup;
+pub mod jwk;
 pub mod jwks;
 pub mod key_refresh;
 pub mod live_groups;
@@ -27,6 +29,7 @@ pub mod provider;
 pub mod reason;
 pub mod request;
 pub mod respond;
+pub mod rs256;
 pub mod settings;
 pub mod verify;
 

@@ -4,7 +4,7 @@
 //! (`providers[0].local_jwks.keys[1]: needs a kid`), and all of them at once, so a
 //! user fixes a config in one pass. Anything doubtful is an error, never a default.
 
-use crate::config::{Config, DecisionLog, GroupLookupConfig, IdentityHeadersConfig, ProviderConfig, RemoteJwksConfig, TokenSourceConfig};
+use crate::config::{Config, DecisionLog, DecisionLogTo, GroupLookupConfig, IdentityHeadersConfig, ProviderConfig, RemoteJwksConfig, TokenSourceConfig};
 use crate::group_lookup::GroupLookup;
 use crate::extract::TokenSource;
 use crate::jwks::{KeySet, has_key_for, parse_jwks};
@@ -74,11 +74,14 @@ impl IdentityHeaders {
 }
 
 /// Whether two header names have the same letters and digits, ASCII case folded,
-/// whatever separators stand between them.
+/// whatever separators stand between them. Runs for every request header, so it
+/// compares in place rather than building the folded names.
 pub fn same_letters_and_digits(a: &str, b: &str) -> bool {
-    let significant = |name: &str| name.bytes().filter(u8::is_ascii_alphanumeric).map(|b| b.to_ascii_lowercase()).collect::<Vec<u8>>();
-    let (a, b) = (significant(a), significant(b));
-    !a.is_empty() && a == b
+    significant(a).next().is_some() && significant(a).eq(significant(b))
+}
+
+fn significant(name: &str) -> impl Iterator<Item = u8> + '_ {
+    name.bytes().filter(u8::is_ascii_alphanumeric).map(|b| b.to_ascii_lowercase())
 }
 
 /// A validated configuration.
@@ -91,7 +94,9 @@ pub struct Settings {
     pub strip_token: bool,
     pub realm: String,
     pub token_cache_entries: usize,
+    pub token_cache_bytes: usize,
     pub decision_log: DecisionLog,
+    pub decision_log_to: DecisionLogTo,
     /// Live group membership, if configured.
     pub group_lookup: Option<GroupLookup>,
     /// Not fatal; shown by `wsgate validate` and logged when the filter loads.
@@ -102,6 +107,8 @@ const MAX_CLOCK_SKEW_SECONDS: u64 = 600;
 const MAX_LIFETIME_SECONDS: u64 = 24 * 3600;
 const TOKEN_BYTES_RANGE: std::ops::RangeInclusive<usize> = 512..=65536;
 const MAX_CACHE_ENTRIES: usize = 1_000_000;
+/// 64 KiB to 1 GiB: below, not even a few dozen tokens fit.
+const TOKEN_CACHE_BYTES_RANGE: std::ops::RangeInclusive<usize> = (64 << 10)..=(1 << 30);
 const MAX_REFRESH_SECONDS: u64 = 7 * 86_400;
 
 impl Settings {
@@ -137,7 +144,9 @@ impl Settings {
             strip_token: config.strip_token,
             realm: config.realm,
             token_cache_entries: config.token_cache_entries,
+            token_cache_bytes: config.token_cache_bytes,
             decision_log: config.decision_log,
+            decision_log_to: config.decision_log_to,
             group_lookup,
             warnings: diagnostics.warnings,
         })
@@ -402,6 +411,10 @@ impl Checker {
         if config.token_cache_entries > MAX_CACHE_ENTRIES {
             self.error("token_cache_entries", format!("must be at most {MAX_CACHE_ENTRIES} (0 turns the cache off)"));
         }
+        if !TOKEN_CACHE_BYTES_RANGE.contains(&config.token_cache_bytes) {
+            let (low, high) = (TOKEN_CACHE_BYTES_RANGE.start(), TOKEN_CACHE_BYTES_RANGE.end());
+            self.error("token_cache_bytes", format!("must be between {low} and {high}"));
+        }
     }
 
     fn header_name(&mut self, path: &str, name: &str) -> Option<String> {
@@ -433,4 +446,18 @@ impl Checker {
 fn is_token(name: &str) -> bool {
     !name.is_empty()
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_letters_and_digits;
+
+    #[test]
+    fn header_names_compare_by_letters_and_digits_case_folded() {
+        assert!(same_letters_and_digits("X-Workspace_Email", "x-workspace-email"));
+        assert!(same_letters_and_digits("x.workspace.email", "xworkspaceemail"));
+        assert!(!same_letters_and_digits("x-workspace-emails", "x-workspace-email"));
+        assert!(!same_letters_and_digits("x-workspace-email", "x-workspace-emails"));
+        assert!(!same_letters_and_digits("---", "___"), "names without letters or digits match nothing");
+    }
 }

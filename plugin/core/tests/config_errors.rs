@@ -80,6 +80,7 @@ fn each_bad_field_is_named_in_its_error() {
         ("group_lookup.cache_users: must be between 1 and 1000000", Box::new(|c| c["group_lookup"] = json!({"backend": "admin_sdk", "cluster": "g", "cache_users": 0}))),
         ("group_lookup.service_account_key: unknown field", Box::new(|c| c["group_lookup"] = json!({"backend": "admin_sdk", "cluster": "g", "service_account_key": "{}"}))),
         ("token_cache_entries: must be at most 1000000", Box::new(|c| c["token_cache_entries"] = json!(2_000_000))),
+        ("token_cache_bytes: must be between 65536 and 1073741824", Box::new(|c| c["token_cache_bytes"] = json!(1_000))),
         ("decision_log: unknown variant `verbose`, expected one of `all`, `denied`, `none`", Box::new(|c| c["decision_log"] = json!("verbose"))),
         ("polcy: unknown field `polcy`", Box::new(|c| c["polcy"] = json!({}))),
     ];
@@ -155,5 +156,6 @@ fn defaults_match_the_documentation() {
     assert_eq!(settings.realm, "wsgate");
     assert!(!settings.strip_token);
     assert_eq!(settings.token_cache_entries, 4096);
+    assert_eq!(settings.token_cache_bytes, 8 << 20);
     assert_eq!(settings.token_sources.len(), 2);
 }

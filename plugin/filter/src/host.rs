@@ -27,6 +27,8 @@ unsafe extern "C" {
     fn set_effective_context(context_id: u32) -> u32;
     #[link_name = "proxy_continue_stream"]
     fn continue_stream(stream: u32) -> u32;
+    #[link_name = "proxy_set_property"]
+    fn set_property_raw(path: *const u8, path_size: usize, value: *const u8, value_size: usize) -> u32;
 }
 
 const OK: u32 = Status::Ok as u32;
@@ -113,6 +115,14 @@ pub fn act_for(context_id: u32) -> bool {
 pub fn resume_request() -> bool {
     // SAFETY: a plain integer argument.
     unsafe { continue_stream(REQUEST_STREAM) == OK }
+}
+
+/// Sets the property `name` (one path segment) of the effective context's stream:
+/// Envoy keeps it as filter state `wasm.<name>`. False if the host refused.
+pub fn set_property(name: &str, value: &[u8]) -> bool {
+    let value_ptr = if value.is_empty() { null() } else { value.as_ptr() };
+    // SAFETY: both pointers are valid for their lengths for the duration of the call.
+    unsafe { set_property_raw(name.as_ptr(), name.len(), value_ptr, value.len()) == OK }
 }
 
 /// Writes to Envoy's log. A line the host refuses is lost: logging must never block

@@ -11,6 +11,7 @@ use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action as ProxyAction, LogLevel, MapType};
 use std::rc::Rc;
+use wsgate_core::config::{DECISION_PROPERTY, DecisionLogTo};
 use wsgate_core::{Action, Gate, LocalResponse, Reason, RequestSnapshot, Verdict};
 
 pub struct WsgateHttp {
@@ -156,13 +157,25 @@ pub fn on_group_answer(shared: &Shared, token_id: u32, body_size: usize, now_ms:
 /// Returns what the request callback returns, and the headers for the response.
 pub fn conclude(shared: &Shared, verdict: Verdict, now: u64) -> (ProxyAction, Vec<(String, String)>) {
     if let Some(line) = &verdict.log_line {
-        host::log(LogLevel::Info, line);
+        log_decision(shared.decision_log_to, line);
     }
     shared.metrics.count(&verdict, now);
     shared.metrics.sample_memory();
     match verdict.action {
         Action::Forward { set, remove } => (forward(&set, &remove), verdict.response_headers),
         Action::Respond(response) => (respond(&response), Vec::new()),
+    }
+}
+
+/// A line the host refuses is lost, never a reason to change the decision.
+fn log_decision(to: DecisionLogTo, line: &str) {
+    match to {
+        DecisionLogTo::EnvoyLog => host::log(LogLevel::Info, line),
+        DecisionLogTo::AccessLog => {
+            if !host::set_property(DECISION_PROPERTY, line.as_bytes()) {
+                host::log(LogLevel::Info, line);
+            }
+        }
     }
 }
 

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 use wsgate_core::Gate;
+use wsgate_core::config::DecisionLogTo;
 
 /// What every request of this VM shares.
 pub struct Shared {
@@ -28,6 +29,8 @@ pub struct Shared {
     pub held: RefCell<HeldRequests>,
     /// Explanation headers of held requests, decided by the root, by context id.
     pub response_headers: RefCell<HashMap<u32, Vec<(String, String)>>>,
+    /// Where decision log lines go.
+    pub decision_log_to: DecisionLogTo,
 }
 
 /// Counters are handed over, and the shared keys checked, this often.
@@ -122,6 +125,7 @@ impl RootContext for WsgateRoot {
                 let keys = RemoteKeys::new(&gate);
                 let lookups = LiveLookups::new(&gate);
                 let period = if keys.is_empty() && lookups.is_none() { TICK_PERIOD } else { KEYS_TICK_PERIOD };
+                let decision_log_to = gate.settings().decision_log_to;
                 self.shared = Some(Rc::new(Shared {
                     gate: RefCell::new(gate),
                     metrics: Metrics::define(),
@@ -129,6 +133,7 @@ impl RootContext for WsgateRoot {
                     lookups: lookups.map(RefCell::new),
                     held: RefCell::default(),
                     response_headers: RefCell::default(),
+                    decision_log_to,
                 }));
                 let _ = hostcalls::set_tick_period(period);
                 true

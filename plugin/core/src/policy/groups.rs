@@ -15,6 +15,11 @@ pub type GroupId = usize;
 pub struct GroupSet(Vec<u64>);
 
 impl GroupSet {
+    /// Heap bytes held.
+    pub fn footprint(&self) -> usize {
+        self.0.len() * std::mem::size_of::<u64>()
+    }
+
     pub fn insert(&mut self, id: GroupId) {
         let word = id / 64;
         if self.0.len() <= word {
