@@ -111,9 +111,11 @@ bench-policy:
 
 # wsgate vs Envoy's native jwt_authn + rbac vs no auth, in real Envoy under wrk,
 # alternating rounds; writes target/bench/result.json. About three minutes.
+# BENCH_ARGS="--compare-wasm old.wasm" runs another build beside it in the same rounds.
+BENCH_ARGS ?=
 bench: setup wasm wrk
 	@cargo build -q -p wsgate-host-tests --bin wsgate-bench
-	target/debug/wsgate-bench --envoy $(ENVOY) --wasm $(WASM)
+	target/debug/wsgate-bench --envoy $(ENVOY) --wasm $(WASM) $(BENCH_ARGS)
 
 wrk:
 	@command -v wrk >/dev/null || { echo "setup: installing wrk"; $(SUDO) apt-get update -qq; DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; }

@@ -44,14 +44,17 @@ pub fn wsgate_filter(wasm: &Path, jwks: &Value, token_cache_entries: usize, deci
 
 /// [`wsgate_filter`] with `decision_log_to` set.
 pub fn wsgate_filter_logging_to(wasm: &Path, jwks: &Value, token_cache_entries: usize, decision_log: &str, decision_log_to: &str) -> String {
-    let config = json!({
+    let mut config = json!({
         "providers": [{"name": "google", "issuers": ["https://accounts.google.com"], "audiences": ["wsgate-bench"],
                        "local_jwks": jwks, "algorithms": ["RS256"], "allowed_domains": ["example.com"]}],
         "policy": {"rules": [{"name": "engineering", "effect": "allow", "subjects": {"groups": ["eng@example.com"]}}]},
         "token_cache_entries": token_cache_entries,
-        "decision_log": decision_log,
-        "decision_log_to": decision_log_to
+        "decision_log": decision_log
     });
+    // Left out at its default, so `--compare-wasm` can run builds older than the field.
+    if decision_log_to != "envoy_log" {
+        config["decision_log_to"] = json!(decision_log_to);
+    }
     wasm_filter(wasm, &config)
 }
 

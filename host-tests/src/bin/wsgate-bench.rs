@@ -31,6 +31,10 @@ struct Args {
     memory_connections: usize,
     #[arg(long, default_value = "target/bench")]
     out: PathBuf,
+    /// Another build of wsgate.wasm (e.g. before a change) to run beside `--wasm` in
+    /// the same alternating rounds, as contender `wsgate_compare`.
+    #[arg(long)]
+    compare_wasm: Option<PathBuf>,
 }
 
 /// One Envoy to start: its key in result.json, its printed name, its auth filters, and
@@ -92,6 +96,11 @@ fn run(args: &Args) -> Result<(), String> {
         Setup { key: "empty", name: "empty wasm filter", filters: configs::wasm_filter(&empty, &json!({})), wasm: true, access_log: false },
         Setup { key: "floor", name: "floor wasm filter", filters: configs::wasm_filter(&floor, &json!({})), wasm: true, access_log: false },
     ];
+    let mut warm_setups = warm_setups;
+    if let Some(other) = &args.compare_wasm {
+        let filters = configs::wsgate_filter(&std::path::absolute(other).map_err(|e| e.to_string())?, &keys, 4096, "all");
+        warm_setups.insert(3, Setup { key: "wsgate_compare", name: "wsgate, --compare-wasm", filters, wasm: true, access_log: false });
+    }
     let mut warm = start_all(args, &template, warm_setups, probe)?;
     let (after_1000, after_100000) = memory_before_run(args, by_key(&warm, "wsgate")?, &tokens)?;
     measure(args, &mut warm, &script)?;
@@ -273,6 +282,7 @@ fn ratios(warm: &[Value], cold: &[Value]) -> Value {
         "wsgate_access_log_over_native_rps": warm_rps("wsgate_access_log") / warm_rps("native"),
         "wsgate_access_log_over_native_p99": p99("wsgate_access_log") / p99("native"),
         "wsgate_over_native_p99": p99("wsgate") / p99("native"),
+        "wsgate_over_compare_wasm_rps": warm_rps("wsgate") / warm_rps("wsgate_compare"),
         "wsgate_log_denied_over_native_p99": p99("wsgate_log_denied") / p99("native"),
         "cache_miss_wsgate_over_native_rps": rps(cold, "wsgate_no_cache") / rps(cold, "native_no_cache"),
     })

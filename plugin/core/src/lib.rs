@@ -10,7 +10,6 @@
 pub mod backoff;
 pub mod cache;
 pub mod config;
-pub mod es256;
 pub mod extract;
 pub mod header_pairs;
 pub mod gate;
@@ -29,11 +28,11 @@ pub mod provider;
 pub mod reason;
 pub mod request;
 pub mod respond;
-pub mod rs256;
 pub mod settings;
 pub mod verify;
 
 pub use gate::{Action, Gate, Verdict};
+pub use wsgate_signatures::{es256, rs256};
 pub use reason::Reason;
 pub use request::{RequestHeaders, RequestSnapshot};
 pub use respond::LocalResponse;
