@@ -113,6 +113,11 @@ fn run(args: &Args) -> Result<(), String> {
         Setup { key: "native_no_cache", name: "native, no cache", filters: configs::native_filters(&native, &keys, 0), wasm: false, access_log: false },
         Setup { key: "wsgate_no_cache", name: "wsgate, no cache", filters: configs::wsgate_filter(&args.wasm, &keys, 0, "all"), wasm: true, access_log: false },
     ];
+    let mut cold_setups = cold_setups;
+    if let Some(other) = &args.compare_wasm {
+        let filters = configs::wsgate_filter(&std::path::absolute(other).map_err(|e| e.to_string())?, &keys, 0, "all");
+        cold_setups.push(Setup { key: "wsgate_compare_no_cache", name: "wsgate, --compare-wasm, no cache", filters, wasm: true, access_log: false });
+    }
     let mut cold = start_all(args, &template, cold_setups, probe)?;
     measure(args, &mut cold, &script)?;
 
@@ -285,6 +290,7 @@ fn ratios(warm: &[Value], cold: &[Value]) -> Value {
         "wsgate_over_compare_wasm_rps": warm_rps("wsgate") / warm_rps("wsgate_compare"),
         "wsgate_log_denied_over_native_p99": p99("wsgate_log_denied") / p99("native"),
         "cache_miss_wsgate_over_native_rps": rps(cold, "wsgate_no_cache") / rps(cold, "native_no_cache"),
+        "cache_miss_wsgate_over_compare_wasm_rps": rps(cold, "wsgate_no_cache") / rps(cold, "wsgate_compare_no_cache"),
     })
 }
 
