@@ -68,6 +68,7 @@ fn run() -> Result<(), String> {
         contenders.push(Contender { verifier: "wsgate", suite, accepts: Box::new(move |t: &str| verifier.check(t.as_bytes(), now).is_ok()) });
         contenders.push(Contender { verifier: "jwt-simple", suite, accepts: jwt_simple_verifier(suite, now)? });
         contenders.push(Contender { verifier: "wsgate-signature", suite, accepts: signature_only(suite)? });
+        contenders.push(Contender { verifier: "wsgate-key-import", suite, accepts: key_import(suite) });
     }
     for contender in &contenders {
         refuses_a_forgery(contender)?;
@@ -117,6 +118,13 @@ fn signature_only<'a>(suite: &Suite) -> Result<Accepts<'a>, String> {
     }))
 }
 
+/// Not a verification: importing the suite's key from its JWK once per token (the
+/// RS256 Montgomery parameters, the ES256 tables), what a VM pays per key at start-up
+/// and on every JWKS refresh.
+fn key_import<'a>(suite: &'a Suite) -> Accepts<'a> {
+    Box::new(move |_token: &str| wsgate_core::jwks::parse_jwks(&suite.jwks).is_ok_and(|keys| keys.len() == 1))
+}
+
 /// jwt-simple's `verify_token` with the same issuer, audience, time and skew.
 fn jwt_simple_verifier<'a>(suite: &Suite, now: u64) -> Result<Accepts<'a>, String> {
     let jwk = suite.jwks["keys"][0].to_string();
@@ -142,8 +150,11 @@ fn jwt_simple_verifier<'a>(suite: &Suite, now: u64) -> Result<Accepts<'a>, Strin
 }
 
 /// A verifier that skipped the signature would look fast: each must refuse the
-/// first token with one signature character changed.
+/// first token with one signature character changed (key import verifies nothing).
 fn refuses_a_forgery(contender: &Contender) -> Result<(), String> {
+    if contender.verifier == "wsgate-key-import" {
+        return Ok(());
+    }
     let token = contender.suite.tokens.first().ok_or("a suite without tokens")?;
     let signature_start = token.rfind('.').map_or(0, |dot| dot + 1);
     let middle = signature_start + (token.len() - signature_start) / 2;
