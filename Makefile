@@ -28,7 +28,7 @@ DEBIAN_WASM_ENV := RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
 help:
 	@echo "make run    start Envoy + wsgate + demo upstream on http://127.0.0.1:8080"
 	@echo "make test   run every test (unit, CLI, the .wasm in wasmtime, end-to-end and adversarial through real Envoy, a fuzz smoke)"
-	@echo "other: setup build harness e2e replay lint fuzz-smoke; long runs: bench bench-policy bench-harness bench-verify fuzz soak; clean"
+	@echo "other: setup build harness e2e replay lint fuzz-smoke; long runs: bench bench-policy bench-harness bench-verify profile-envoy fuzz soak; clean"
 
 setup: toolchain envoy
 
@@ -116,6 +116,13 @@ BENCH_ARGS ?=
 bench: setup wasm wrk
 	@cargo build -q -p wsgate-host-tests --bin wsgate-bench
 	target/debug/wsgate-bench --envoy $(ENVOY) --wasm $(WASM) $(BENCH_ARGS)
+
+# Where Envoy's CPU goes (Envoy, kernel, wasm, libc) for the last `make bench`'s wsgate
+# and native configurations, with perf; see host-tests/profile-envoy.sh.
+.PHONY: profile-envoy
+PROFILE_DIR ?= target/bench
+profile-envoy: wrk
+	@bash host-tests/profile-envoy.sh $(PROFILE_DIR)
 
 wrk:
 	@command -v wrk >/dev/null || { echo "setup: installing wrk"; $(SUDO) apt-get update -qq; DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; }
