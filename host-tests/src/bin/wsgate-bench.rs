@@ -87,7 +87,9 @@ fn run(args: &Args) -> Result<(), String> {
     println!("bench: {} users ({}% denied), {} s per run, {} connections, Envoy on CPU 0, wrk on CPU 1", args.users, 10, args.seconds, args.connections);
     let empty = wat_module(&args.out, "envoy/bench-empty-filter.wat", "empty-filter.wasm")?;
     let floor = wat_module(&args.out, "envoy/bench-floor-filter.wat", "floor-filter.wasm")?;
-    let warm_setups = vec![
+    // The other build, if any, runs beside this one in both modes.
+    let compare = args.compare_wasm.as_deref().map(std::path::absolute).transpose().map_err(|e| e.to_string())?;
+    let mut warm_setups = vec![
         Setup { key: "no_auth", name: "no-auth", filters: String::new(), wasm: false, access_log: false },
         Setup { key: "native", name: "native", filters: configs::native_filters(&native, &keys, 1000), wasm: false, access_log: false },
         Setup { key: "wsgate", name: "wsgate", filters: configs::wsgate_filter(&args.wasm, &keys, 4096, "all"), wasm: true, access_log: false },
@@ -96,9 +98,8 @@ fn run(args: &Args) -> Result<(), String> {
         Setup { key: "empty", name: "empty wasm filter", filters: configs::wasm_filter(&empty, &json!({})), wasm: true, access_log: false },
         Setup { key: "floor", name: "floor wasm filter", filters: configs::wasm_filter(&floor, &json!({})), wasm: true, access_log: false },
     ];
-    let mut warm_setups = warm_setups;
-    if let Some(other) = &args.compare_wasm {
-        let filters = configs::wsgate_filter(&std::path::absolute(other).map_err(|e| e.to_string())?, &keys, 4096, "all");
+    if let Some(other) = &compare {
+        let filters = configs::wsgate_filter(other, &keys, 4096, "all");
         warm_setups.insert(3, Setup { key: "wsgate_compare", name: "wsgate, --compare-wasm", filters, wasm: true, access_log: false });
     }
     let mut warm = start_all(args, &template, warm_setups, probe)?;
@@ -109,13 +110,12 @@ fn run(args: &Args) -> Result<(), String> {
     let memory = Memory { after_1000, after_100000, end: vm_memory::now(&wsgate.envoy), requests_in_run };
 
     println!("\ncache-miss mode: every request verifies a signature (native JWT cache off, wsgate token cache off)");
-    let cold_setups = vec![
+    let mut cold_setups = vec![
         Setup { key: "native_no_cache", name: "native, no cache", filters: configs::native_filters(&native, &keys, 0), wasm: false, access_log: false },
         Setup { key: "wsgate_no_cache", name: "wsgate, no cache", filters: configs::wsgate_filter(&args.wasm, &keys, 0, "all"), wasm: true, access_log: false },
     ];
-    let mut cold_setups = cold_setups;
-    if let Some(other) = &args.compare_wasm {
-        let filters = configs::wsgate_filter(&std::path::absolute(other).map_err(|e| e.to_string())?, &keys, 0, "all");
+    if let Some(other) = &compare {
+        let filters = configs::wsgate_filter(other, &keys, 0, "all");
         cold_setups.push(Setup { key: "wsgate_compare_no_cache", name: "wsgate, --compare-wasm, no cache", filters, wasm: true, access_log: false });
     }
     let mut cold = start_all(args, &template, cold_setups, probe)?;

@@ -44,6 +44,8 @@ struct Contender<'a> {
     verifier: &'static str,
     suite: &'a Suite,
     accepts: Accepts<'a>,
+    /// False for the key-import row, which checks no signature.
+    verifies: bool,
 }
 
 fn main() -> ExitCode {
@@ -65,10 +67,10 @@ fn run() -> Result<(), String> {
     for suite in &input.suites {
         let now = input.now;
         let verifier = &verifier;
-        contenders.push(Contender { verifier: "wsgate", suite, accepts: Box::new(move |t: &str| verifier.check(t.as_bytes(), now).is_ok()) });
-        contenders.push(Contender { verifier: "jwt-simple", suite, accepts: jwt_simple_verifier(suite, now)? });
-        contenders.push(Contender { verifier: "wsgate-signature", suite, accepts: signature_only(suite)? });
-        contenders.push(Contender { verifier: "wsgate-key-import", suite, accepts: key_import(suite) });
+        contenders.push(Contender { verifier: "wsgate", suite, accepts: Box::new(move |t: &str| verifier.check(t.as_bytes(), now).is_ok()), verifies: true });
+        contenders.push(Contender { verifier: "jwt-simple", suite, accepts: jwt_simple_verifier(suite, now)?, verifies: true });
+        contenders.push(Contender { verifier: "wsgate-signature", suite, accepts: signature_only(suite)?, verifies: true });
+        contenders.push(Contender { verifier: "wsgate-key-import", suite, accepts: key_import(suite), verifies: false });
     }
     for contender in &contenders {
         refuses_a_forgery(contender)?;
@@ -152,7 +154,7 @@ fn jwt_simple_verifier<'a>(suite: &Suite, now: u64) -> Result<Accepts<'a>, Strin
 /// A verifier that skipped the signature would look fast: each must refuse the
 /// first token with one signature character changed (key import verifies nothing).
 fn refuses_a_forgery(contender: &Contender) -> Result<(), String> {
-    if contender.verifier == "wsgate-key-import" {
+    if !contender.verifies {
         return Ok(());
     }
     let token = contender.suite.tokens.first().ok_or("a suite without tokens")?;

@@ -27,13 +27,17 @@ impl Cacheable for crate::verify::Identity {
     }
 
     fn footprint(&self) -> usize {
-        let text = |s: &Option<String>| s.as_ref().map_or(0, String::len);
         std::mem::size_of::<Self>()
             + self.subject.len()
-            + text(&self.email)
-            + text(&self.domain)
+            + text_bytes(&self.email)
+            + text_bytes(&self.domain)
             + self.groups.iter().map(|g| g.len() + std::mem::size_of::<String>()).sum::<usize>()
     }
+}
+
+/// The heap bytes of an optional string, for [`Cacheable::footprint`].
+pub fn text_bytes(text: &Option<String>) -> usize {
+    text.as_ref().map_or(0, String::len)
 }
 
 /// What an entry costs beyond its value: the key's box, the map's slot, the `Rc`.
@@ -102,7 +106,7 @@ impl<T: Cacheable> TokenCache<T> {
             return;
         }
         self.remove(token);
-        if self.entries.len() >= self.capacity || self.bytes + bytes > self.max_bytes {
+        if !self.has_room_for(bytes) {
             self.make_room(now, bytes);
         }
         self.uses += 1;

@@ -2,7 +2,7 @@
 //! everything the proxy must then do spelled out (headers to set, or the response to
 //! send) and a log line saying why.
 
-use crate::cache::{Cacheable, TokenCache};
+use crate::cache::{Cacheable, TokenCache, text_bytes};
 use crate::config::DecisionLog;
 use crate::extract::{FoundToken, TokenSource, cookie_header_without, find_token};
 use crate::group_cache::{GroupCache, GroupStats, LookupKey};
@@ -48,8 +48,7 @@ impl Cacheable for Verified {
     }
 
     fn footprint(&self) -> usize {
-        let text = |s: &Option<String>| s.as_ref().map_or(0, String::len);
-        self.identity.footprint() + text(&self.caller.email) + text(&self.caller.domain) + self.caller.groups.footprint()
+        self.identity.footprint() + text_bytes(&self.caller.email) + text_bytes(&self.caller.domain) + self.caller.groups.footprint()
     }
 }
 

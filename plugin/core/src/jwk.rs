@@ -72,7 +72,7 @@ fn import_ec(key: &Map<String, Value>) -> Result<VerifyingKey, String> {
 /// The members beside the key material: only this type's public material, and
 /// `alg`, `use`, `key_ops` that allow verifying with `algorithm`.
 fn check_members(key: &Map<String, Value>, public: &[&str], algorithm: &str) -> Result<(), String> {
-    if Value::Object(key.clone()).to_string().len() > MAX_JWK_BYTES {
+    if serde_json::to_vec(key).map_or(usize::MAX, |json| json.len()) > MAX_JWK_BYTES {
         return Err(format!("longer than {MAX_JWK_BYTES} bytes"));
     }
     if let Some(foreign) = key.keys().find(|name| MATERIAL_MEMBERS.contains(&name.as_str()) && !public.contains(&name.as_str())) {

@@ -159,7 +159,7 @@ fn split_compact(token: &[u8]) -> Result<Compact<'_>, Reason> {
         (Some(header), Some(payload), Some(signature), None)
             if well_formed_chars && !header.is_empty() && !payload.is_empty() && URL_SAFE_NO_PAD.decode(signature).is_ok_and(|s| !s.is_empty()) =>
         {
-            Ok(Compact { header, payload, signature })
+            Ok(Compact { header, payload, signature, signing_input: &token[..header.len() + 1 + payload.len()] })
         }
         _ => Err(Reason::MalformedToken),
     }
@@ -185,13 +185,8 @@ struct Compact<'a> {
     header: &'a str,
     payload: &'a str,
     signature: &'a str,
-}
-
-impl Compact<'_> {
-    /// What the signature covers: `header.payload`.
-    fn signing_input(&self) -> String {
-        format!("{}.{}", self.header, self.payload)
-    }
+    /// What the signature covers: `header.payload`, as the token spells it.
+    signing_input: &'a str,
 }
 
 /// The header's own rules, the signature, then the claims and expiry (`exp` with
@@ -200,7 +195,7 @@ impl Compact<'_> {
 fn verify_signature(key: &VerifyingKey, token: &Compact<'_>, clock_skew: u64, now: u64) -> Result<JWTClaims<GoogleClaims>, Reason> {
     check_header(token.header)?;
     let signature = URL_SAFE_NO_PAD.decode(token.signature).map_err(|_| Reason::MalformedToken)?;
-    if !key.verify(token.signing_input().as_bytes(), &signature) {
+    if !key.verify(token.signing_input.as_bytes(), &signature) {
         return Err(Reason::BadSignature);
     }
     let claims: JWTClaims<GoogleClaims> = decode_segment(token.payload)?;

@@ -8,8 +8,8 @@
 //! imported, and the same for the generator `G` once per VM; then the sum is 130
 //! additions and no doubling. (`p256`'s own generator table would do for `G`, but its
 //! initialiser alone is 54 KB of code for V8 to compile at start-up.) Only public data
-//! is involved, so variable time is fine. The ECDSA equations are RFC 6979 / SEC 1 §4.1.4's, and the
-//! whole check is tested against Wycheproof and against `p256`'s own verifier.
+//! is involved, so variable time is fine. The equations are SEC 1 §4.1.4's; the whole
+//! check is tested against Wycheproof and against jwt-simple (`p256`'s own verifier).
 
 use p256::ecdsa::{Signature, VerifyingKey};
 use p256::elliptic_curve::group::Group;
@@ -67,6 +67,7 @@ impl Es256Key {
         uncompressed[33..].copy_from_slice(y);
         let key = VerifyingKey::from_sec1_bytes(&uncompressed).map_err(|_| KeyImportError::NotOnCurve)?;
         let multiples = multiples_of(ProjectivePoint::from(*key.as_affine()));
+        // Built now, at import, so the first request with a token does not pay for it.
         generator_multiples();
         Ok(Self { key, multiples })
     }
@@ -75,10 +76,8 @@ impl Es256Key {
     /// signature of `message`. Both `s` and `n - s` verify, as in every JOSE library:
     /// ES256 does not require low-S.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
-        if signature.len() != 64 {
-            return false;
-        }
-        // `from_slice` refuses r or s of zero or not below the group order.
+        // `from_slice` refuses any length but 64, and r or s of zero or not below the
+        // group order.
         let Ok(signature) = Signature::from_slice(signature) else { return false };
         let (r, s) = (*signature.r(), *signature.s());
         let z = <Scalar as Reduce<FieldBytes>>::reduce(&Sha256::digest(message));
@@ -88,12 +87,6 @@ impl Es256Key {
         // The identity's affine x is zero, which no valid r equals.
         let x = point.to_affine().x();
         <Scalar as Reduce<FieldBytes>>::reduce(&x) == r
-    }
-
-
-    /// The key as `p256`'s own verifier holds it (for differential tests).
-    pub fn verifying_key(&self) -> &VerifyingKey {
-        &self.key
     }
 }
 

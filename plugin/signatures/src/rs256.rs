@@ -87,11 +87,6 @@ impl Rs256Key {
         Ok(Self { modulus, length: n.len() })
     }
 
-    /// The modulus's size in bits, rounded up to whole bytes.
-    pub fn bits(&self) -> usize {
-        self.length * 8
-    }
-
     /// Whether `signature` is this key's RS256 signature of `message`.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
         // RFC 8017 §8.2.2 step 1: exactly k bytes, no more, no fewer.
@@ -108,7 +103,7 @@ impl Rs256Key {
 
 impl std::fmt::Debug for Rs256Key {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Rs256Key({} bits)", self.bits())
+        write!(f, "Rs256Key({} bytes)", self.length)
     }
 }
 
