@@ -63,7 +63,8 @@ impl Executor for NativeExecutor {
         let stripped = self.gate.forged_identity_headers(&all);
         let mut request: Vec<(String, String)> = headers.iter().filter(|(n, _)| !stripped.contains(&n.to_ascii_lowercase())).cloned().collect();
         let snapshot = request.iter().fold(RequestSnapshot::default(), |s, (n, v)| s.with_header(n, v));
-        let verdict = self.gate.decide(&snapshot, now);
+        // Cases count seconds; the gate's clock is milliseconds.
+        let verdict = self.gate.decide(&snapshot, now.saturating_mul(1000));
         let logs = verdict.log_line.iter().cloned().collect();
         Ok(match verdict.action {
             Action::Respond(reply) => Outcome { status: reply.status, local_reply: true, response_headers: reply.headers, upstream_headers: None, body: reply.body, logs },

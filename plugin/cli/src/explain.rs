@@ -84,8 +84,8 @@ fn explain_caller(args: &ExplainArgs, document: &Document) -> Result<(), String>
 
 fn explain_token(args: &ExplainArgs, token: &str, mut gate: Gate) -> Result<(), String> {
     let request = RequestSnapshot::new(&args.method, &args.host, &args.path).with_header("authorization", format!("Bearer {token}"));
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let verdict = gate.decide(&request, now);
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let verdict = gate.decide(&request, now_ms);
     let rule = verdict.rule.as_ref().map_or("default".to_owned(), |r| r.name.to_string());
     let effect = if verdict.reason.admits() { "allow" } else { "deny" };
     println!("decision: {effect} ({} {})", verdict.reason.status(), verdict.reason.code());

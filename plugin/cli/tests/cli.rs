@@ -39,8 +39,8 @@ fn a_minted_token_is_accepted_by_a_config_trusting_the_generated_jwks() {
     let jwks: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("jwks.json")).unwrap()).unwrap();
     let mut gate = Gate::from_json(config_trusting(jwks).to_string().as_bytes()).unwrap();
     let request = RequestSnapshot::new("GET", "h", "/").with_header("authorization", format!("Bearer {token}"));
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-    let verdict = gate.decide(&request, now);
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+    let verdict = gate.decide(&request, now_ms);
     assert_eq!(verdict.reason, Reason::Allowed, "{:?}", verdict.log_line);
     assert_eq!(verdict.verified.unwrap().identity.domain.as_deref(), Some("example.com"));
 }

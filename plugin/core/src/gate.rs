@@ -190,7 +190,8 @@ impl Gate {
         self.groups.as_mut().map(GroupCache::take_wanted).unwrap_or_default()
     }
 
-    /// A group lookup answered (`Ok(member)`) or failed (`Err(retry_after)`).
+    /// A group lookup answered (`Ok(member)`) or failed (`Err(retry_after_seconds)`),
+    /// at `now` (Unix ms).
     pub fn group_lookup_done(&mut self, key: &LookupKey, result: Result<bool, Option<u64>>, now: u64) {
         if let Some(cache) = self.groups.as_mut() {
             match result {
@@ -201,7 +202,7 @@ impl Gate {
     }
 
     /// Lookups that failed for one cause (the access token, a group's name): each
-    /// settled as failed, and one backoff for all.
+    /// settled as failed, and one backoff for all. `now` in Unix ms.
     pub fn group_lookups_failed(&mut self, keys: &[LookupKey], now: u64, retry_after: Option<u64>) {
         if let Some(cache) = self.groups.as_mut() {
             for key in keys {
@@ -220,26 +221,27 @@ impl Gate {
         self.settings.policy.group_name(id)
     }
 
-    /// Decides on `request` at `now` (Unix seconds). The verdict may ask to hold the
-    /// request (`awaiting_keys`, `awaiting_groups`).
-    pub fn decide(&mut self, request: &impl RequestHeaders, now: u64) -> Verdict {
-        self.decide_with(request, now, true)
+    /// Decides on `request` at `now_ms` (Unix milliseconds, the one clock of every
+    /// time the gate keeps). The verdict may ask to hold the request
+    /// (`awaiting_keys`, `awaiting_groups`).
+    pub fn decide(&mut self, request: &impl RequestHeaders, now_ms: u64) -> Verdict {
+        self.decide_with(request, now_ms, true)
     }
 
     /// Decides on a request that cannot be held any longer: lookups under way count as
     /// failed, so stale answers within their bound are used, or the failure mode applies.
-    pub fn decide_now(&mut self, request: &impl RequestHeaders, now: u64) -> Verdict {
-        self.decide_with(request, now, false)
+    pub fn decide_now(&mut self, request: &impl RequestHeaders, now_ms: u64) -> Verdict {
+        self.decide_with(request, now_ms, false)
     }
 
-    fn decide_with(&mut self, request: &impl RequestHeaders, now: u64, may_wait: bool) -> Verdict {
+    fn decide_with(&mut self, request: &impl RequestHeaders, now_ms: u64, may_wait: bool) -> Verdict {
         let facts = RequestFacts::read(request);
         // A source holding two tokens makes the caller anonymous, like a bad token.
         let (token, ambiguous) = match find_token(&self.settings.token_sources, request) {
             Ok(token) => (token, false),
             Err(_) => (None, true),
         };
-        let outcome = self.evaluate(&facts, token.as_ref(), ambiguous, now, may_wait);
+        let outcome = self.evaluate(&facts, token.as_ref(), ambiguous, now_ms, may_wait);
         let explanation = self.explanation(&outcome);
         let mut response_headers = Vec::new();
         let status = self.status(&outcome);
@@ -281,7 +283,7 @@ impl Gate {
         configured.unwrap_or(outcome.reason.status())
     }
 
-    fn evaluate(&mut self, facts: &RequestFacts, token: Option<&FoundToken>, ambiguous: bool, now: u64, may_wait: bool) -> Outcome {
+    fn evaluate(&mut self, facts: &RequestFacts, token: Option<&FoundToken>, ambiguous: bool, now_ms: u64, may_wait: bool) -> Outcome {
         let overrides: Vec<&[u8]> = facts.method_overrides.iter().map(Vec::as_slice).collect();
         let shape = match RequestShape::read(&facts.raw_authority, &facts.raw_path, &facts.raw_method, &overrides) {
             Ok(shape) => shape,
@@ -292,13 +294,14 @@ impl Gate {
         let (verified, token_failure, key_provider) = match token {
             None if ambiguous => (None, Some(Reason::AmbiguousToken), None),
             None => (None, Some(Reason::MissingToken), None),
-            Some(token) => match self.authenticate(&token.token, now) {
+            // Tokens count whole seconds (RFC 7519 NumericDate).
+            Some(token) => match self.authenticate(&token.token, now_ms / 1000) {
                 Ok(verified) => (Some(verified), None, None),
                 Err(Rejection { reason, provider }) => (None, Some(reason), provider.filter(|&i| self.is_remote(i))),
             },
         };
         let live = match (&verified, self.groups.as_mut()) {
-            (Some(verified), Some(cache)) => live_groups::resolve(&self.settings.policy, cache, &shape, &verified.caller, now, may_wait),
+            (Some(verified), Some(cache)) => live_groups::resolve(&self.settings.policy, cache, &shape, &verified.caller, now_ms, may_wait),
             _ => Live::AsIs,
         };
         let live_caller = match live {

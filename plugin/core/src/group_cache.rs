@@ -1,7 +1,7 @@
 //! Live membership answers, per (user, group), with the rules for when an answer is
 //! trusted, when a lookup is due, and when lookups back off.
 //!
-//! Plain data and pure transitions over an injected clock (Unix seconds): the TTLs,
+//! Plain data and pure transitions over an injected clock (Unix milliseconds): the TTLs,
 //! the stale bound, the backoff and the coalescing of concurrent lookups are
 //! unit-tested here, and the filter only dispatches the lookups this cache asks for.
 
@@ -72,9 +72,6 @@ pub struct GroupCache {
     pub stats: GroupStats,
 }
 
-/// The first retry after a failure comes this many seconds later; each failure doubles it.
-const FIRST_RETRY_SECONDS: u64 = 1;
-
 impl GroupCache {
     pub fn new(rules: GroupLookup) -> Self {
         Self { rules, users: HashMap::new(), failures: 0, backoff_until: 0, wanted: Vec::new(), stats: GroupStats::default() }
@@ -92,8 +89,8 @@ impl GroupCache {
         {
             return Membership::Fresh(member);
         }
-        let stale = slot.answer.filter(|&(member, at)| now < at.saturating_add(self.ttl(member)).saturating_add(self.rules.stale_if_error_seconds)).map(|(m, _)| m);
-        if slot.pending_since.is_some_and(|since| now < since.saturating_add(self.lapse_seconds())) {
+        let stale = slot.answer.filter(|&(member, at)| now < at.saturating_add(self.ttl(member)).saturating_add(self.rules.stale_if_error_ms)).map(|(m, _)| m);
+        if slot.pending_since.is_some_and(|since| now < self.lapses_at(since)) {
             Membership::Pending { stale }
         } else if now < self.backoff_until {
             Membership::BackingOff { stale }
@@ -139,7 +136,7 @@ impl GroupCache {
     }
 
     /// A lookup failed: the stale answer, if any, stands, and lookups pause for the
-    /// backoff (or the API's `Retry-After`, within `max_retry_seconds`).
+    /// backoff (or the API's `Retry-After` seconds, within `max_retry_seconds`).
     pub fn failed(&mut self, key: &LookupKey, now: u64, retry_after: Option<u64>) {
         self.abandon(key);
         self.back_off(now, retry_after);
@@ -157,16 +154,22 @@ impl GroupCache {
     /// Pauses new lookups after a failure. Failures while already paused (calls made
     /// before the pause, failing in the same outage) do not lengthen it, except to
     /// honour a longer `Retry-After`.
-    pub fn back_off(&mut self, now: u64, retry_after: Option<u64>) {
-        let limit = |pause: u64| pause.clamp(FIRST_RETRY_SECONDS, self.rules.max_retry_seconds.max(FIRST_RETRY_SECONDS));
+    pub fn back_off(&mut self, now: u64, retry_after_seconds: Option<u64>) {
+        let limit = |pause: u64| pause.clamp(backoff::FIRST_RETRY_MS, self.rules.max_retry_ms.max(backoff::FIRST_RETRY_MS));
+        let asked = retry_after_seconds.map(|s| s.saturating_mul(1000));
         if now < self.backoff_until {
-            let asked = retry_after.map_or(0, |s| now.saturating_add(limit(s)));
-            self.backoff_until = self.backoff_until.max(asked);
+            let longer = asked.map_or(0, |pause| now.saturating_add(limit(pause)));
+            self.backoff_until = self.backoff_until.max(longer);
             return;
         }
-        let doubling = backoff::pause(FIRST_RETRY_SECONDS, self.failures, self.rules.max_retry_seconds);
+        let doubling = backoff::retry_pause_ms(self.failures, self.rules.max_retry_ms);
         self.failures = self.failures.saturating_add(1);
-        self.backoff_until = now.saturating_add(limit(retry_after.unwrap_or(doubling)));
+        self.backoff_until = now.saturating_add(limit(asked.unwrap_or(doubling)));
+    }
+
+    /// Milliseconds until lookups may be made again: 0 unless backing off.
+    pub fn backing_off_for(&self, now: u64) -> u64 {
+        self.backoff_until.saturating_sub(now)
     }
 
     /// Marks `user` as seen now, for eviction.
@@ -192,13 +195,13 @@ impl GroupCache {
     }
 
     fn ttl(&self, member: bool) -> u64 {
-        if member { self.rules.ttl_seconds } else { self.rules.negative_ttl_seconds }
+        if member { self.rules.ttl_ms } else { self.rules.negative_ttl_ms }
     }
 
     /// A lookup that has not answered by then is given up on (its answer was lost
     /// with the context that asked), so that it can be asked again.
-    fn lapse_seconds(&self) -> u64 {
-        self.rules.timeout_ms.div_ceil(1000).saturating_add(1)
+    fn lapses_at(&self, since: u64) -> u64 {
+        backoff::lapses_at(since, self.rules.timeout_ms)
     }
 
     fn slot_mut(&mut self, key: &LookupKey) -> Option<&mut Slot> {
@@ -212,9 +215,9 @@ impl GroupCache {
         if self.users.len() < self.rules.cache_users || self.users.contains_key(user) {
             return;
         }
-        let horizon = self.rules.ttl_seconds.max(self.rules.negative_ttl_seconds).saturating_add(self.rules.stale_if_error_seconds);
-        let lapse = self.lapse_seconds();
-        let busy = move |entry: &UserEntry| entry.slots.iter().any(|s| s.pending_since.is_some_and(|since| now < since.saturating_add(lapse)));
+        let horizon = self.rules.ttl_ms.max(self.rules.negative_ttl_ms).saturating_add(self.rules.stale_if_error_ms);
+        let timeout_ms = self.rules.timeout_ms;
+        let busy = move |entry: &UserEntry| entry.slots.iter().any(|s| s.pending_since.is_some_and(|since| now < backoff::lapses_at(since, timeout_ms)));
         self.users.retain(|_, entry| busy(entry) || now < entry.last_used.saturating_add(horizon));
         if self.users.len() >= self.rules.cache_users
             && let Some(oldest) = self.users.iter().filter(|(_, e)| !busy(e)).min_by_key(|(_, e)| e.last_used).map(|(u, _)| u.clone())
@@ -246,7 +249,7 @@ mod tests {
         }))
     }
 
-    const T: u64 = 1_000_000;
+    const T: u64 = 1_000_000_000;
 
     fn key(user: &str, group: GroupId) -> LookupKey {
         LookupKey { user: user.into(), group }
@@ -260,9 +263,9 @@ mod tests {
         cache.claim("a@x", 2, T);
         assert_eq!(cache.peek("a@x", 2, T), Membership::Pending { stale: None });
         assert_eq!(cache.take_wanted(), [key("a@x", 2)], "the second request shares the first lookup");
-        cache.answered(&key("a@x", 2), true, T + 1);
-        assert_eq!(cache.peek("a@x", 2, T + 300), Membership::Fresh(true));
-        assert_eq!(cache.peek("a@x", 2, T + 301), Membership::Due { stale: Some(true) });
+        cache.answered(&key("a@x", 2), true, T + 1_000);
+        assert_eq!(cache.peek("a@x", 2, T + 300_000), Membership::Fresh(true));
+        assert_eq!(cache.peek("a@x", 2, T + 301_000), Membership::Due { stale: Some(true) });
         assert_eq!(cache.stats.misses, 1);
     }
 
@@ -271,8 +274,8 @@ mod tests {
         let mut cache = cache(10);
         cache.claim("a@x", 0, T);
         cache.answered(&key("a@x", 0), false, T);
-        assert_eq!(cache.peek("a@x", 0, T + 59), Membership::Fresh(false));
-        assert_eq!(cache.peek("a@x", 0, T + 60), Membership::Due { stale: Some(false) });
+        assert_eq!(cache.peek("a@x", 0, T + 59_000), Membership::Fresh(false));
+        assert_eq!(cache.peek("a@x", 0, T + 60_000), Membership::Due { stale: Some(false) });
     }
 
     #[test]
@@ -280,20 +283,20 @@ mod tests {
         let mut cache = cache(10);
         cache.claim("a@x", 0, T);
         cache.answered(&key("a@x", 0), true, T);
-        let expired = T + 300;
+        let expired = T + 300_000;
         cache.claim("a@x", 0, expired);
         cache.failed(&key("a@x", 0), expired, None);
         assert_eq!(cache.peek("a@x", 0, expired), Membership::BackingOff { stale: Some(true) });
-        assert_eq!(cache.peek("a@x", 0, expired + 1), Membership::Due { stale: Some(true) }, "first retry after 1 s");
-        cache.claim("a@x", 0, expired + 1);
-        cache.failed(&key("a@x", 0), expired + 1, None);
-        assert!(matches!(cache.peek("a@x", 0, expired + 2), Membership::BackingOff { .. }), "then 2 s");
+        assert_eq!(cache.peek("a@x", 0, expired + 1_000), Membership::Due { stale: Some(true) }, "first retry after 1 s");
+        cache.claim("a@x", 0, expired + 1_000);
+        cache.failed(&key("a@x", 0), expired + 1_000, None);
+        assert!(matches!(cache.peek("a@x", 0, expired + 2_000), Membership::BackingOff { .. }), "then 2 s");
         // A 429's Retry-After is honoured, within max_retry_seconds.
-        cache.failed(&key("a@x", 0), expired + 3, Some(500));
-        assert!(matches!(cache.peek("a@x", 0, expired + 62), Membership::BackingOff { .. }));
-        assert!(matches!(cache.peek("a@x", 0, expired + 63), Membership::Due { .. }));
+        cache.failed(&key("a@x", 0), expired + 3_000, Some(500));
+        assert!(matches!(cache.peek("a@x", 0, expired + 62_000), Membership::BackingOff { .. }));
+        assert!(matches!(cache.peek("a@x", 0, expired + 63_000), Membership::Due { .. }));
         // Past TTL + stale_if_error the old answer is no longer offered.
-        assert_eq!(cache.peek("a@x", 0, T + 900), Membership::Due { stale: None });
+        assert_eq!(cache.peek("a@x", 0, T + 900_000), Membership::Due { stale: None });
         assert_eq!(cache.stats.failures, 3);
     }
 
@@ -306,7 +309,7 @@ mod tests {
         for user in ["a@x", "b@x", "c@x"] {
             cache.failed(&key(user, 0), T, None);
         }
-        assert!(matches!(cache.peek("a@x", 0, T + 1), Membership::Due { .. }), "1 s, not 1 + 2 + 4");
+        assert!(matches!(cache.peek("a@x", 0, T + 1_000), Membership::Due { .. }), "1 s, not 1 + 2 + 4");
         assert_eq!(cache.stats.failures, 3);
     }
 
@@ -323,19 +326,19 @@ mod tests {
     fn a_lost_lookup_lapses_so_it_can_be_asked_again() {
         let mut cache = cache(10);
         cache.claim("a@x", 0, T);
-        assert!(matches!(cache.peek("a@x", 0, T + 2), Membership::Pending { .. }));
-        assert!(matches!(cache.peek("a@x", 0, T + 3), Membership::Due { .. }));
+        assert!(matches!(cache.peek("a@x", 0, T + 2_000), Membership::Pending { .. }));
+        assert!(matches!(cache.peek("a@x", 0, T + 3_000), Membership::Due { .. }));
     }
 
     #[test]
     fn the_cache_stays_within_its_user_bound() {
         let mut cache = cache(2);
         for (i, user) in ["a@x", "b@x", "c@x"].into_iter().enumerate() {
-            cache.claim(user, 0, T + i as u64);
-            cache.answered(&key(user, 0), true, T + i as u64);
+            cache.claim(user, 0, T + i as u64 * 1000);
+            cache.answered(&key(user, 0), true, T + i as u64 * 1000);
         }
         assert_eq!(cache.users(), 2);
-        assert!(matches!(cache.peek("a@x", 0, T + 3), Membership::Due { stale: None }), "the least recently used went");
-        assert_eq!(cache.peek("c@x", 0, T + 3), Membership::Fresh(true));
+        assert!(matches!(cache.peek("a@x", 0, T + 3_000), Membership::Due { stale: None }), "the least recently used went");
+        assert_eq!(cache.peek("c@x", 0, T + 3_000), Membership::Fresh(true));
     }
 }

@@ -15,18 +15,20 @@ pub struct GroupLookup {
     pub token_cluster: String,
     pub token_authority: String,
     pub token_path: String,
-    pub ttl_seconds: u64,
-    pub negative_ttl_seconds: u64,
-    pub stale_if_error_seconds: u64,
+    pub ttl_ms: u64,
+    pub negative_ttl_ms: u64,
+    pub stale_if_error_ms: u64,
     pub timeout_ms: u64,
     pub wait_ms: u64,
-    pub max_retry_seconds: u64,
+    pub max_retry_ms: u64,
     pub on_failure: GroupFailureMode,
     pub cache_users: usize,
 }
 
 impl GroupLookup {
+    /// Converts a checked configuration (see `settings`); times become milliseconds.
     pub fn from_config(config: &GroupLookupConfig) -> Self {
+        let ms = |seconds: u64| seconds.saturating_mul(1000);
         let authority = config.authority.clone().unwrap_or_else(|| default_authority(config.backend).to_owned());
         Self {
             backend: config.backend,
@@ -35,12 +37,12 @@ impl GroupLookup {
             token_cluster: config.access_token.cluster.clone(),
             token_authority: config.access_token.authority.clone(),
             token_path: config.access_token.path.clone(),
-            ttl_seconds: config.ttl_seconds,
-            negative_ttl_seconds: config.negative_ttl_seconds,
-            stale_if_error_seconds: config.stale_if_error_seconds,
+            ttl_ms: ms(config.ttl_seconds),
+            negative_ttl_ms: ms(config.negative_ttl_seconds),
+            stale_if_error_ms: ms(config.stale_if_error_seconds),
             timeout_ms: config.timeout_ms,
             wait_ms: config.wait_ms,
-            max_retry_seconds: config.max_retry_seconds,
+            max_retry_ms: ms(config.max_retry_seconds),
             on_failure: config.on_failure,
             cache_users: config.cache_users,
         }

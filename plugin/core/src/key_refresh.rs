@@ -50,7 +50,7 @@ impl RemoteJwks {
     /// A fetch that has not answered by then is given up: its claim lapses, so a
     /// VM that vanished mid-fetch cannot block the others.
     fn claim_until(&self, now: u64) -> u64 {
-        now.saturating_add(self.timeout_ms).saturating_add(1000)
+        backoff::lapses_at(now, self.timeout_ms)
     }
 }
 
@@ -85,9 +85,6 @@ pub enum UnknownKid {
     /// A refresh was forced too recently: refuse the token now.
     RateLimited,
 }
-
-/// The first retry comes after this long; each failure doubles it.
-const FIRST_RETRY_MS: u64 = 1000;
 
 impl KeyRecord {
     /// The record as stored in shared data.
@@ -151,7 +148,7 @@ impl KeyRecord {
 
     /// Keeps the last good keys and schedules a retry with exponential backoff.
     pub fn failed(&mut self, remote: &RemoteJwks, now: u64) {
-        let pause = backoff::pause(FIRST_RETRY_MS, self.failures, remote.max_retry_ms);
+        let pause = backoff::retry_pause_ms(self.failures, remote.max_retry_ms);
         self.failures = self.failures.saturating_add(1);
         self.next_fetch_at = now.saturating_add(pause);
         self.fetching_until = 0;

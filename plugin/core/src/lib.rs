@@ -22,6 +22,7 @@ pub mod live_groups;
 pub mod log;
 #[cfg(any(test, feature = "mint"))]
 pub mod mint;
+pub mod outbound;
 pub mod policy;
 pub mod policy_config;
 pub mod provider;

@@ -25,7 +25,7 @@ fn forwarded_headers(action: &Action) -> Vec<(String, String)> {
 
 #[test]
 fn an_allowed_caller_is_forwarded_with_identity_headers() {
-    let verdict = gate().decide(&with_bearer("/reports", &rsa_token(&google_claims())), NOW);
+    let verdict = gate().decide(&with_bearer("/reports", &rsa_token(&google_claims())), ms(NOW));
     assert_eq!(verdict.reason, Reason::Allowed);
     assert_eq!(verdict.rule.as_ref().map(|r| &*r.name), Some("allow"));
     assert_eq!(
@@ -40,7 +40,7 @@ fn an_allowed_caller_is_forwarded_with_identity_headers() {
 
 #[test]
 fn a_public_path_is_forwarded_without_identity_even_with_a_bad_token() {
-    let verdict = gate().decide(&with_bearer("/healthz", "garbage"), NOW);
+    let verdict = gate().decide(&with_bearer("/healthz", "garbage"), ms(NOW));
     assert_eq!(verdict.reason, Reason::PublicPath);
     assert_eq!(verdict.rule.unwrap().name.as_ref(), "public_paths");
     assert!(forwarded_headers(&verdict.action).is_empty());
@@ -48,7 +48,7 @@ fn a_public_path_is_forwarded_without_identity_even_with_a_bad_token() {
 
 #[test]
 fn a_missing_token_is_answered_401_with_the_request_id() {
-    let verdict = gate().decide(&request("/reports"), NOW);
+    let verdict = gate().decide(&request("/reports"), ms(NOW));
     let Action::Respond(response) = verdict.action else { panic!("expected a response") };
     assert_eq!(response.status, 401);
     assert_eq!(response.body, r#"{"error":"missing_token","request_id":"req-1"}"#);
@@ -59,7 +59,7 @@ fn a_caller_outside_the_policy_is_answered_403_by_the_default_rule() {
     let claims = google_with(json!({"email": "bob@example.net", "hd": "example.com"}));
     let mut config = config();
     config["policy"]["allow"] = json!({"users": ["someone@else.test"]});
-    let verdict = Gate::new(settings(&config)).decide(&with_bearer("/reports", &rsa_token(&claims)), NOW);
+    let verdict = Gate::new(settings(&config)).decide(&with_bearer("/reports", &rsa_token(&claims)), ms(NOW));
     assert_eq!(verdict.reason, Reason::NotAllowed);
     assert_eq!(verdict.rule, None, "the default decided");
     let Action::Respond(response) = verdict.action else { panic!("expected a response") };
@@ -70,12 +70,12 @@ fn a_caller_outside_the_policy_is_answered_403_by_the_default_rule() {
 fn a_token_is_verified_once_then_served_from_the_cache_until_it_expires() {
     let mut gate = gate();
     let token = rsa_token(&google_claims());
-    assert_eq!(gate.decide(&with_bearer("/a", &token), NOW).reason, Reason::Allowed);
+    assert_eq!(gate.decide(&with_bearer("/a", &token), ms(NOW)).reason, Reason::Allowed);
     assert_eq!(gate.cached_tokens(), 1);
-    assert_eq!(gate.decide(&with_bearer("/b", &token), NOW + 10).reason, Reason::Allowed);
+    assert_eq!(gate.decide(&with_bearer("/b", &token), ms(NOW + 10)).reason, Reason::Allowed);
     assert_eq!(gate.cached_tokens(), 1, "the second request must reuse the cached verification");
     // Past exp + skew the cached entry is gone and verification refuses the token.
-    assert_eq!(gate.decide(&with_bearer("/c", &token), NOW + 3540 + 61).reason, Reason::TokenExpired);
+    assert_eq!(gate.decide(&with_bearer("/c", &token), ms(NOW + 3540 + 61)).reason, Reason::TokenExpired);
     assert_eq!(gate.cached_tokens(), 0);
 }
 
@@ -83,7 +83,7 @@ fn a_token_is_verified_once_then_served_from_the_cache_until_it_expires() {
 fn refused_tokens_are_not_cached() {
     let mut gate = gate();
     let token = rsa_token(&google_with(json!({"aud": "someone-else"})));
-    assert_eq!(gate.decide(&with_bearer("/a", &token), NOW).reason, Reason::AudienceNotAllowed);
+    assert_eq!(gate.decide(&with_bearer("/a", &token), ms(NOW)).reason, Reason::AudienceNotAllowed);
     assert_eq!(gate.cached_tokens(), 0);
 }
 
@@ -93,14 +93,14 @@ fn strip_token_removes_the_header_the_token_came_from() {
     config["strip_token"] = json!(true);
     let token = rsa_token(&google_claims());
     let request = request("/a").with_header("x-serverless-authorization", format!("Bearer {token}"));
-    let verdict = Gate::new(settings(&config)).decide(&request, NOW);
+    let verdict = Gate::new(settings(&config)).decide(&request, ms(NOW));
     let Action::Forward { remove, .. } = verdict.action else { panic!("expected Forward") };
     assert_eq!(remove, ["x-serverless-authorization"]);
 }
 
 #[test]
 fn the_log_line_is_json_naming_decision_reason_rule_and_caller() {
-    let verdict = gate().decide(&with_bearer("/reports?q=1", &rsa_token(&google_claims())), NOW);
+    let verdict = gate().decide(&with_bearer("/reports?q=1", &rsa_token(&google_claims())), ms(NOW));
     let line: Value = serde_json::from_str(verdict.log_line.as_deref().unwrap()).unwrap();
     assert_eq!(
         line,
@@ -115,7 +115,7 @@ fn the_log_line_is_json_naming_decision_reason_rule_and_caller() {
 #[test]
 fn control_characters_in_logged_fields_cannot_forge_log_lines() {
     let request = RequestSnapshot::new("GET", "h", "/a\n{\"decision\":\"allow\"}").with_header("x-request-id", "x\r\ny");
-    let verdict = gate().decide(&request, NOW);
+    let verdict = gate().decide(&request, ms(NOW));
     let line = verdict.log_line.unwrap();
     assert!(!line.contains('\n') && !line.contains("\\n"), "{line}");
 }
@@ -127,7 +127,7 @@ fn decision_log_denied_logs_refusals_only_and_none_logs_nothing() {
     let logged = |mode: &str, request: RequestSnapshot| {
         let mut config = config();
         config["decision_log"] = json!(mode);
-        Gate::new(settings(&config)).decide(&request, NOW).log_line.is_some()
+        Gate::new(settings(&config)).decide(&request, ms(NOW)).log_line.is_some()
     };
     assert_eq!((logged("all", allowed()), logged("all", refused())), (true, true));
     assert_eq!((logged("denied", allowed()), logged("denied", refused())), (false, true));
@@ -163,7 +163,7 @@ fn the_service_gets_the_canonical_domain_and_email_the_policy_decided_on() {
     let mut gate = Gate::new(settings(&config()));
     let token = rsa_token(&google_with(json!({"email": "Alice@Example.COM", "hd": "EXAMPLE.COM."})));
     let request = RequestSnapshot::new("GET", "svc", "/").with_header("authorization", format!("Bearer {token}"));
-    let Action::Forward { set, .. } = gate.decide(&request, NOW).action else { panic!("expected the request to be forwarded") };
+    let Action::Forward { set, .. } = gate.decide(&request, ms(NOW)).action else { panic!("expected the request to be forwarded") };
     let header = |name: &str| set.iter().find(|(n, _)| n == name).map(|(_, v)| String::from_utf8_lossy(v).into_owned());
     assert_eq!(header("x-workspace-domain").as_deref(), Some("example.com"));
     assert_eq!(header("x-workspace-email").as_deref(), Some("alice@example.com"));

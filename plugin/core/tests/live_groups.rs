@@ -55,7 +55,7 @@ fn answer(gate: &mut Gate, member_of: &[&str], now: u64) -> Vec<String> {
     let mut names = Vec::new();
     for key in &asked {
         let group = gate.group_email(key.group).to_owned();
-        gate.group_lookup_done(key, Ok(member_of.contains(&group.as_str())), now);
+        gate.group_lookup_done(key, Ok(member_of.contains(&group.as_str())), ms(now));
         names.push(format!("{}:{group}", key.user));
     }
     names.sort();
@@ -65,14 +65,14 @@ fn answer(gate: &mut Gate, member_of: &[&str], now: u64) -> Vec<String> {
 /// Fails every lookup the gate asked for, each on its own.
 fn fail_lookups(gate: &mut Gate, now: u64, retry_after: Option<u64>) {
     for key in gate.take_group_lookups() {
-        gate.group_lookup_done(&key, Err(retry_after), now);
+        gate.group_lookup_done(&key, Err(retry_after), ms(now));
     }
 }
 
 #[test]
 fn a_request_no_group_rule_is_about_looks_nothing_up() {
     let mut gate = live_gate(json!({}));
-    let verdict = gate.decide(&request("/reports"), NOW);
+    let verdict = gate.decide(&request("/reports"), ms(NOW));
     assert_eq!(verdict.reason, Reason::Allowed);
     assert!(!verdict.awaiting_groups);
     assert!(gate.take_group_lookups().is_empty());
@@ -81,12 +81,12 @@ fn a_request_no_group_rule_is_about_looks_nothing_up() {
 #[test]
 fn the_groups_a_decision_depends_on_are_looked_up_once_then_cached() {
     let mut gate = live_gate(json!({}));
-    let first = gate.decide(&request("/admin/users"), NOW);
+    let first = gate.decide(&request("/admin/users"), ms(NOW));
     assert!(first.awaiting_groups, "{:?}", first.reason);
     // A second request while the lookups are under way shares them.
-    assert!(gate.decide(&request("/admin/users"), NOW).awaiting_groups);
+    assert!(gate.decide(&request("/admin/users"), ms(NOW)).awaiting_groups);
     assert_eq!(answer(&mut gate, &["admins@example.com"], NOW), ["alice@example.com:admins@example.com", "alice@example.com:contractors@example.com"]);
-    let verdict = gate.decide(&request("/admin/users"), NOW);
+    let verdict = gate.decide(&request("/admin/users"), ms(NOW));
     assert_eq!(verdict.reason, Reason::Allowed);
     assert_eq!(forwarded_groups(&verdict.action).as_deref(), Some("admins@example.com"));
     assert!(gate.take_group_lookups().is_empty());
@@ -97,20 +97,20 @@ fn the_groups_a_decision_depends_on_are_looked_up_once_then_cached() {
 #[test]
 fn a_user_removed_from_a_group_is_denied_once_the_ttl_has_passed_not_before() {
     let mut gate = live_gate(json!({}));
-    gate.decide(&request("/admin"), NOW);
+    gate.decide(&request("/admin"), ms(NOW));
     answer(&mut gate, &["admins@example.com"], NOW);
     // Removed from admins now: the cached answer holds for the TTL.
-    assert_eq!(gate.decide(&request("/admin"), NOW + 59).reason, Reason::Allowed);
+    assert_eq!(gate.decide(&request("/admin"), ms(NOW + 59)).reason, Reason::Allowed);
     // The negative answer (contractors) expires first, at 60 s: looked up again, still not a member.
-    assert!(gate.decide(&request("/admin"), NOW + 60).awaiting_groups);
+    assert!(gate.decide(&request("/admin"), ms(NOW + 60)).awaiting_groups);
     assert_eq!(answer(&mut gate, &[], NOW + 60), ["alice@example.com:contractors@example.com"]);
     // At 299 s only the negative answer is looked up again: the member answer still holds.
-    assert!(gate.decide(&request("/admin"), NOW + 299).awaiting_groups);
+    assert!(gate.decide(&request("/admin"), ms(NOW + 299)).awaiting_groups);
     assert_eq!(answer(&mut gate, &[], NOW + 299), ["alice@example.com:contractors@example.com"]);
-    assert_eq!(gate.decide(&request("/admin"), NOW + 299).reason, Reason::Allowed);
-    assert!(gate.decide(&request("/admin"), NOW + 300).awaiting_groups);
+    assert_eq!(gate.decide(&request("/admin"), ms(NOW + 299)).reason, Reason::Allowed);
+    assert!(gate.decide(&request("/admin"), ms(NOW + 300)).awaiting_groups);
     assert_eq!(answer(&mut gate, &[], NOW + 300), ["alice@example.com:admins@example.com"]);
-    let verdict = gate.decide(&request("/admin"), NOW + 300);
+    let verdict = gate.decide(&request("/admin"), ms(NOW + 300));
     assert_eq!(verdict.reason, Reason::NotAllowed);
     assert_eq!(status(&verdict.action), 403);
 }
@@ -118,22 +118,22 @@ fn a_user_removed_from_a_group_is_denied_once_the_ttl_has_passed_not_before() {
 #[test]
 fn an_outage_uses_stale_answers_within_the_bound_then_fails_closed() {
     let mut gate = live_gate(json!({}));
-    gate.decide(&request("/admin"), NOW);
+    gate.decide(&request("/admin"), ms(NOW));
     answer(&mut gate, &["admins@example.com"], NOW);
     // Both answers expired; the lookups fail.
     let later = NOW + 300;
-    assert!(gate.decide(&request("/admin"), later).awaiting_groups);
+    assert!(gate.decide(&request("/admin"), ms(later)).awaiting_groups);
     fail_lookups(&mut gate, later, None);
-    let verdict = gate.decide(&request("/admin"), later);
+    let verdict = gate.decide(&request("/admin"), ms(later));
     assert_eq!(verdict.reason, Reason::Allowed, "stale answers within stale_if_error_seconds");
     assert!(gate.group_stats().stale >= 2);
     // A request that cannot wait any more uses the stale answers too.
-    assert_eq!(gate.decide_now(&request("/admin"), later + 30).reason, Reason::Allowed);
+    assert_eq!(gate.decide_now(&request("/admin"), ms(later + 30)).reason, Reason::Allowed);
     // Past TTL + stale_if_error (the negative answer: 60 + 600) nothing is left to use.
     let beyond = NOW + 660;
-    gate.decide(&request("/admin"), beyond);
+    gate.decide(&request("/admin"), ms(beyond));
     fail_lookups(&mut gate, beyond, Some(30));
-    let verdict = gate.decide(&request("/admin"), beyond);
+    let verdict = gate.decide(&request("/admin"), ms(beyond));
     assert_eq!(verdict.reason, Reason::GroupsUnavailable);
     assert_eq!(status(&verdict.action), 403);
     assert!(!verdict.awaiting_groups, "backing off: answered at once");
@@ -143,9 +143,9 @@ fn an_outage_uses_stale_answers_within_the_bound_then_fails_closed() {
 #[test]
 fn the_failure_mode_may_be_503() {
     let mut gate = live_gate(json!({"on_failure": "unavailable"}));
-    gate.decide(&request("/admin"), NOW);
+    gate.decide(&request("/admin"), ms(NOW));
     fail_lookups(&mut gate, NOW, None);
-    let verdict = gate.decide(&request("/admin"), NOW);
+    let verdict = gate.decide(&request("/admin"), ms(NOW));
     assert_eq!(verdict.reason, Reason::GroupsUnavailable);
     assert_eq!(status(&verdict.action), 503);
 }
@@ -153,7 +153,7 @@ fn the_failure_mode_may_be_503() {
 #[test]
 fn a_request_that_cannot_wait_is_refused_rather_than_guessed() {
     let mut gate = live_gate(json!({}));
-    let verdict = gate.decide_now(&request("/admin"), NOW);
+    let verdict = gate.decide_now(&request("/admin"), ms(NOW));
     assert_eq!(verdict.reason, Reason::GroupsUnavailable);
     assert!(!verdict.awaiting_groups);
 }
@@ -164,29 +164,29 @@ fn a_deny_group_is_looked_up_even_when_an_allow_already_matched() {
     let mut gate = live_gate(json!({}));
     let claims = google_with(json!({"groups": ["admins@example.com"]}));
     let with_claim = RequestSnapshot::new("GET", "api.example.com", "/admin").with_header("authorization", format!("Bearer {}", rsa_token(&claims)));
-    assert!(gate.decide(&with_claim, NOW).awaiting_groups);
+    assert!(gate.decide(&with_claim, ms(NOW)).awaiting_groups);
     assert_eq!(answer(&mut gate, &["contractors@example.com"], NOW), ["alice@example.com:contractors@example.com"]);
-    assert_eq!(gate.decide(&with_claim, NOW).reason, Reason::DeniedByRule);
+    assert_eq!(gate.decide(&with_claim, ms(NOW)).reason, Reason::DeniedByRule);
 }
 
 #[test]
 fn a_request_that_cannot_wait_still_starts_its_lookup_for_the_next_one() {
     let mut gate = live_gate(json!({}));
-    assert_eq!(gate.decide_now(&request("/admin"), NOW).reason, Reason::GroupsUnavailable);
+    assert_eq!(gate.decide_now(&request("/admin"), ms(NOW)).reason, Reason::GroupsUnavailable);
     assert_eq!(answer(&mut gate, &["admins@example.com"], NOW).len(), 2, "looked up in the background");
-    assert_eq!(gate.decide_now(&request("/admin"), NOW).reason, Reason::Allowed);
+    assert_eq!(gate.decide_now(&request("/admin"), ms(NOW)).reason, Reason::Allowed);
 }
 
 #[test]
 fn lookups_failing_for_one_cause_back_off_once() {
     let mut gate = live_gate(json!({}));
-    gate.decide(&request("/admin"), NOW);
+    gate.decide(&request("/admin"), ms(NOW));
     let keys = gate.take_group_lookups();
     assert_eq!(keys.len(), 2);
-    gate.group_lookups_failed(&keys, NOW, None);
+    gate.group_lookups_failed(&keys, ms(NOW), None);
     // One failure's backoff (1 s), not two (1 + 2 s).
-    assert!(!gate.decide(&request("/admin"), NOW).awaiting_groups, "backing off");
-    assert!(gate.decide(&request("/admin"), NOW + 1).awaiting_groups, "due again after 1 s");
+    assert!(!gate.decide(&request("/admin"), ms(NOW)).awaiting_groups, "backing off");
+    assert!(gate.decide(&request("/admin"), ms(NOW + 1)).awaiting_groups, "due again after 1 s");
 }
 
 #[test]
@@ -209,7 +209,7 @@ fn groups_that_cannot_change_the_enforced_decision_are_not_looked_up() {
     ];
     for (rules, looked_up) in cases {
         let mut gate = gate_with_rules(json!({}), rules.clone());
-        gate.decide(&request("/x"), NOW);
+        gate.decide(&request("/x"), ms(NOW));
         assert_eq!(!gate.take_group_lookups().is_empty(), looked_up, "{rules}");
     }
 }

@@ -43,7 +43,7 @@ fn status(action: &Action) -> u16 {
 #[test]
 fn before_any_keys_a_token_gets_503_keys_unavailable_and_may_wait_for_them() {
     let mut gate = remote_gate(json!({}));
-    let verdict = gate.decide(&alice_request(&rsa_token(&google_claims())), NOW);
+    let verdict = gate.decide(&alice_request(&rsa_token(&google_claims())), ms(NOW));
     assert_eq!(verdict.reason, Reason::KeysUnavailable);
     assert_eq!(status(&verdict.action), 503);
     assert_eq!(header(&verdict.action, "retry-after"), Some("5"));
@@ -54,7 +54,7 @@ fn before_any_keys_a_token_gets_503_keys_unavailable_and_may_wait_for_them() {
 #[test]
 fn a_provider_may_answer_missing_keys_with_401_instead() {
     let mut gate = remote_gate(json!({"unavailable_status": 401}));
-    let verdict = gate.decide(&alice_request(&rsa_token(&google_claims())), NOW);
+    let verdict = gate.decide(&alice_request(&rsa_token(&google_claims())), ms(NOW));
     assert_eq!(status(&verdict.action), 401);
     assert_eq!(
         header(&verdict.action, "www-authenticate"),
@@ -68,17 +68,17 @@ fn fetched_keys_verify_tokens_and_a_new_kid_waits_for_the_next_fetch() {
     let mut gate = remote_gate(json!({}));
     let count = gate.install_jwks(0, TestKeys::shared().jwks().to_string().as_bytes()).unwrap();
     assert_eq!(count, 2);
-    let verdict = gate.decide(&alice_request(&rsa_token(&google_claims())), NOW);
+    let verdict = gate.decide(&alice_request(&rsa_token(&google_claims())), ms(NOW));
     assert_eq!(verdict.reason, Reason::Allowed);
     assert_eq!(verdict.awaiting_keys, None);
 
     let rotated = SigningKey::generate_rs256("rsa-2").unwrap();
-    let verdict = gate.decide(&alice_request(&rotated.sign(&google_claims()).unwrap()), NOW);
+    let verdict = gate.decide(&alice_request(&rotated.sign(&google_claims()).unwrap()), ms(NOW));
     assert_eq!(verdict.reason, Reason::UnknownKeyId);
     assert_eq!(verdict.awaiting_keys, Some(0), "new keys could admit it");
 
     gate.install_jwks(0, jwks(&[&TestKeys::shared().rsa, &rotated]).to_string().as_bytes()).unwrap();
-    let verdict = gate.decide(&alice_request(&rotated.sign(&google_claims()).unwrap()), NOW);
+    let verdict = gate.decide(&alice_request(&rotated.sign(&google_claims()).unwrap()), ms(NOW));
     assert_eq!(verdict.reason, Reason::Allowed);
 }
 
@@ -88,7 +88,7 @@ fn a_bad_document_is_refused_and_the_keys_in_use_stay() {
     gate.install_jwks(0, TestKeys::shared().jwks().to_string().as_bytes()).unwrap();
     let error = gate.install_jwks(0, b"{\"keys\": [{\"kty\": \"oct\", \"kid\": \"k\"}]}").unwrap_err();
     assert!(error.contains("unsupported kty"), "{error}");
-    assert_eq!(gate.decide(&alice_request(&rsa_token(&google_claims())), NOW).reason, Reason::Allowed);
+    assert_eq!(gate.decide(&alice_request(&rsa_token(&google_claims())), ms(NOW)).reason, Reason::Allowed);
 }
 
 #[test]
@@ -96,22 +96,22 @@ fn dropped_keys_make_uncached_tokens_unverifiable_again() {
     let mut gate = remote_gate(json!({}));
     gate.install_jwks(0, TestKeys::shared().jwks().to_string().as_bytes()).unwrap();
     gate.drop_keys(0);
-    let verdict = gate.decide(&alice_request(&rsa_token(&google_with(json!({"sub": "another"})))), NOW);
+    let verdict = gate.decide(&alice_request(&rsa_token(&google_with(json!({"sub": "another"})))), ms(NOW));
     assert_eq!(verdict.reason, Reason::KeysUnavailable);
 }
 
 #[test]
 fn configured_keys_never_wait_and_nor_do_other_refusals() {
     let rotated = SigningKey::generate_rs256("rsa-2").unwrap();
-    let verdict = gate().decide(&alice_request(&rotated.sign(&google_claims()).unwrap()), NOW);
+    let verdict = gate().decide(&alice_request(&rotated.sign(&google_claims()).unwrap()), ms(NOW));
     assert_eq!(verdict.reason, Reason::UnknownKeyId);
     assert_eq!(verdict.awaiting_keys, None, "local keys never change");
 
     let mut gate = remote_gate(json!({}));
     gate.install_jwks(0, TestKeys::shared().jwks().to_string().as_bytes()).unwrap();
     let expired = rsa_token(&google_with(json!({"iat": NOW - 7200, "exp": NOW - 3600})));
-    assert_eq!(gate.decide(&alice_request(&expired), NOW).awaiting_keys, None);
+    assert_eq!(gate.decide(&alice_request(&expired), ms(NOW)).awaiting_keys, None);
     let public = RequestSnapshot::new("GET", "api.example.com", "/healthz").with_header("authorization", format!("Bearer {}", rotated.sign(&google_claims()).unwrap()));
-    let verdict = gate.decide(&public, NOW);
+    let verdict = gate.decide(&public, ms(NOW));
     assert_eq!((verdict.reason, verdict.awaiting_keys), (Reason::PublicPath, None), "a public path never waits");
 }

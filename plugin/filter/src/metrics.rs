@@ -5,12 +5,12 @@
 //! on the root context's tick when traffic stops): each host call costs more than the
 //! policy decision itself, and Envoy only reports stats every few seconds anyway.
 
-use proxy_wasm::hostcalls;
-use proxy_wasm::types::MetricType;
+use crate::host::{self, MetricType};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use wsgate_core::Reason;
 use wsgate_core::Verdict;
+use wsgate_core::outbound::{Metric, MetricKind};
 use wsgate_core::policy::index::RuleId;
 
 /// Counter ids of this VM. A counter the host refuses is skipped: counting must
@@ -30,6 +30,8 @@ pub struct Metrics {
     pending: RefCell<Vec<(u32, u64)>>,
     /// The second (host clock) of the last hand-over.
     flushed_at: Cell<u64>,
+    /// The outbound engine's metrics.
+    outbound: HashMap<Metric, u32>,
 }
 
 /// Past this many distinct pending counters (a policy with many rules), hand over now
@@ -39,21 +41,21 @@ const PENDING_LIMIT: usize = 64;
 const MEMORY_SAMPLE_EVERY: u64 = 1024;
 
 /// Defines a metric; `None` if the host refuses, and then it is skipped.
-pub fn define(kind: MetricType, name: &str) -> Option<u32> {
-    hostcalls::define_metric(kind, name).ok()
+fn define(kind: MetricType, name: &str) -> Option<u32> {
+    host::define_metric(kind, name).ok()
 }
 
 /// Adds `delta` to counter `id`, if it was defined.
-pub fn add(id: Option<u32>, delta: u64) {
+fn add(id: Option<u32>, delta: u64) {
     if let Some(id) = id {
-        let _ = hostcalls::increment_metric(id, i64::try_from(delta).unwrap_or(i64::MAX));
+        let _ = host::increment_metric(id, delta);
     }
 }
 
 /// Sets gauge `id`, or records a histogram sample, if it was defined.
-pub fn record(id: Option<u32>, value: u64) {
+fn record(id: Option<u32>, value: u64) {
     if let Some(id) = id {
-        let _ = hostcalls::record_metric(id, value);
+        let _ = host::record_metric(id, value);
     }
 }
 
@@ -63,8 +65,14 @@ fn counter(name: &str) -> Option<u32> {
 
 impl Metrics {
     /// Defines the fixed counters up front, so dashboards see zeros rather than gaps.
-    pub fn define() -> Self {
+    pub fn define(outbound: &[(Metric, String)]) -> Self {
+        let kind = |metric: Metric| match metric.kind() {
+            MetricKind::Counter => MetricType::Counter,
+            MetricKind::Gauge => MetricType::Gauge,
+            MetricKind::Histogram => MetricType::Histogram,
+        };
         Self {
+            outbound: outbound.iter().filter_map(|(metric, name)| Some((*metric, define(kind(*metric), name)?))).collect(),
             allowed: counter("wsgate.requests.allowed"),
             denied: counter("wsgate.requests.denied"),
             would_deny: counter("wsgate.dry_run.would_deny"),
@@ -80,6 +88,16 @@ impl Metrics {
         }
     }
 
+    /// Adds to one of the outbound engine's counters.
+    pub fn add_outbound(&self, metric: Metric, delta: u64) {
+        add(self.outbound.get(&metric).copied(), delta);
+    }
+
+    /// Sets one of the outbound engine's gauges, or records a sample.
+    pub fn record_outbound(&self, metric: Metric, value: u64) {
+        record(self.outbound.get(&metric).copied(), value);
+    }
+
     /// Samples the VM's memory now and then: enough to see growth, free per request.
     pub fn sample_memory(&self) {
         let seen = self.requests.get();
@@ -89,8 +107,9 @@ impl Metrics {
         }
     }
 
-    /// Counts a decision made at `now` (Unix seconds).
-    pub fn count(&self, verdict: &Verdict, now: u64) {
+    /// Counts a decision made at `now_ms` (Unix ms); counts are handed over once a second.
+    pub fn count(&self, verdict: &Verdict, now_ms: u64) {
+        let second = now_ms / 1000;
         let total = if verdict.reason.admits() { self.allowed } else { self.denied };
         let dry_run = verdict.would_deny.as_ref().and(self.would_deny);
         let rule = verdict.rule.as_ref().and_then(|rule| self.rule_counter(rule.id, &rule.name, rule.effect.name()));
@@ -101,10 +120,10 @@ impl Metrics {
                 None => pending.push((id, 1)),
             }
         }
-        let due = now != self.flushed_at.get() || pending.len() > PENDING_LIMIT;
+        let due = second != self.flushed_at.get() || pending.len() > PENDING_LIMIT;
         drop(pending);
         if due {
-            self.flushed_at.set(now);
+            self.flushed_at.set(second);
             self.flush();
         }
     }

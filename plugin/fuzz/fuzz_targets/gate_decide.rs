@@ -173,15 +173,15 @@ fuzz_target!(|input: Input| {
         let strip = input.strip_token;
         let [plain, cached] = &mut f.gates[policy][usize::from(strip)];
 
-        let verdict = plain.decide(&request, NOW);
+        let verdict = plain.decide(&request, NOW * 1000);
         check(plain, &request, &verdict, strip, &f.valid, &f.identity_headers);
         for _ in 0..2 {
-            let again = cached.decide(&request, NOW);
+            let again = cached.decide(&request, NOW * 1000);
             assert_eq!(again.reason, verdict.reason, "the cached gate decides otherwise");
             assert_eq!(again.action, verdict.action, "the cached gate acts otherwise");
             assert_eq!(again.rule, verdict.rule, "the cached gate names another rule");
         }
-        let later = plain.decide(&request, NOW + u64::from(input.later));
+        let later = plain.decide(&request, (NOW + u64::from(input.later)) * 1000);
         check(plain, &request, &later, strip, &f.all, &f.identity_headers);
     })
 });

@@ -23,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
             let mut gate = Gate::new(settings);
             for (method, path) in [("GET", "/"), ("POST", "/healthz/live"), ("DELETE", "/admin/x")] {
                 let request = RequestSnapshot::new(method, "example.com", path).with_header("authorization", "Bearer a.b.c");
-                let verdict = gate.decide(&request, NOW);
+                let verdict = gate.decide(&request, NOW * 1000);
                 assert_eq!(matches!(verdict.action, Action::Forward { .. }), verdict.reason.admits(), "{:?}", verdict.reason);
             }
         }

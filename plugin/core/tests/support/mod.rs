@@ -12,6 +12,11 @@ use wsgate_core::{Gate, Settings};
 
 /// 2030-03-17; every fixture time is relative to it.
 pub const NOW: u64 = 1_900_000_000;
+
+/// The gate's clock is Unix milliseconds; token times are seconds.
+pub fn ms(seconds: u64) -> u64 {
+    seconds * 1000
+}
 pub const AUDIENCE: &str = "https://hello-abc123-uc.a.run.app";
 pub const GOOGLE: &str = "https://accounts.google.com";
 pub const IAP: &str = "https://cloud.google.com/iap";

@@ -1,0 +1,86 @@
+//! One request's context: strip forged identity headers, decide (pausing while what
+//! the decision needs is fetched), carry the decision out, add the explanation
+//! header to the response, and clean up when the request ends.
+
+use crate::abi::Next;
+use crate::decide::{self, Decision};
+use crate::host::{self, Map};
+use crate::outbound;
+use crate::resume;
+use crate::vm::Vm;
+use std::rc::Rc;
+use wsgate_core::RequestSnapshot;
+use wsgate_core::outbound::Paused;
+
+pub struct RequestContext {
+    context_id: u32,
+    /// `None` only if a request arrives without a valid configuration, which Envoy
+    /// should never allow; such a request is refused.
+    vm: Option<Rc<Vm>>,
+}
+
+impl RequestContext {
+    pub fn new(context_id: u32, vm: Option<Rc<Vm>>) -> Self {
+        Self { context_id, vm }
+    }
+
+    fn on_request(&self, vm: &Vm) -> Result<Next, String> {
+        let now = host::now_ms().map_err(|e| format!("reading the clock failed: {e}"))?;
+        let mut request = host::request_headers().map_err(|e| format!("reading the request headers failed: {e}"))?;
+        strip_identity_headers(vm, &mut request)?;
+        match decide::decide(vm, &request, now, true, Some(self.context_id)).ok_or("the gate is busy")? {
+            Decision::Final(verdict) => Ok(decide::conclude(vm, verdict, now, self.context_id)),
+            Decision::Pause { waiting_for, deadline } => {
+                let mut engine = vm.outbound.try_borrow_mut().map_err(|_| "the engine is busy")?;
+                engine.pause(Paused { context_id: self.context_id, waiting_for, deadline });
+                Ok(Next::Pause)
+            }
+        }
+    }
+}
+
+impl RequestContext {
+    /// A call this request made answered: hand it to the engine, and decide the
+    /// paused requests it readied (this one among them).
+    pub fn on_call_answer(&self, token: u32, body_size: usize) {
+        let (Some(vm), Ok(now)) = (self.vm.as_deref(), host::now_ms()) else { return };
+        if outbound::deliver(vm, token, body_size, now, self.context_id) {
+            resume::resume_ready(vm, now, self.context_id);
+        }
+    }
+
+    pub fn on_done(&self) {
+        if let Some(vm) = self.vm.as_deref() {
+            // Calls this request made for others die with it: the root makes them again.
+            if let Ok(mut engine) = vm.outbound.try_borrow_mut() {
+                engine.context_done(self.context_id);
+            }
+            vm.take_explanation(self.context_id);
+        }
+    }
+
+    pub fn on_request_headers(&self) -> Next {
+        let Some(vm) = self.vm.clone() else { return decide::fail_closed("no valid configuration") };
+        self.on_request(&vm).unwrap_or_else(|why| decide::fail_closed(&why))
+    }
+
+    pub fn on_response_headers(&self) {
+        let explanation = self.vm.as_deref().map(|vm| vm.take_explanation(self.context_id)).unwrap_or_default();
+        for (name, value) in explanation {
+            // A header the host refuses is an explanation lost, not a reason to fail.
+            let _ = host::set_header(Map::Response, &name, value.as_bytes());
+        }
+    }
+}
+
+/// Removes every spelling of an identity header the client sent; only headers the
+/// client actually sent cost a host call.
+fn strip_identity_headers(vm: &Vm, request: &mut RequestSnapshot) -> Result<(), String> {
+    let gate = vm.gate.try_borrow().map_err(|_| "the gate is busy")?;
+    for name in gate.forged_identity_headers(request) {
+        if request.remove(&name) {
+            host::remove_header(Map::Request, &name).map_err(|e| format!("removing header `{name}` failed: {e}"))?;
+        }
+    }
+    Ok(())
+}
