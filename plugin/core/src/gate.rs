@@ -22,6 +22,7 @@ use crate::request::{RequestHeaders, RequestSnapshot};
 use crate::respond::{LocalResponse, refusal};
 use crate::settings::{ConfigErrors, Settings};
 use crate::verify::{Identity, Rejection};
+use std::collections::HashMap;
 use std::rc::Rc;
 
 /// What the proxy does with the request.
@@ -90,6 +91,8 @@ pub struct Gate {
     cache: TokenCache<Verified>,
     /// Live group answers, when `group_lookup` is configured.
     groups: Option<GroupCache>,
+    /// When each remote provider's keys are next fetched (Unix ms), by index.
+    next_key_fetch: HashMap<usize, u64>,
 }
 
 /// What the decision was based on, before it is turned into an action.
@@ -120,7 +123,7 @@ impl Gate {
     pub fn new(settings: Settings) -> Self {
         let cache = TokenCache::new(settings.token_cache_entries, settings.token_cache_bytes);
         let groups = settings.group_lookup.clone().map(GroupCache::new);
-        Self { settings, cache, groups }
+        Self { settings, cache, groups, next_key_fetch: HashMap::new() }
     }
 
     pub fn from_json(json: &[u8]) -> Result<Self, ConfigErrors> {
@@ -250,6 +253,9 @@ impl Gate {
             self.forward(outcome.verified.as_deref(), outcome.live_groups.as_ref(), token.as_ref(), request)
         } else {
             let mut response = refusal(outcome.reason, status, token.is_some() || ambiguous, &self.settings.realm, &facts.request_id);
+            if status == 503 {
+                response = response.retry_after(self.retry_in_ms(&outcome, now_ms));
+            }
             response.headers.extend(explanation);
             Action::Respond(response)
         };
@@ -281,6 +287,26 @@ impl Gate {
             .and_then(|index| self.settings.verifier.provider(index)?.remote.as_ref())
             .map(|remote| remote.unavailable_status);
         configured.unwrap_or(outcome.reason.status())
+    }
+
+    /// When what a 503 lacked is next tried: the provider's next key fetch (as the
+    /// outbound engine last saw it), or the end of the group lookups' backoff, or a
+    /// lookup's timeout.
+    fn retry_in_ms(&self, outcome: &Outcome, now_ms: u64) -> u64 {
+        if outcome.reason == Reason::KeysUnavailable {
+            let next = outcome.key_provider.and_then(|index| self.next_key_fetch.get(&index).copied());
+            return next.map_or(0, |at| at.saturating_sub(now_ms));
+        }
+        self.groups.as_ref().map_or(0, |cache| match cache.backing_off_for(now_ms) {
+            0 => cache.rules().timeout_ms,
+            pause => pause,
+        })
+    }
+
+    /// The outbound engine's word on when provider `index`'s keys are next fetched
+    /// (Unix ms), for the `Retry-After` of requests refused for want of them.
+    pub fn note_next_key_fetch(&mut self, index: usize, at_ms: u64) {
+        self.next_key_fetch.insert(index, at_ms);
     }
 
     fn evaluate(&mut self, facts: &RequestFacts, token: Option<&FoundToken>, ambiguous: bool, now_ms: u64, may_wait: bool) -> Outcome {

@@ -31,11 +31,17 @@ pub fn refusal(reason: Reason, status: u16, token_sent: bool, realm: &str, reque
     if status == 401 || reason == Reason::AmbiguousToken {
         headers.push(("www-authenticate".to_owned(), challenge(reason, token_sent, realm)));
     }
-    if status == 503 {
-        // What was missing (keys, a group answer) is retried within seconds.
-        headers.push(("retry-after".to_owned(), "5".to_owned()));
-    }
     LocalResponse { status, headers, body }
+}
+
+impl LocalResponse {
+    /// Tells the client when what was missing (keys, a group answer) is next tried:
+    /// `retry_in_ms` from now, in whole seconds, at least one (RFC 9110 §10.2.3).
+    pub fn retry_after(mut self, retry_in_ms: u64) -> Self {
+        let seconds = retry_in_ms.div_ceil(1000).max(1);
+        self.headers.push(("retry-after".to_owned(), seconds.to_string()));
+        self
+    }
 }
 
 /// RFC 6750 §3.1: a request that "uses more than one method for including an access

@@ -148,6 +148,18 @@ fn the_failure_mode_may_be_503() {
     let verdict = gate.decide(&request("/admin"), ms(NOW));
     assert_eq!(verdict.reason, Reason::GroupsUnavailable);
     assert_eq!(status(&verdict.action), 503);
+    assert_eq!(retry_after(&verdict.action).as_deref(), Some("1"), "lookups back off one second after the first failure");
+    // A 429's Retry-After (within max_retry_seconds) is passed on to the client.
+    fail_lookups(&mut gate, NOW, Some(30));
+    gate.decide(&request("/admin"), ms(NOW + 1));
+    fail_lookups(&mut gate, NOW + 1, Some(30));
+    let verdict = gate.decide(&request("/admin"), ms(NOW + 11));
+    assert_eq!(retry_after(&verdict.action).as_deref(), Some("20"));
+}
+
+fn retry_after(action: &Action) -> Option<String> {
+    let Action::Respond(response) = action else { return None };
+    response.headers.iter().find(|(n, _)| n == "retry-after").map(|(_, v)| v.clone())
 }
 
 #[test]

@@ -227,3 +227,21 @@ fn the_key_age_is_reported_once_a_second() {
     assert!(carried.counts.contains(&(Metric::JwksAgeSeconds(0), 5)), "{:?}", carried.counts);
     assert!(!vm.tick(&mut store, T0 + 5500).counts.iter().any(|(m, _)| *m == Metric::JwksAgeSeconds(0)));
 }
+
+#[test]
+fn a_503_tells_the_client_when_the_keys_are_next_fetched() {
+    let mut store = MemoryRecords::default();
+    let mut vm = Vm::new(json!({"max_retry_seconds": 60}));
+    let mut now = T0;
+    for _ in 0..3 {
+        let token = vm.tick(&mut store, now).calls[0].0;
+        vm.answer(&mut store, token, Answer::new(503, &[], b""), now);
+        now += 10_000;
+    }
+    // Third failure at T0 + 20 s: the next fetch is 4 s after it.
+    let verdict = vm.gate.decide(&alice(), T0 + 20_500);
+    let wsgate_core::Action::Respond(response) = verdict.action else { panic!("forwarded") };
+    assert_eq!(response.status, 503);
+    let retry_after = response.headers.iter().find(|(n, _)| n == "retry-after").map(|(_, v)| v.as_str());
+    assert_eq!(retry_after, Some("4"), "3.5 s, rounded up");
+}

@@ -46,7 +46,8 @@ fn before_any_keys_a_token_gets_503_keys_unavailable_and_may_wait_for_them() {
     let verdict = gate.decide(&alice_request(&rsa_token(&google_claims())), ms(NOW));
     assert_eq!(verdict.reason, Reason::KeysUnavailable);
     assert_eq!(status(&verdict.action), 503);
-    assert_eq!(header(&verdict.action, "retry-after"), Some("5"));
+    // No fetch scheduled yet (the engine tells the gate): the soonest, one second.
+    assert_eq!(header(&verdict.action, "retry-after"), Some("1"));
     assert_eq!(verdict.awaiting_keys, Some(0));
     assert!(verdict.log_line.unwrap().contains(r#""status":503,"reason":"keys_unavailable""#));
 }

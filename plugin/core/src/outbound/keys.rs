@@ -151,17 +151,17 @@ impl KeyFetcher {
                 outbox.count(Metric::JwksFetched(provider.index), 1);
                 provider.sync(gate, &*store, outbox, now);
             }
-            Err(error) => provider.failed(store, outbox, &error, now),
+            Err(error) => provider.failed(gate, store, outbox, &error, now),
         }
         Some(provider.index)
     }
 
     /// Call `id` could not even be made (`why`: the proxy's status). The claim is
     /// released as a failed fetch, so the backoff applies and no one waits for it.
-    pub fn not_started(&mut self, store: &mut dyn SharedRecords, outbox: &mut Outbox, id: CallId, why: &str, now: u64) -> Option<usize> {
+    pub fn not_started(&mut self, gate: &mut Gate, store: &mut dyn SharedRecords, outbox: &mut Outbox, id: CallId, why: &str, now: u64) -> Option<usize> {
         let provider = self.providers.iter_mut().find(|p| p.in_flight == Some(id))?;
         provider.in_flight = None;
-        provider.record_failure(store, outbox, now);
+        provider.record_failure(gate, store, outbox, now);
         outbox.log(
             Level::Error,
             format!("wsgate: cannot call cluster `{}` for provider `{}`'s keys ({why}): is it defined in Envoy's clusters?", provider.rules.cluster, provider.name),
@@ -195,6 +195,7 @@ impl RemoteProvider {
                 Err(error) => outbox.log(Level::Error, format!("wsgate: stored keys for provider `{}` do not parse: {error}", self.name)),
             }
         }
+        gate.note_next_key_fetch(self.index, if record.fetching(now) { record.fetching_until } else { record.next_fetch_at });
         let usable = record.usable(&self.rules, now);
         if self.usable && !usable {
             gate.drop_keys(self.index);
@@ -210,18 +211,22 @@ impl RemoteProvider {
 
     /// A fetch failed: the last good keys stay, the record backs off. Returns the
     /// record as stored.
-    fn record_failure(&mut self, store: &mut dyn SharedRecords, outbox: &mut Outbox, now: u64) -> Option<KeyRecord> {
+    fn record_failure(&mut self, gate: &mut Gate, store: &mut dyn SharedRecords, outbox: &mut Outbox, now: u64) -> Option<KeyRecord> {
         let rules = self.rules.clone();
         outbox.count(Metric::JwksFailed(self.index), 1);
-        shared::update(store, &self.record_key, |record| {
+        let record = shared::update(store, &self.record_key, |record| {
             record.failed(&rules, now);
             record.clone()
-        })
+        });
+        if let Some(record) = &record {
+            gate.note_next_key_fetch(self.index, record.next_fetch_at);
+        }
+        record
     }
 
     /// A fetch answered with something unusable: recorded, and said why.
-    fn failed(&mut self, store: &mut dyn SharedRecords, outbox: &mut Outbox, error: &str, now: u64) {
-        let record = self.record_failure(store, outbox, now);
+    fn failed(&mut self, gate: &mut Gate, store: &mut dyn SharedRecords, outbox: &mut Outbox, error: &str, now: u64) {
+        let record = self.record_failure(gate, store, outbox, now);
         let keeping = if self.usable { "keeping the last good keys" } else { "no usable keys" };
         let retry = record.map_or(0, |r| r.next_fetch_at.saturating_sub(now));
         outbox.log(

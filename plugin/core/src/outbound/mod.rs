@@ -92,7 +92,7 @@ impl Outbound {
 
     /// Call `id` could not be made (`why`: the proxy's status).
     pub fn call_not_started(&mut self, gate: &mut Gate, store: &mut dyn SharedRecords, id: CallId, why: &str, now: u64) {
-        if let Some(provider) = self.keys.not_started(store, &mut self.outbox, id, why, now) {
+        if let Some(provider) = self.keys.not_started(gate, store, &mut self.outbox, id, why, now) {
             self.paused.wake(WaitingFor::Keys(provider), true, now);
         } else if let Some(groups) = self.groups.as_mut()
             && groups.not_started(gate, &mut self.outbox, id, why, now) == Some(true)
