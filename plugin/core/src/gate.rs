@@ -4,6 +4,7 @@
 
 use crate::cache::{Cacheable, TokenCache, text_bytes};
 use crate::config::DecisionLog;
+use crate::header_edit::HeaderEdit;
 use crate::extract::{FoundToken, TokenSource, cookie_header_without, find_token};
 use crate::group_cache::{GroupCache, GroupStats, LookupKey};
 use crate::group_lookup::GroupLookup;
@@ -33,6 +34,20 @@ pub enum Action {
     Forward { set: Vec<(String, Vec<u8>)>, remove: Vec<String> },
     /// Answer it here.
     Respond(LocalResponse),
+}
+
+impl Action {
+    /// What forwarding changes in the request's headers, removals first; none when
+    /// the request is answered here.
+    pub fn header_edits(&self) -> Vec<HeaderEdit<'_>> {
+        match self {
+            Action::Forward { set, remove } => {
+                let removals = remove.iter().map(|name| HeaderEdit::Remove(name));
+                removals.chain(set.iter().map(|(name, value)| HeaderEdit::Set(name, value))).collect()
+            }
+            Action::Respond(_) => Vec::new(),
+        }
+    }
 }
 
 /// A verified token's caller, as cached: the identity from the token and the caller

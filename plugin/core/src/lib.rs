@@ -11,6 +11,7 @@ pub mod backoff;
 pub mod cache;
 pub mod config;
 pub mod extract;
+pub mod header_edit;
 pub mod header_pairs;
 pub mod gate;
 pub mod group_cache;

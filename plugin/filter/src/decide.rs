@@ -7,6 +7,7 @@ use crate::outbound::{self, HostRecords};
 use crate::vm::Vm;
 use crate::abi::Next;
 use wsgate_core::config::{DECISION_PROPERTY, DecisionLogTo};
+use wsgate_core::header_edit::HeaderEdit;
 use wsgate_core::outbound::{KeyWait, WaitingFor};
 use wsgate_core::{Action, Gate, LocalResponse, Reason, RequestSnapshot, Verdict};
 
@@ -68,12 +69,12 @@ pub fn conclude(vm: &Vm, verdict: Verdict, now: u64, context_id: u32) -> Next {
     }
     vm.metrics.count(&verdict, now);
     vm.metrics.sample_memory();
-    match verdict.action {
-        Action::Forward { set, remove } => {
-            vm.keep_explanation(context_id, verdict.response_headers);
-            forward(&set, &remove)
+    match &verdict.action {
+        Action::Forward { .. } => {
+            vm.keep_explanation(context_id, verdict.response_headers.clone());
+            forward(&verdict.action.header_edits())
         }
-        Action::Respond(response) => respond(&response),
+        Action::Respond(response) => respond(response),
     }
 }
 
@@ -89,10 +90,8 @@ fn log_decision(to: DecisionLogTo, line: &str) {
     }
 }
 
-fn forward(set: &[(String, Vec<u8>)], remove: &[String]) -> Next {
-    let removed = remove.iter().try_for_each(|name| host::remove_header(Map::Request, name));
-    let set = set.iter().try_for_each(|(name, value)| host::set_header(Map::Request, name, value));
-    match removed.and(set) {
+fn forward(edits: &[HeaderEdit<'_>]) -> Next {
+    match edits.iter().try_for_each(|edit| host::edit_header(Map::Request, *edit)) {
         Ok(()) => Next::Continue,
         // Identity headers half-written must never reach the upstream.
         Err(error) => fail_closed(&format!("changing the request headers failed: {error}")),

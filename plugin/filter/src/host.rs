@@ -8,6 +8,7 @@
 use std::fmt;
 use std::ptr::{null, null_mut};
 use wsgate_core::RequestSnapshot;
+use wsgate_core::header_edit::HeaderEdit;
 use wsgate_core::header_pairs;
 use wsgate_core::outbound::OutboundCall;
 
@@ -189,15 +190,23 @@ pub fn call_response_headers() -> HostResult<RequestSnapshot> {
     header_map(Map::CallResponse)
 }
 
-pub fn remove_header(map: Map, name: &str) -> HostResult<()> {
+fn remove_header(map: Map, name: &str) -> HostResult<()> {
     // SAFETY: the pointer is valid for its length for the duration of the call.
     status(unsafe { proxy_remove_header_map_value(map as u32, ptr(name.as_bytes()), name.len()) })
 }
 
 /// Sets header `name` to `value`, replacing any it had.
-pub fn set_header(map: Map, name: &str, value: &[u8]) -> HostResult<()> {
+fn set_header(map: Map, name: &str, value: &[u8]) -> HostResult<()> {
     // SAFETY: both pointers are valid for their lengths for the duration of the call.
     status(unsafe { proxy_replace_header_map_value(map as u32, ptr(name.as_bytes()), name.len(), ptr(value), value.len()) })
+}
+
+/// Carries out one header edit with one host call.
+pub fn edit_header(map: Map, edit: HeaderEdit<'_>) -> HostResult<()> {
+    match edit {
+        HeaderEdit::Remove(name) => remove_header(map, name),
+        HeaderEdit::Set(name, value) => set_header(map, name, value),
+    }
 }
 
 /// Answers the current request here instead of forwarding it.

@@ -10,6 +10,7 @@ use crate::resume;
 use crate::vm::Vm;
 use std::rc::Rc;
 use wsgate_core::RequestSnapshot;
+use wsgate_core::header_edit::HeaderEdit;
 use wsgate_core::outbound::Paused;
 
 pub struct RequestContext {
@@ -66,9 +67,9 @@ impl RequestContext {
 
     pub fn on_response_headers(&self) {
         let explanation = self.vm.as_deref().map(|vm| vm.take_explanation(self.context_id)).unwrap_or_default();
-        for (name, value) in explanation {
+        for (name, value) in &explanation {
             // A header the host refuses is an explanation lost, not a reason to fail.
-            let _ = host::set_header(Map::Response, &name, value.as_bytes());
+            let _ = host::edit_header(Map::Response, HeaderEdit::Set(name, value.as_bytes()));
         }
     }
 }
@@ -79,7 +80,7 @@ fn strip_identity_headers(vm: &Vm, request: &mut RequestSnapshot) -> Result<(), 
     let gate = vm.gate.try_borrow().map_err(|_| "the gate is busy")?;
     for name in gate.forged_identity_headers(request) {
         if request.remove(&name) {
-            host::remove_header(Map::Request, &name).map_err(|e| format!("removing header `{name}` failed: {e}"))?;
+            host::edit_header(Map::Request, HeaderEdit::Remove(&name)).map_err(|e| format!("removing header `{name}` failed: {e}"))?;
         }
     }
     Ok(())

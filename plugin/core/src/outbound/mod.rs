@@ -144,6 +144,7 @@ impl Outbound {
     /// The root's tick on `context_id`: keys installed, fetched and reported, group
     /// lookups that wait for nothing but a call made, counts reported.
     pub fn tick(&mut self, gate: &mut Gate, store: &mut dyn SharedRecords, now: u64, context_id: u32) {
+        self.forget_unowned_tokens();
         self.tick_keys(gate, store, now);
         if let Some(groups) = self.groups.as_mut() {
             groups.report(gate, &mut self.outbox);
@@ -205,6 +206,11 @@ impl Outbound {
         if let Some(groups) = self.groups.as_mut() {
             groups.context_done(context_id);
         }
+        self.forget_unowned_tokens();
+    }
+
+    /// Tokens of calls no machine waits for any more (cancelled, or lapsed).
+    fn forget_unowned_tokens(&mut self) {
         let (keys, groups) = (&self.keys, &self.groups);
         self.started.retain(|_, id| keys.owns(*id) || groups.as_ref().is_some_and(|g| g.owns(*id)));
     }
