@@ -5,7 +5,9 @@
 //! [`Action`]. Everything else — finding the token, verifying it against Google's keys,
 //! applying the policy, deciding which group lookups matter and what their answers
 //! mean, choosing the response and the log line — happens here and is tested with
-//! plain `cargo test`.
+//! plain `cargo test`. Whatever waits on the outside world (key fetches, the access
+//! token, group lookups) is the I/O-free [`outbound`] engine: it emits calls and takes
+//! answers and ticks; the glue only carries them. One clock: Unix milliseconds.
 
 pub mod backoff;
 pub mod cache;

@@ -6,21 +6,13 @@
 //! No borrow is held while a context runs: a host call it makes (resuming a request,
 //! answering one) may call back in for another context before it returns.
 
-use crate::host::{self, LogLevel};
+use crate::host::{self, LogLevel, Next};
 use crate::request::RequestContext;
 use crate::root::Root;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::mem::MaybeUninit;
 use std::rc::Rc;
-
-/// What a header callback tells the host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Next {
-    Continue = 0,
-    /// Stop here until the filter resumes or answers the request.
-    Pause = 1,
-}
 
 #[derive(Clone)]
 enum Context {

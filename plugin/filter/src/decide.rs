@@ -2,10 +2,9 @@
 //! while keys or group answers it depends on are fetched, then logged, counted, and
 //! turned into forwarded headers or a local answer on the effective context.
 
-use crate::host::{self, LogLevel, Map};
+use crate::host::{self, LogLevel, Map, Next};
 use crate::outbound::{self, HostRecords};
 use crate::vm::Vm;
-use crate::abi::Next;
 use wsgate_core::config::{DECISION_PROPERTY, DecisionLogTo};
 use wsgate_core::header_edit::HeaderEdit;
 use wsgate_core::outbound::{KeyWait, WaitingFor};

@@ -91,6 +91,14 @@ pub enum LogLevel {
     Critical = 5,
 }
 
+/// What a header callback tells the host (ABI numbering).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    Continue = 0,
+    /// Stop here until the filter resumes or answers the request.
+    Pause = 1,
+}
+
 /// Header maps (ABI numbering).
 #[derive(Debug, Clone, Copy)]
 pub enum Map {

@@ -2,9 +2,8 @@
 //! the decision needs is fetched), carry the decision out, add the explanation
 //! header to the response, and clean up when the request ends.
 
-use crate::abi::Next;
 use crate::decide::{self, Decision};
-use crate::host::{self, Map};
+use crate::host::{self, Map, Next};
 use crate::outbound;
 use crate::resume;
 use crate::vm::Vm;

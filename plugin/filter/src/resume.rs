@@ -8,10 +8,9 @@
 //! its answer to the callback's, and the two must be the same context.
 
 use crate::decide::{self, Decision};
-use crate::host;
+use crate::host::{self, Next};
 use crate::outbound;
 use crate::vm::Vm;
-use crate::abi::Next;
 use wsgate_core::outbound::Paused;
 
 /// Rounds of deciding: a lookup that fails on the spot wakes its requests once more,

@@ -10,7 +10,7 @@
 use super::access_token::AccessToken;
 use super::call::{Answer, CallId, OutboundCall};
 use super::effects::{Level, Metric, Outbox};
-use crate::Gate;
+use crate::gate::Gate;
 use crate::backoff;
 use crate::group_cache::{GroupStats, LookupKey};
 use crate::group_lookup::{ApiAnswer, ApiFailure, Found, GroupLookup, group_name_path};

@@ -6,7 +6,7 @@
 use super::call::{Answer, CallId, OutboundCall};
 use super::effects::{Level, Metric, Outbox};
 use super::shared::{self, SharedRecords};
-use crate::Gate;
+use crate::gate::Gate;
 use crate::key_refresh::{KeyRecord, RemoteJwks, UnknownKid, max_age};
 
 /// A JWKS larger than this is not a JWKS.

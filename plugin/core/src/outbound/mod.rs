@@ -22,7 +22,7 @@ pub use keys::KeyWait;
 pub use paused::{Paused, WaitingFor};
 pub use shared::SharedRecords;
 
-use crate::Gate;
+use crate::gate::Gate;
 use effects::Outbox;
 use groups::GroupLookups;
 use keys::KeyFetcher;
