@@ -10,6 +10,7 @@
 pub mod backoff;
 pub mod cache;
 pub mod config;
+pub mod diagnostics;
 pub mod extract;
 pub mod header_pairs;
 pub mod gate;
@@ -36,5 +37,6 @@ pub use wsgate_signatures::{es256, rs256};
 pub use reason::Reason;
 pub use request::{RequestHeaders, RequestSnapshot};
 pub use respond::LocalResponse;
-pub use settings::{ConfigError, ConfigErrors, Settings};
+pub use diagnostics::{ConfigError, ConfigErrors};
+pub use settings::Settings;
 pub use verify::Identity;

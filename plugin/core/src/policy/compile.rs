@@ -4,6 +4,7 @@
 //! Every problem names its field path (`rules[3].match.paths[0].template: template has
 //! an unclosed '{'`), and all problems are reported together.
 
+use crate::diagnostics::Diagnostics;
 use crate::policy::groups::{Directory, DirectoryError, GroupTable};
 use crate::policy::index::RuleIndex;
 use crate::policy::pattern::{HostPattern, Method, MethodSet, PathPattern};
@@ -12,21 +13,14 @@ use crate::policy::names::{canonical_domain, canonical_email};
 use crate::policy::subjects::Subjects;
 use crate::policy::{Policy, lint};
 use crate::policy_config::{Effect, PathConfig, PolicyConfig, RuleConfig, SubjectsConfig};
-use crate::settings::ConfigError;
 use std::collections::HashSet;
 use std::rc::Rc;
 
-/// Errors refuse the policy; warnings are for `wsgate validate` and the load log.
-#[derive(Debug, Default)]
-pub struct Diagnostics {
-    pub errors: Vec<ConfigError>,
-    pub warnings: Vec<ConfigError>,
-}
-
 /// Compiles `config`; `base` prefixes every field path (`"policy."` inside a plugin
-/// configuration, `""` for a policy file).
+/// configuration, `""` for a policy file). Errors refuse the policy; warnings are for
+/// `wsgate validate` and the load log.
 pub fn compile(config: &PolicyConfig, base: &str) -> (Option<Policy>, Diagnostics) {
-    let mut compiler = Compiler { base, diagnostics: Diagnostics::default(), groups: GroupTable::default() };
+    let mut compiler = Compiler { diagnostics: Diagnostics::under(base), groups: GroupTable::default() };
     let mut rules = compiler.shorthand_rules(config);
     for (index, rule) in config.rules.iter().enumerate() {
         if let Some(rule) = compiler.rule(&format!("rules[{index}]"), rule) {
@@ -36,12 +30,12 @@ pub fn compile(config: &PolicyConfig, base: &str) -> (Option<Policy>, Diagnostic
     compiler.unique_names(&rules);
     let directory = compiler.directory(config);
     compiler.explain_header(config.explain_header.as_deref());
-    let Compiler { mut diagnostics, groups, .. } = compiler;
+    let Compiler { mut diagnostics, groups } = compiler;
     if !diagnostics.errors.is_empty() {
         return (None, diagnostics);
     }
     rules.sort_by(|a, b| a.name.cmp(&b.name));
-    diagnostics.warnings.extend(lint::warnings(&rules, config.default, base));
+    lint::warn(&rules, config.default, &mut diagnostics);
     let mixed_case_patterns = rules.iter().flat_map(|rule| &rule.paths).any(PathPattern::has_upper_case);
     let policy = Policy {
         mixed_case_patterns,
@@ -56,16 +50,14 @@ pub fn compile(config: &PolicyConfig, base: &str) -> (Option<Policy>, Diagnostic
     (Some(policy), diagnostics)
 }
 
-struct Compiler<'a> {
-    base: &'a str,
+struct Compiler {
     diagnostics: Diagnostics,
     groups: GroupTable,
 }
 
-impl Compiler<'_> {
+impl Compiler {
     fn error(&mut self, path: &str, message: impl Into<String>) {
-        let path = format!("{}{path}", self.base).trim_end_matches('.').to_owned();
-        self.diagnostics.errors.push(ConfigError { path, message: message.into() });
+        self.diagnostics.error(path, message);
     }
 
     /// `public_paths` and `allow`, the first policy format, as ordinary rules.
