@@ -13,6 +13,7 @@ pub mod config;
 pub mod diagnostics;
 pub mod extract;
 pub mod header_pairs;
+pub mod header_syntax;
 pub mod gate;
 pub mod group_cache;
 pub mod group_lookup;

@@ -8,6 +8,7 @@ use crate::config::{Config, DecisionLog, DecisionLogTo, GroupLookupConfig, Ident
 use crate::diagnostics::{self, Diagnostics};
 use crate::extract::TokenSource;
 use crate::group_lookup::GroupLookup;
+use crate::header_syntax::{self, is_quotable_byte, is_token, is_visible_value_byte};
 use crate::jwks::{KeySet, has_key_for, parse_jwks};
 use crate::key_refresh::RemoteJwks;
 use crate::policy::Policy;
@@ -268,7 +269,8 @@ impl Checker {
 
     /// An Envoy cluster, and the authority and path sent to it where configured.
     fn destination(&mut self, at: &str, destination: &Destination<'_>, hints: Hints) {
-        let unsendable = |value: &str| value.bytes().any(|b| b <= b' ' || b == 0x7f);
+        // Sent as `:authority` and `:path`: one word each.
+        let unsendable = |value: &str| !value.bytes().all(is_visible_value_byte);
         if destination.cluster.trim().is_empty() {
             self.error(format!("{at}.cluster"), format!("must name {}", hints.cluster));
         }
@@ -367,7 +369,7 @@ impl Checker {
     }
 
     fn realm(&mut self, realm: &str) {
-        let quotable = realm.bytes().all(|b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\');
+        let quotable = realm.bytes().all(is_quotable_byte);
         if realm.is_empty() || !quotable {
             self.error("realm", "must be non-empty printable ASCII without `\"` or `\\`");
         }
@@ -387,12 +389,7 @@ impl Checker {
     }
 
     fn header_name(&mut self, path: &str, name: &str) -> Option<String> {
-        if is_token(name) {
-            Some(name.to_ascii_lowercase())
-        } else {
-            self.error(path, format!("`{name}` is not a valid header name"));
-            None
-        }
+        header_syntax::header_name(name).map_err(|message| self.error(path, message)).ok()
     }
 
     fn non_empty_list(&mut self, path: &str, list: &[String], message: &str) {
@@ -409,12 +406,6 @@ impl Checker {
             }
         }
     }
-}
-
-/// An RFC 9110 token: what header and cookie names are made of.
-fn is_token(name: &str) -> bool {
-    !name.is_empty()
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 #[cfg(test)]

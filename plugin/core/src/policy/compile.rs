@@ -5,6 +5,7 @@
 //! an unclosed '{'`), and all problems are reported together.
 
 use crate::diagnostics::Diagnostics;
+use crate::header_syntax::header_name;
 use crate::policy::groups::{Directory, DirectoryError, GroupTable};
 use crate::policy::index::RuleIndex;
 use crate::policy::pattern::{HostPattern, Method, MethodSet, PathPattern};
@@ -29,7 +30,7 @@ pub fn compile(config: &PolicyConfig, base: &str) -> (Option<Policy>, Diagnostic
     }
     compiler.unique_names(&rules);
     let directory = compiler.directory(config);
-    compiler.explain_header(config.explain_header.as_deref());
+    let explain_header = config.explain_header.as_deref().and_then(|h| compiler.parsed("explain_header", header_name(h)));
     let Compiler { mut diagnostics, groups } = compiler;
     if !diagnostics.errors.is_empty() {
         return (None, diagnostics);
@@ -45,7 +46,7 @@ pub fn compile(config: &PolicyConfig, base: &str) -> (Option<Policy>, Diagnostic
         dry_run: config.dry_run,
         groups,
         directory: directory.unwrap_or_default(),
-        explain_header: config.explain_header.as_ref().map(|h| h.to_ascii_lowercase()),
+        explain_header,
     };
     (Some(policy), diagnostics)
 }
@@ -68,7 +69,7 @@ impl Compiler {
                 .public_paths
                 .iter()
                 .enumerate()
-                .filter_map(|(i, p)| self.pattern(&format!("public_paths[{i}]"), PathPattern::prefix(p)))
+                .filter_map(|(i, p)| self.parsed(&format!("public_paths[{i}]"), PathPattern::prefix(p)))
                 .collect();
             let subjects = Subjects { anonymous: true, ..Subjects::default() };
             rules.push(Rule { name: "public_paths".into(), effect: Effect::Allow, dry_run: false, hosts: vec![], paths, methods: MethodSet::default(), subjects });
@@ -93,7 +94,7 @@ impl Compiler {
             .hosts
             .iter()
             .enumerate()
-            .filter_map(|(i, h)| self.pattern(&format!("{path}.match.hosts[{i}]"), HostPattern::parse(h)))
+            .filter_map(|(i, h)| self.parsed(&format!("{path}.match.hosts[{i}]"), HostPattern::parse(h)))
             .collect();
         let paths = config
             .matches
@@ -109,9 +110,9 @@ impl Compiler {
 
     fn path(&mut self, path: &str, config: &PathConfig) -> Option<PathPattern> {
         match (&config.exact, &config.prefix, &config.template) {
-            (Some(p), None, None) => self.pattern(&format!("{path}.exact"), PathPattern::exact(p)),
-            (None, Some(p), None) => self.pattern(&format!("{path}.prefix"), PathPattern::prefix(p)),
-            (None, None, Some(p)) => self.pattern(&format!("{path}.template"), PathPattern::template(p)),
+            (Some(p), None, None) => self.parsed(&format!("{path}.exact"), PathPattern::exact(p)),
+            (None, Some(p), None) => self.parsed(&format!("{path}.prefix"), PathPattern::prefix(p)),
+            (None, None, Some(p)) => self.parsed(&format!("{path}.template"), PathPattern::template(p)),
             _ => {
                 self.error(path, "set exactly one of `exact`, `prefix`, `template`");
                 None
@@ -119,8 +120,9 @@ impl Compiler {
         }
     }
 
-    fn pattern<T>(&mut self, path: &str, parsed: Result<T, String>) -> Option<T> {
-        parsed.map_err(|message| self.error(path, message)).ok()
+    /// What `result` holds, or its error reported at `path`.
+    fn parsed<T>(&mut self, path: &str, result: Result<T, String>) -> Option<T> {
+        result.map_err(|message| self.error(path, message)).ok()
     }
 
     fn methods(&mut self, path: &str, names: &[String]) -> MethodSet {
@@ -209,13 +211,6 @@ impl Compiler {
                 self.error(&format!("directory.{first}"), format!("groups nested more than {} deep", chain.len()));
                 None
             }
-        }
-    }
-
-    fn explain_header(&mut self, header: Option<&str>) {
-        let valid = |h: &str| !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-        if let Some(header) = header.filter(|h| !valid(h)) {
-            self.error("explain_header", format!("`{header}` is not a valid header name"));
         }
     }
 }
