@@ -7,11 +7,11 @@
 //! half-understand is a key we may verify wrongly.
 
 use crate::config::Algorithm;
-use crate::es256::Es256Key;
-use crate::rs256::Rs256Key;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
+use wsgate_signatures::es256::Es256Key;
+use wsgate_signatures::rs256::Rs256Key;
 
 /// Every member that carries key material, of any key type (RFC 7518 §6, RFC 8037).
 const MATERIAL_MEMBERS: [&str; 13] = ["crv", "x", "y", "d", "n", "e", "p", "q", "dp", "dq", "qi", "oth", "k"];

@@ -214,6 +214,7 @@ impl Reason {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::header_syntax::is_quotable_byte;
     use std::collections::HashSet;
 
     #[test]
@@ -230,7 +231,7 @@ mod tests {
         for reason in Reason::ALL {
             let text = reason.description();
             assert!(
-                text.bytes().all(|b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\'),
+                text.bytes().all(is_quotable_byte),
                 "{text}"
             );
         }

@@ -5,8 +5,10 @@
 //! user fixes a config in one pass. Anything doubtful is an error, never a default.
 
 use crate::config::{Config, DecisionLog, DecisionLogTo, GroupLookupConfig, IdentityHeadersConfig, ProviderConfig, RemoteJwksConfig, TokenSourceConfig};
-use crate::group_lookup::GroupLookup;
+use crate::diagnostics::{self, Diagnostics};
 use crate::extract::TokenSource;
+use crate::group_lookup::GroupLookup;
+use crate::header_syntax::{self, is_quotable_byte, is_token, is_visible_value_byte};
 use crate::jwks::{KeySet, has_key_for, parse_jwks};
 use crate::key_refresh::RemoteJwks;
 use crate::policy::Policy;
@@ -15,39 +17,11 @@ use crate::policy::names::canonical_domain;
 use crate::provider::Provider;
 use crate::verify::Verifier;
 use std::collections::HashSet;
-use std::fmt;
 use std::ops::RangeInclusive;
 
-/// One problem in a configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    /// Where, as `field[index].field`; empty for the document as a whole.
-    pub path: String,
-    pub message: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() {
-            write!(f, "{}", self.message)
-        } else {
-            write!(f, "{}: {}", self.path, self.message)
-        }
-    }
-}
-
-/// Every problem found in a configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigErrors(pub Vec<ConfigError>);
-
-impl fmt::Display for ConfigErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let lines: Vec<String> = self.0.iter().map(ToString::to_string).collect();
-        write!(f, "{}", lines.join("; "))
-    }
-}
-
-impl std::error::Error for ConfigErrors {}
+/// The errors [`Settings::from_json`] returns and the warnings [`Settings`] keeps,
+/// named here too: whoever loads settings (the gate among them) imports them from here.
+pub use crate::diagnostics::{ConfigError, ConfigErrors};
 
 /// Identity header names, lower-cased.
 #[derive(Debug, Clone)]
@@ -114,27 +88,23 @@ const MAX_REFRESH_SECONDS: u64 = 7 * 86_400;
 impl Settings {
     /// Parses and checks a JSON configuration.
     pub fn from_json(json: &[u8]) -> Result<Settings, ConfigErrors> {
-        let mut deserializer = serde_json::Deserializer::from_slice(json);
-        let config: Config = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-            let path = e.path().to_string();
-            let path = if path == "." { String::new() } else { path };
-            ConfigErrors(vec![ConfigError { path, message: e.into_inner().to_string() }])
-        })?;
+        let config: Config = diagnostics::from_json(json).map_err(|error| ConfigErrors(vec![error]))?;
         Settings::from_config(config)
     }
 
     pub fn from_config(config: Config) -> Result<Settings, ConfigErrors> {
         let mut check = Checker::default();
         let providers = check.providers(&config.providers);
-        let (policy, diagnostics) = compile(&config.policy, "policy.");
-        check.errors.extend(diagnostics.errors);
+        let (policy, policy_diagnostics) = compile(&config.policy, "policy.");
+        check.found.absorb(policy_diagnostics);
         let token_sources = check.token_sources(&config.token_sources);
         let identity_headers = check.identity_headers(&config.identity_headers, &token_sources);
         check.realm(&config.realm);
         check.bounds(&config);
         let group_lookup = config.group_lookup.as_ref().and_then(|g| check.group_lookup(g));
-        let Some(policy) = policy.filter(|_| check.errors.is_empty()) else {
-            return Err(ConfigErrors(check.errors));
+        let Diagnostics { errors, warnings, .. } = check.found;
+        let Some(policy) = policy.filter(|_| errors.is_empty()) else {
+            return Err(ConfigErrors(errors));
         };
         Ok(Settings {
             verifier: Verifier::new(providers, config.max_token_bytes),
@@ -148,7 +118,7 @@ impl Settings {
             decision_log: config.decision_log,
             decision_log_to: config.decision_log_to,
             group_lookup,
-            warnings: diagnostics.warnings,
+            warnings,
         })
     }
 }
@@ -175,12 +145,12 @@ const GOOGLE_API_HINTS: Hints = Hints { cluster: "an Envoy cluster", authority: 
 
 #[derive(Default)]
 struct Checker {
-    errors: Vec<ConfigError>,
+    found: Diagnostics,
 }
 
 impl Checker {
-    fn error(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.errors.push(ConfigError { path: path.into(), message: message.into() });
+    fn error(&mut self, path: impl AsRef<str>, message: impl Into<String>) {
+        self.found.error(path, message);
     }
 
     fn providers(&mut self, providers: &[ProviderConfig]) -> Vec<Provider> {
@@ -258,7 +228,7 @@ impl Checker {
     }
 
     fn remote_jwks(&mut self, path: &str, config: &RemoteJwksConfig) -> Option<RemoteJwks> {
-        let errors_before = self.errors.len();
+        let errors_before = self.found.errors.len();
         let destination = Destination { cluster: &config.cluster, authority: Some(&config.authority), path: Some(&config.path) };
         self.destination(path, &destination, JWKS_HINTS);
         self.within(path, &[
@@ -273,11 +243,11 @@ impl Checker {
         if ![401, 503].contains(&config.unavailable_status) {
             self.error(format!("{path}.unavailable_status"), "must be 503 (retry later) or 401 (unauthenticated)");
         }
-        (self.errors.len() == errors_before).then(|| RemoteJwks::from_config(config))
+        (self.found.errors.len() == errors_before).then(|| RemoteJwks::from_config(config))
     }
 
     fn group_lookup(&mut self, config: &GroupLookupConfig) -> Option<GroupLookup> {
-        let errors_before = self.errors.len();
+        let errors_before = self.found.errors.len();
         let api = Destination { cluster: &config.cluster, authority: config.authority.as_deref(), path: None };
         self.destination("group_lookup", &api, GOOGLE_API_HINTS);
         let token = &config.access_token;
@@ -294,12 +264,13 @@ impl Checker {
         if !(1..=MAX_CACHE_ENTRIES).contains(&config.cache_users) {
             self.error("group_lookup.cache_users", format!("must be between 1 and {MAX_CACHE_ENTRIES}"));
         }
-        (self.errors.len() == errors_before).then(|| GroupLookup::from_config(config))
+        (self.found.errors.len() == errors_before).then(|| GroupLookup::from_config(config))
     }
 
     /// An Envoy cluster, and the authority and path sent to it where configured.
     fn destination(&mut self, at: &str, destination: &Destination<'_>, hints: Hints) {
-        let unsendable = |value: &str| value.bytes().any(|b| b <= b' ' || b == 0x7f);
+        // Sent as `:authority` and `:path`: one word each.
+        let unsendable = |value: &str| !value.bytes().all(is_visible_value_byte);
         if destination.cluster.trim().is_empty() {
             self.error(format!("{at}.cluster"), format!("must name {}", hints.cluster));
         }
@@ -398,7 +369,7 @@ impl Checker {
     }
 
     fn realm(&mut self, realm: &str) {
-        let quotable = realm.bytes().all(|b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\');
+        let quotable = realm.bytes().all(is_quotable_byte);
         if realm.is_empty() || !quotable {
             self.error("realm", "must be non-empty printable ASCII without `\"` or `\\`");
         }
@@ -418,12 +389,7 @@ impl Checker {
     }
 
     fn header_name(&mut self, path: &str, name: &str) -> Option<String> {
-        if is_token(name) {
-            Some(name.to_ascii_lowercase())
-        } else {
-            self.error(path, format!("`{name}` is not a valid header name"));
-            None
-        }
+        header_syntax::header_name(name).map_err(|message| self.error(path, message)).ok()
     }
 
     fn non_empty_list(&mut self, path: &str, list: &[String], message: &str) {
@@ -440,12 +406,6 @@ impl Checker {
             }
         }
     }
-}
-
-/// An RFC 9110 token: what header and cookie names are made of.
-fn is_token(name: &str) -> bool {
-    !name.is_empty()
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ mod support;
 use serde_json::{Value, json};
 use support::*;
 use wsgate_core::Settings;
+use wsgate_core::extract::TokenSource;
 
 /// Applies `change` to a good config and returns the error lines.
 fn errors_after(change: impl FnOnce(&mut Value)) -> Vec<String> {
@@ -158,4 +159,73 @@ fn defaults_match_the_documentation() {
     assert_eq!(settings.token_cache_entries, 4096);
     assert_eq!(settings.token_cache_bytes, 8 << 20);
     assert_eq!(settings.token_sources.len(), 2);
+}
+
+/// Sets a header name somewhere in a config.
+type NameSite = (&'static str, fn(&mut Value, &str));
+
+/// Every field that names a header (or a cookie), with how to set it.
+const NAME_SITES: [NameSite; 4] = [
+    ("token_sources[0].header", |c, name| c["token_sources"] = json!([{"header": name}])),
+    ("token_sources[0].cookie", |c, name| c["token_sources"] = json!([{"cookie": name}])),
+    ("identity_headers.email", |c, name| c["identity_headers"] = json!({"email": name})),
+    ("policy.explain_header", |c, name| c["policy"]["explain_header"] = json!(name)),
+];
+
+/// One rule for names, RFC 9110's token, at every field. `policy.explain_header` took
+/// letters, digits and `-` only until it shared the rule: Envoy sets any token.
+#[test]
+fn every_configured_header_name_is_an_rfc_9110_token() {
+    for (field, set) in NAME_SITES {
+        for good in ["X-Token", "x_token.v2", "x!#$%&'*+^`|~"] {
+            assert_eq!(errors_after(|c| set(c, good)), Vec::<String>::new(), "{field} = {good:?}");
+        }
+        for bad in ["", "x token", "x:token", ":path", "x\ttoken", "x(token)", "x/token", "x\"token", "é"] {
+            assert_refused(|c| set(c, bad), &format!("{field}: `{bad}` is not a valid"));
+        }
+    }
+}
+
+#[test]
+fn configured_header_names_are_kept_in_lower_case_as_envoy_stores_them() {
+    let mut config = config();
+    NAME_SITES[0].1(&mut config, "X-Token");
+    NAME_SITES[2].1(&mut config, "X-Who");
+    NAME_SITES[3].1(&mut config, "X-Why");
+    let settings = settings(&config);
+    assert_eq!(settings.token_sources, [TokenSource::Header { name: "x-token".into(), prefix: String::new() }]);
+    assert_eq!(settings.identity_headers.email, "x-who");
+    assert_eq!(settings.policy.explain_header.as_deref(), Some("x-why"));
+}
+
+/// Sets the `:authority` or `:path` of a call the filter makes.
+type DestinationSite = (&'static str, fn(&mut Value, &str));
+
+const DESTINATION_SITES: [DestinationSite; 4] = [
+    ("providers[0].remote_jwks.authority", |c, v| c["providers"][0] = remote_provider(json!({"authority": v}))),
+    ("providers[0].remote_jwks.path", |c, v| c["providers"][0] = remote_provider(json!({"path": v}))),
+    ("group_lookup.access_token.authority", |c, v| c["group_lookup"] = json!({"backend": "admin_sdk", "cluster": "g", "access_token": {"authority": v}})),
+    ("group_lookup.access_token.path", |c, v| c["group_lookup"] = json!({"backend": "admin_sdk", "cluster": "g", "access_token": {"path": v}})),
+];
+
+/// The `:authority` and `:path` of the filter's own calls are one word of header-value
+/// bytes: no space, tab or other control byte. Bytes past ASCII pass, as they did.
+#[test]
+fn outbound_authorities_and_paths_are_visible_header_value_bytes() {
+    for (field, set) in DESTINATION_SITES {
+        assert_eq!(errors_after(|c| set(c, "/h\u{e9}.example")), Vec::<String>::new(), "{field}");
+        for bad in [" ", "\t", "\0", "\r", "\n", "\u{7f}"] {
+            assert_refused(|c| set(c, &format!("/x{bad}y")), &format!("{field}: must be"));
+        }
+    }
+}
+
+/// The realm is quoted into `WWW-Authenticate` as it is: printable ASCII and spaces,
+/// no `"` or `\`, nothing past ASCII.
+#[test]
+fn the_realm_is_printable_ascii_without_quote_or_backslash() {
+    assert_eq!(errors_after(|c| c["realm"] = json!("a realm: ~!#'")), Vec::<String>::new());
+    for bad in ["a\"b", "a\\b", "a\tb", "a\u{7f}b", "a\u{e9}b", ""] {
+        assert_refused(|c| c["realm"] = json!(bad), "realm: must be non-empty printable ASCII");
+    }
 }

@@ -4,6 +4,8 @@
 //! Every problem names its field path (`rules[3].match.paths[0].template: template has
 //! an unclosed '{'`), and all problems are reported together.
 
+use crate::diagnostics::Diagnostics;
+use crate::header_syntax::header_name;
 use crate::policy::groups::{Directory, DirectoryError, GroupTable};
 use crate::policy::index::RuleIndex;
 use crate::policy::pattern::{HostPattern, Method, MethodSet, PathPattern};
@@ -12,21 +14,14 @@ use crate::policy::names::{canonical_domain, canonical_email};
 use crate::policy::subjects::Subjects;
 use crate::policy::{Policy, lint};
 use crate::policy_config::{Effect, PathConfig, PolicyConfig, RuleConfig, SubjectsConfig};
-use crate::settings::ConfigError;
 use std::collections::HashSet;
 use std::rc::Rc;
 
-/// Errors refuse the policy; warnings are for `wsgate validate` and the load log.
-#[derive(Debug, Default)]
-pub struct Diagnostics {
-    pub errors: Vec<ConfigError>,
-    pub warnings: Vec<ConfigError>,
-}
-
 /// Compiles `config`; `base` prefixes every field path (`"policy."` inside a plugin
-/// configuration, `""` for a policy file).
+/// configuration, `""` for a policy file). Errors refuse the policy; warnings are for
+/// `wsgate validate` and the load log.
 pub fn compile(config: &PolicyConfig, base: &str) -> (Option<Policy>, Diagnostics) {
-    let mut compiler = Compiler { base, diagnostics: Diagnostics::default(), groups: GroupTable::default() };
+    let mut compiler = Compiler { diagnostics: Diagnostics::under(base), groups: GroupTable::default() };
     let mut rules = compiler.shorthand_rules(config);
     for (index, rule) in config.rules.iter().enumerate() {
         if let Some(rule) = compiler.rule(&format!("rules[{index}]"), rule) {
@@ -35,13 +30,13 @@ pub fn compile(config: &PolicyConfig, base: &str) -> (Option<Policy>, Diagnostic
     }
     compiler.unique_names(&rules);
     let directory = compiler.directory(config);
-    compiler.explain_header(config.explain_header.as_deref());
-    let Compiler { mut diagnostics, groups, .. } = compiler;
+    let explain_header = config.explain_header.as_deref().and_then(|h| compiler.parsed("explain_header", header_name(h)));
+    let Compiler { mut diagnostics, groups } = compiler;
     if !diagnostics.errors.is_empty() {
         return (None, diagnostics);
     }
     rules.sort_by(|a, b| a.name.cmp(&b.name));
-    diagnostics.warnings.extend(lint::warnings(&rules, config.default, base));
+    lint::warn(&rules, config.default, &mut diagnostics);
     let mixed_case_patterns = rules.iter().flat_map(|rule| &rule.paths).any(PathPattern::has_upper_case);
     let policy = Policy {
         mixed_case_patterns,
@@ -51,21 +46,19 @@ pub fn compile(config: &PolicyConfig, base: &str) -> (Option<Policy>, Diagnostic
         dry_run: config.dry_run,
         groups,
         directory: directory.unwrap_or_default(),
-        explain_header: config.explain_header.as_ref().map(|h| h.to_ascii_lowercase()),
+        explain_header,
     };
     (Some(policy), diagnostics)
 }
 
-struct Compiler<'a> {
-    base: &'a str,
+struct Compiler {
     diagnostics: Diagnostics,
     groups: GroupTable,
 }
 
-impl Compiler<'_> {
+impl Compiler {
     fn error(&mut self, path: &str, message: impl Into<String>) {
-        let path = format!("{}{path}", self.base).trim_end_matches('.').to_owned();
-        self.diagnostics.errors.push(ConfigError { path, message: message.into() });
+        self.diagnostics.error(path, message);
     }
 
     /// `public_paths` and `allow`, the first policy format, as ordinary rules.
@@ -76,7 +69,7 @@ impl Compiler<'_> {
                 .public_paths
                 .iter()
                 .enumerate()
-                .filter_map(|(i, p)| self.pattern(&format!("public_paths[{i}]"), PathPattern::prefix(p)))
+                .filter_map(|(i, p)| self.parsed(&format!("public_paths[{i}]"), PathPattern::prefix(p)))
                 .collect();
             let subjects = Subjects { anonymous: true, ..Subjects::default() };
             rules.push(Rule { name: "public_paths".into(), effect: Effect::Allow, dry_run: false, hosts: vec![], paths, methods: MethodSet::default(), subjects });
@@ -101,7 +94,7 @@ impl Compiler<'_> {
             .hosts
             .iter()
             .enumerate()
-            .filter_map(|(i, h)| self.pattern(&format!("{path}.match.hosts[{i}]"), HostPattern::parse(h)))
+            .filter_map(|(i, h)| self.parsed(&format!("{path}.match.hosts[{i}]"), HostPattern::parse(h)))
             .collect();
         let paths = config
             .matches
@@ -117,9 +110,9 @@ impl Compiler<'_> {
 
     fn path(&mut self, path: &str, config: &PathConfig) -> Option<PathPattern> {
         match (&config.exact, &config.prefix, &config.template) {
-            (Some(p), None, None) => self.pattern(&format!("{path}.exact"), PathPattern::exact(p)),
-            (None, Some(p), None) => self.pattern(&format!("{path}.prefix"), PathPattern::prefix(p)),
-            (None, None, Some(p)) => self.pattern(&format!("{path}.template"), PathPattern::template(p)),
+            (Some(p), None, None) => self.parsed(&format!("{path}.exact"), PathPattern::exact(p)),
+            (None, Some(p), None) => self.parsed(&format!("{path}.prefix"), PathPattern::prefix(p)),
+            (None, None, Some(p)) => self.parsed(&format!("{path}.template"), PathPattern::template(p)),
             _ => {
                 self.error(path, "set exactly one of `exact`, `prefix`, `template`");
                 None
@@ -127,8 +120,9 @@ impl Compiler<'_> {
         }
     }
 
-    fn pattern<T>(&mut self, path: &str, parsed: Result<T, String>) -> Option<T> {
-        parsed.map_err(|message| self.error(path, message)).ok()
+    /// What `result` holds, or its error reported at `path`.
+    fn parsed<T>(&mut self, path: &str, result: Result<T, String>) -> Option<T> {
+        result.map_err(|message| self.error(path, message)).ok()
     }
 
     fn methods(&mut self, path: &str, names: &[String]) -> MethodSet {
@@ -217,13 +211,6 @@ impl Compiler<'_> {
                 self.error(&format!("directory.{first}"), format!("groups nested more than {} deep", chain.len()));
                 None
             }
-        }
-    }
-
-    fn explain_header(&mut self, header: Option<&str>) {
-        let valid = |h: &str| !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-        if let Some(header) = header.filter(|h| !valid(h)) {
-            self.error("explain_header", format!("`{header}` is not a valid header name"));
         }
     }
 }
