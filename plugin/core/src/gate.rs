@@ -5,6 +5,7 @@
 use crate::cache::{Cacheable, TokenCache, text_bytes};
 use crate::config::DecisionLog;
 use crate::header_edit::HeaderEdit;
+use crate::header_syntax;
 use crate::extract::{FoundToken, TokenSource, cookie_header_without, find_token};
 use crate::group_cache::{GroupCache, GroupStats, LookupKey};
 use crate::group_lookup::GroupLookup;
@@ -526,9 +527,12 @@ fn rule_label(outcome: &Outcome) -> &str {
 }
 
 /// Header values come from token claims; a value Envoy would refuse to forward (or
-/// that could split a header) is left out rather than sent mangled.
+/// that could split a header) is left out rather than sent mangled, and so is one
+/// with whitespace at either end, which an upstream's parser trims into another value
+/// than the one the gate checked.
 fn push_header(set: &mut Vec<(String, Vec<u8>)>, name: &str, value: Option<&str>) {
-    if let Some(value) = value.filter(|v| !v.is_empty() && v.bytes().all(|b| b >= 0x20 && b != 0x7f)) {
+    let forwardable = |v: &&str| !v.is_empty() && v.trim() == *v && v.bytes().all(header_syntax::is_value_byte);
+    if let Some(value) = value.filter(forwardable) {
         set.push((name.to_owned(), value.as_bytes().to_vec()));
     }
 }

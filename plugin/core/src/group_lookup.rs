@@ -4,6 +4,7 @@
 //! and read here, so both are tested without a proxy.
 
 use crate::config::{GroupBackend, GroupFailureMode, GroupLookupConfig};
+use crate::header_syntax;
 use serde::Deserialize;
 
 /// A checked `group_lookup` configuration (see `settings`).
@@ -216,7 +217,7 @@ fn is_resource_name(name: &str) -> bool {
 }
 
 fn is_header_safe(value: &str) -> bool {
-    !value.is_empty() && value.bytes().all(|b| (0x21..=0x7e).contains(&b))
+    !value.is_empty() && value.bytes().all(header_syntax::is_visible_value_byte)
 }
 
 /// Google's error body (`{"error": {"message": …}}`), shortened, for the log.

@@ -168,3 +168,15 @@ fn the_service_gets_the_canonical_domain_and_email_the_policy_decided_on() {
     assert_eq!(header("x-workspace-domain").as_deref(), Some("example.com"));
     assert_eq!(header("x-workspace-email").as_deref(), Some("alice@example.com"));
 }
+
+#[test]
+fn a_claim_an_upstream_would_read_otherwise_is_not_forwarded() {
+    for (subject, forwarded) in [("108\t", false), (" 108", false), ("1\r\n08", false), ("10 8", true), ("108", true)] {
+        let mut gate = Gate::new(settings(&config()));
+        let token = rsa_token(&google_with(json!({"sub": subject})));
+        let request = RequestSnapshot::new("GET", "svc", "/").with_header("authorization", format!("Bearer {token}"));
+        let Action::Forward { set, .. } = gate.decide(&request, ms(NOW)).action else { panic!("expected the request to be forwarded") };
+        let sent = set.iter().find(|(n, _)| n == "x-workspace-subject").map(|(_, v)| v.clone());
+        assert_eq!(sent, forwarded.then(|| subject.as_bytes().to_vec()), "{subject:?}");
+    }
+}

@@ -32,3 +32,8 @@ fn wsgate_signatures_has_no_import_circle() {
     assert_no_circle("../signatures/src");
 }
 
+#[test]
+fn wsgate_filter_has_no_import_circle() {
+    assert_no_circle("../filter/src");
+}
+
