@@ -130,7 +130,7 @@ wrk:
 # Requests/s through the .wasm in wasmtime vs the core natively, alternating in one
 # run. Release build: the first one compiles wasmtime optimised (several minutes).
 bench-harness: wasm
-	cargo run -q --release -p wsgate-host-tests --bin wsgate-bench-harness -- --wasm $(WASM)
+	cargo run -q --release -p wsgate-harness --bin wsgate-bench-harness -- --wasm $(WASM)
 
 # The verifier alone, per verify, RS256 and ES256: wasm32-wasip1 under node's V8 with
 # Liftoff off (as Envoy runs it) vs native, alternating rounds, with jwt-simple's

@@ -12,8 +12,8 @@ use std::sync::OnceLock;
 use support::AUDIENCE;
 use support::wasm::{T0, call_header, error_code, get_with_bearer, metric, set_seconds, start};
 use wsgate_core::mint::{SigningKey, jwks};
-use wsgate_host_tests::harness::plugin::{Exchange, Plugin};
-use wsgate_host_tests::harness::state::ScriptedAnswer;
+use wsgate_harness::plugin::{Exchange, Plugin};
+use wsgate_harness::state::ScriptedAnswer;
 const TOKEN_PATH: &str = "/computeMetadata/v1/instance/service-accounts/default/token";
 
 fn key() -> &'static SigningKey {

@@ -10,8 +10,8 @@ use std::sync::OnceLock;
 use support::AUDIENCE;
 use support::wasm::{T0, call_header, error_code, get_with_bearer, metric, set_seconds, start};
 use wsgate_core::mint::{SigningKey, jwks};
-use wsgate_host_tests::harness::plugin::{Exchange, Plugin};
-use wsgate_host_tests::harness::state::ScriptedAnswer;
+use wsgate_harness::plugin::{Exchange, Plugin};
+use wsgate_harness::state::ScriptedAnswer;
 
 fn keys() -> &'static [SigningKey; 3] {
     static KEYS: OnceLock<[SigningKey; 3]> = OnceLock::new();

@@ -8,6 +8,7 @@ use wsgate_core::mint::{SigningKey, TestKeys};
 use wsgate_host_tests::http::Response;
 use wsgate_host_tests::stack::{Stack, StackOptions};
 
+pub mod envoy_executor;
 pub mod wasm;
 
 pub const AUDIENCE: &str = "https://hello-abc123-uc.a.run.app";

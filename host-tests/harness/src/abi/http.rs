@@ -1,8 +1,8 @@
 //! Local responses, HTTP calls to scripted upstreams, and resuming paused streams.
 
-use crate::harness::memory::{read, read_string, status_of, write_u32};
-use crate::harness::state::{HostState, LocalReply, PendingCall};
-use crate::harness::status::{HostResult, Status};
+use crate::memory::{read, read_string, status_of, write_u32};
+use crate::state::{HostState, LocalReply, PendingCall};
+use crate::status::{HostResult, Status};
 use wasmtime::Caller;
 use wsgate_core::header_pairs;
 

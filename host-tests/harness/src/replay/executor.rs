@@ -1,8 +1,8 @@
 //! The things that can run a request: the .wasm in the harness, and the core crate
 //! natively. (Real Envoy runs the end-to-end subset in the e2e tests.)
 
-use crate::harness::Harness;
-use crate::harness::plugin::{HttpRequest, Plugin};
+use crate::Harness;
+use crate::plugin::{HttpRequest, Plugin};
 use crate::replay::outcome::Outcome;
 use wsgate_core::{Action, Gate, RequestSnapshot};
 

@@ -1,12 +1,14 @@
 //! Host calls wsgate does not make yet (HTTP calls, shared data, unknown imports),
 //! checked with a small hand-written plugin (`tests/plugins/callout.wat`).
 
-use std::path::PathBuf;
-use wsgate_host_tests::harness::Harness;
-use wsgate_host_tests::harness::plugin::HttpRequest;
-use wsgate_host_tests::harness::state::ScriptedAnswer;
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed unwrap is a failed test
 
-fn plugin() -> wsgate_host_tests::harness::plugin::Plugin {
+use std::path::PathBuf;
+use wsgate_harness::Harness;
+use wsgate_harness::plugin::HttpRequest;
+use wsgate_harness::state::ScriptedAnswer;
+
+fn plugin() -> wsgate_harness::plugin::Plugin {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/plugins/callout.wat");
     // vm_start fails unless the unknown call answered Unimplemented and CAS worked.
     Harness::load(&path).unwrap().start(b"", 0).unwrap()

@@ -1,9 +1,9 @@
 //! Properties (`plugin_name`, `request.path`, …): a path of NUL-separated segments,
 //! stored here joined with `.`.
 
-use crate::harness::memory::{read, return_bytes, status_of};
-use crate::harness::state::HostState;
-use crate::harness::status::{HostResult, Status};
+use crate::memory::{read, return_bytes, status_of};
+use crate::state::HostState;
+use crate::status::{HostResult, Status};
 use wasmtime::Caller;
 
 fn property_key(path: &[u8]) -> String {

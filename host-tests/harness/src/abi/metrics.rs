@@ -1,9 +1,9 @@
 //! Metrics: define (the same name gives the same id, as in Envoy), increment,
 //! record, get.
 
-use crate::harness::memory::{read_string, status_of, write_u32, write_u64};
-use crate::harness::state::{HostState, Metric};
-use crate::harness::status::{HostResult, Status};
+use crate::memory::{read_string, status_of, write_u32, write_u64};
+use crate::state::{HostState, Metric};
+use crate::status::{HostResult, Status};
 use wasmtime::Caller;
 
 pub fn proxy_define_metric(mut caller: Caller<'_, HostState>, kind: i32, name_ptr: i32, name_len: i32, id_ptr: i32) -> HostResult {

@@ -6,8 +6,8 @@ use clap::Parser;
 use serde_json::json;
 use std::time::Instant;
 use wsgate_core::mint::{SigningKey, jwks};
-use wsgate_host_tests::harness::Harness;
-use wsgate_host_tests::replay::executor::{Executor, NativeExecutor, WasmExecutor};
+use wsgate_harness::Harness;
+use wsgate_harness::replay::executor::{Executor, NativeExecutor, WasmExecutor};
 
 #[derive(Parser)]
 struct Args {

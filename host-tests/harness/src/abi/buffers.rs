@@ -1,9 +1,9 @@
 //! Buffers: plugin and VM configuration, request and response bodies, HTTP call
 //! response bodies.
 
-use crate::harness::memory::{read, return_bytes, status_of};
-use crate::harness::state::HostState;
-use crate::harness::status::{HostResult, Status};
+use crate::memory::{read, return_bytes, status_of};
+use crate::state::HostState;
+use crate::status::{HostResult, Status};
 use wasmtime::Caller;
 
 pub fn proxy_get_buffer_bytes(mut caller: Caller<'_, HostState>, buffer_type: i32, start: i32, max_size: i32, ptr_ptr: i32, size_ptr: i32) -> HostResult {

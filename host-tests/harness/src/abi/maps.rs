@@ -1,9 +1,9 @@
 //! Header maps: request and response headers, HTTP call response headers.
 //! Names are lower case, as in Envoy; a name may repeat.
 
-use crate::harness::memory::{read, read_string, return_bytes, status_of};
-use crate::harness::state::HostState;
-use crate::harness::status::{HostResult, Status};
+use crate::memory::{read, read_string, return_bytes, status_of};
+use crate::state::HostState;
+use crate::status::{HostResult, Status};
 use wasmtime::Caller;
 use wsgate_core::header_pairs;
 

@@ -1,11 +1,12 @@
 //! Real Envoy (with wsgate and the echo upstream) as a replay executor: what the
-//! harness and the core must agree with.
+//! harness and the core must agree with. It needs the Envoy runner, so it lives here
+//! on the test side, not in wsgate-harness.
 
-use crate::http;
-use crate::replay::executor::Executor;
-use crate::replay::outcome::Outcome;
-use crate::stack::Stack;
 use std::time::Duration;
+use wsgate_harness::replay::executor::Executor;
+use wsgate_harness::replay::outcome::Outcome;
+use wsgate_host_tests::http;
+use wsgate_host_tests::stack::Stack;
 
 pub struct EnvoyExecutor<'a> {
     stack: &'a Stack,

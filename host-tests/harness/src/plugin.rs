@@ -2,8 +2,8 @@
 //! per request a context, request headers and body, (HTTP call answers,) response
 //! headers, log, done, delete.
 
-use crate::harness::state::{HeaderMap, HostState, LocalReply, LogLine, PendingCall, ScriptedAnswer};
-use crate::harness::status::{ACTION_CONTINUE, buffer_type, map_type};
+use crate::state::{HeaderMap, HostState, LocalReply, LogLine, PendingCall, ScriptedAnswer};
+use crate::status::{ACTION_CONTINUE, buffer_type, map_type};
 use wasmtime::{Engine, Instance, Linker, Module, Store, TypedFunc};
 
 const ROOT_CONTEXT: i32 = 1;

@@ -2,7 +2,6 @@
 //! [`executor::Executor`], each result compared with what was expected or recorded.
 
 pub mod case;
-pub mod envoy_executor;
 pub mod executor;
 pub mod outcome;
 pub mod report;

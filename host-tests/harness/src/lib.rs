@@ -1,10 +1,16 @@
-//! The native harness: wasmtime runs the same `wsgate.wasm` Envoy loads, with this
-//! crate playing the host's side of proxy-wasm ABI 0.2.1 (and wasmtime-wasi providing
-//! WASI preview1). The module is compiled once and instantiated per [`Plugin`].
+//! wsgate-harness: the native harness. wasmtime runs the same `wsgate.wasm` Envoy
+//! loads, with this crate playing the host's side of proxy-wasm ABI 0.2.1 (and
+//! wasmtime-wasi providing WASI preview1); [`replay`] runs recorded traffic through it
+//! (or through the core natively) and checks every answer. The module is compiled once
+//! and instantiated per [`Plugin`].
+//!
+//! It is the only crate that depends on wasmtime: the operator CLI takes it behind its
+//! `replay` feature, the test side (`wsgate-host-tests`) as a dev-dependency.
 
 pub mod abi;
 pub mod memory;
 pub mod plugin;
+pub mod replay;
 pub mod state;
 pub mod status;
 

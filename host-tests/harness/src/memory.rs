@@ -1,7 +1,7 @@
 //! Checked access to guest memory: every pointer and length from the guest is
 //! bounds-checked, and data handed back is placed in memory the guest allocated.
 
-use crate::harness::state::HostState;
+use crate::state::HostState;
 use wasmtime::{Caller, Extern, Memory};
 
 /// Why guest memory could not be used.
@@ -9,8 +9,8 @@ use wasmtime::{Caller, Extern, Memory};
 pub struct BadMemory;
 
 /// The ABI status for a host call whose only failure is guest memory it could not use.
-pub fn status_of(result: Result<(), BadMemory>) -> crate::harness::status::HostResult {
-    use crate::harness::status::Status;
+pub fn status_of(result: Result<(), BadMemory>) -> crate::status::HostResult {
+    use crate::status::Status;
     match result {
         Ok(()) => Status::Ok.into(),
         Err(_) => Status::InvalidMemoryAccess.into(),

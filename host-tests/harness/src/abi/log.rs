@@ -1,8 +1,8 @@
 //! `proxy_log`, `proxy_get_log_level`.
 
-use crate::harness::memory::{read_string, status_of, write_u32};
-use crate::harness::state::{HostState, LogLine};
-use crate::harness::status::{HostResult, Status};
+use crate::memory::{read_string, status_of, write_u32};
+use crate::state::{HostState, LogLine};
+use crate::status::{HostResult, Status};
 use wasmtime::Caller;
 
 /// Everything from trace up is recorded; tests and replays filter as they need.

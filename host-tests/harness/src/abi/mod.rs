@@ -11,8 +11,8 @@ pub mod metrics;
 pub mod properties;
 pub mod shared;
 
-use crate::harness::state::HostState;
-use crate::harness::status::Status;
+use crate::state::HostState;
+use crate::status::Status;
 use wasmtime::{ExternType, Linker, Module, Val};
 
 /// Every host call this harness implements.

@@ -1,8 +1,8 @@
 //! The clock (set by the replay, so expiry is deterministic) and the tick period.
 
-use crate::harness::memory::{status_of, write_u64};
-use crate::harness::state::HostState;
-use crate::harness::status::{HostResult, Status};
+use crate::memory::{status_of, write_u64};
+use crate::state::HostState;
+use crate::status::{HostResult, Status};
 use wasmtime::Caller;
 
 pub fn proxy_get_current_time_nanoseconds(mut caller: Caller<'_, HostState>, time_ptr: i32) -> HostResult {

@@ -1,9 +1,9 @@
 //! Shared data (with compare-and-swap) and shared queues. One harness is one VM, so
 //! "shared" is per harness; tests of several VMs share a harness state on purpose.
 
-use crate::harness::memory::{read, read_string, return_bytes, status_of, write_u32};
-use crate::harness::state::HostState;
-use crate::harness::status::{HostResult, Status};
+use crate::memory::{read, read_string, return_bytes, status_of, write_u32};
+use crate::state::HostState;
+use crate::status::{HostResult, Status};
 use std::collections::VecDeque;
 use wasmtime::Caller;
 
