@@ -8,6 +8,7 @@
 //! `replay` feature, the test side (`wsgate-host-tests`) as a dev-dependency.
 
 pub mod abi;
+pub mod faults;
 pub mod memory;
 pub mod plugin;
 pub mod replay;

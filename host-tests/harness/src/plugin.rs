@@ -2,8 +2,9 @@
 //! per request a context, request headers and body, (HTTP call answers,) response
 //! headers, log, done, delete.
 
+use crate::faults::{NotImported, Times};
 use crate::state::{HeaderMap, HostState, LocalReply, LogLine, PendingCall, ScriptedAnswer};
-use crate::status::{ACTION_CONTINUE, buffer_type, map_type};
+use crate::status::{ACTION_CONTINUE, Status, buffer_type, map_type};
 use wasmtime::{Engine, Instance, Linker, Module, Store, TypedFunc};
 
 const ROOT_CONTEXT: i32 = 1;
@@ -73,6 +74,8 @@ pub struct Plugin {
     store: Store<HostState>,
     hooks: Hooks,
     next_context: i32,
+    /// The host calls the module imports (from `env`).
+    imports: Vec<String>,
 }
 
 impl Plugin {
@@ -95,7 +98,8 @@ impl Plugin {
         if configure.call(&mut store, (ROOT_CONTEXT, config.len() as i32))? == 0 {
             wasmtime::bail!("the plugin refused its configuration:\n{}", log(&store));
         }
-        Ok(Plugin { store, hooks, next_context: ROOT_CONTEXT + 1 })
+        let imports = module.imports().filter(|i| i.module() == "env").map(|i| i.name().to_owned()).collect();
+        Ok(Plugin { store, hooks, next_context: ROOT_CONTEXT + 1, imports })
     }
 
     pub fn set_time(&mut self, unix_nanos: u64) {
@@ -118,6 +122,22 @@ impl Plugin {
 
     pub fn unimplemented_calls(&self) -> &[String] {
         &self.store.data().unimplemented
+    }
+
+    /// From now on, `import` answers `status` without doing its work, `times` over,
+    /// as a host failing that call would; a later call for the same import replaces
+    /// this one. Refused if the plugin does not import it: the fault could never fire.
+    pub fn fail_import(&mut self, import: &str, status: Status, times: Times) -> Result<(), NotImported> {
+        if !self.imports.iter().any(|name| name == import) {
+            return Err(NotImported(import.to_owned()));
+        }
+        self.store.data_mut().faults.plan(import, status, times);
+        Ok(())
+    }
+
+    /// How many calls of `import` an injected fault has answered.
+    pub fn failed_calls(&self, import: &str) -> u32 {
+        self.store.data().faults.answered(import)
     }
 
     /// One tick of the root context's timer (whatever period the plugin asked for),

@@ -1,6 +1,7 @@
 //! Everything the host knows about one plugin VM. It lives in the wasmtime `Store`,
 //! never in globals, so harnesses run side by side in parallel tests.
 
+use crate::faults::Faults;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -93,6 +94,8 @@ pub struct HostState {
     pub effective_context: u32,
     /// Host calls the plugin made that this harness does not implement.
     pub unimplemented: Vec<String>,
+    /// Host calls a test made fail.
+    pub faults: Faults,
 }
 
 impl HostState {
@@ -115,6 +118,7 @@ impl HostState {
             resumed: false,
             effective_context: 0,
             unimplemented: Vec::new(),
+            faults: Faults::default(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! proxy-wasm ABI 0.2.1 status codes, map and buffer types, as the host speaks them.
 
-/// What a host call returns to the guest.
+/// What a host call returns to the guest: every status of the ABI, so a test can
+/// make a call fail with any of them ([`crate::faults`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(i32)]
 pub enum Status {
@@ -8,9 +9,14 @@ pub enum Status {
     NotFound = 1,
     BadArgument = 2,
     SerializationFailure = 3,
+    ParseFailure = 4,
+    BadExpression = 5,
     InvalidMemoryAccess = 6,
     Empty = 7,
     CasMismatch = 8,
+    ResultMismatch = 9,
+    InternalFailure = 10,
+    BrokenConnection = 11,
     Unimplemented = 12,
 }
 
