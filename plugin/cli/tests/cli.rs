@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{SystemTime, UNIX_EPOCH};
 use wsgate_core::{Gate, Reason, RequestSnapshot};
+use wsgate_fixtures::configs::google_provider;
 
 fn wsgate(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_wsgate")).args(args).output().unwrap()
@@ -18,10 +19,7 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn config_trusting(jwks: Value) -> Value {
-    json!({
-        "providers": [{"name": "demo", "issuers": ["https://accounts.google.com"], "audiences": ["wsgate-demo"], "local_jwks": jwks}],
-        "policy": {"allow": {"domains": ["example.com"]}}
-    })
+    json!({"providers": [google_provider("wsgate-demo", &jwks)], "policy": {"allow": {"domains": ["example.com"]}}})
 }
 
 fn path(p: &Path) -> &str {

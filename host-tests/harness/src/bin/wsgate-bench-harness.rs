@@ -6,6 +6,8 @@ use clap::Parser;
 use serde_json::json;
 use std::time::Instant;
 use wsgate_core::mint::{SigningKey, jwks};
+use wsgate_fixtures::configs::google_provider;
+use wsgate_fixtures::{GoogleClaims, patched};
 use wsgate_harness::Harness;
 use wsgate_harness::replay::executor::{Executor, NativeExecutor, WasmExecutor};
 
@@ -22,6 +24,7 @@ struct Args {
 }
 
 const NOW: u64 = 1_900_000_000;
+const AUDIENCE: &str = "wsgate-bench";
 
 /// Request headers and the status the request must get.
 type Request = (Vec<(String, String)>, u16);
@@ -68,7 +71,7 @@ fn median(values: &mut [f64]) -> f64 {
 
 fn config(key: &SigningKey) -> Vec<u8> {
     json!({
-        "providers": [{"name": "google", "issuers": ["https://accounts.google.com"], "audiences": ["wsgate-bench"], "local_jwks": jwks(&[key]), "allowed_domains": ["example.com"]}],
+        "providers": [patched(google_provider(AUDIENCE, &jwks(&[key])), &json!({"allowed_domains": ["example.com"]}))],
         "policy": {
             "rules": [
                 {"name": "health", "match": {"paths": [{"prefix": "/healthz"}]}, "effect": "allow", "subjects": {"anonymous": true}},
@@ -92,8 +95,7 @@ fn trace(key: &SigningKey, users: usize, requests: usize) -> Result<Vec<Request>
                 (_, 0) => vec!["eng@example.com"],
                 _ => vec![],
             };
-            key.sign(&json!({"iss": "https://accounts.google.com", "aud": "wsgate-bench", "sub": format!("u{u}"), "email": format!("user{u}@example.com"),
-                "email_verified": true, "hd": "example.com", "groups": groups, "iat": NOW - 60, "exp": NOW + 3000}))
+            key.sign(&GoogleClaims::id_token(&format!("user{u}@example.com"), AUDIENCE, NOW).issued_ago(60).groups(&groups).build())
         })
         .collect::<Result<_, _>>()?;
     Ok((0..requests)

@@ -2,9 +2,10 @@
 //! happen. See the README's "Case files" section for the format.
 
 use serde::Deserialize;
-use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use wsgate_core::mint::SigningKey;
+use wsgate_fixtures::GoogleClaims;
+use wsgate_fixtures::claims::{GOOGLE_ISSUER, ID_TOKEN_LIFETIME};
 
 /// A file of cases sharing token definitions.
 #[derive(Debug, Deserialize)]
@@ -103,13 +104,13 @@ pub struct Expectation {
 }
 
 fn default_issuer() -> String {
-    "https://accounts.google.com".to_owned()
+    GOOGLE_ISSUER.to_owned()
 }
 fn default_audience() -> String {
     "wsgate-replay".to_owned()
 }
 fn default_ttl() -> u64 {
-    3600
+    ID_TOKEN_LIFETIME
 }
 fn default_true() -> bool {
     true
@@ -128,20 +129,18 @@ fn default_status() -> u16 {
 pub const DEFAULT_TIME: u64 = 1_900_000_000;
 
 impl TokenSpec {
+    /// A Google ID token as the spec says, issued `issued_ago` before `now`. Its
+    /// subject is `sub-<email>`, which the fixtures' expectations name.
     pub fn mint(&self, key: &SigningKey, now: u64) -> Result<String, String> {
-        let issued = now.saturating_add_signed(-self.issued_ago);
-        let hd = self.hd.clone().or_else(|| self.email.split_once('@').map(|(_, d)| d.to_owned()));
-        let mut claims = json!({
-            "iss": self.iss, "aud": self.aud, "sub": format!("sub-{}", self.email), "email": self.email,
-            "email_verified": self.email_verified, "iat": issued, "exp": issued + self.ttl,
-        });
-        if let Some(hd) = hd.filter(|hd| !hd.is_empty()) {
-            claims["hd"] = Value::String(hd);
-        }
-        if !self.groups.is_empty() {
-            claims["groups"] = json!(self.groups);
-        }
-        key.sign(&claims)
+        let claims = GoogleClaims::id_token(&self.email, &self.aud, now)
+            .issuer(&self.iss)
+            .subject(format!("sub-{}", self.email))
+            .email_verified(self.email_verified)
+            .hd(self.hd.as_deref())
+            .groups(&self.groups)
+            .lifetime(self.ttl)
+            .issued_at(now.saturating_add_signed(-self.issued_ago));
+        key.sign(&claims.build())
     }
 }
 
