@@ -94,9 +94,10 @@ unit:
 	cargo test --workspace
 
 # The same .wasm Envoy loads, in the wasmtime harness: every import provided, every
-# fixture case passing, and the .wasm agreeing with the core crate.
+# fixture case passing, the .wasm agreeing with the core crate, and the filter's
+# answers when the host fails a call (injected faults).
 harness: build
-	WSGATE_WASM=$(CURDIR)/$(WASM) cargo test -p wsgate-host-tests --test harness --test harness_keys --test harness_groups --test harness_adversarial -- --ignored
+	WSGATE_WASM=$(CURDIR)/$(WASM) cargo test -p wsgate-host-tests --test harness --test harness_keys --test harness_groups --test harness_adversarial --test harness_faults -- --ignored
 
 # Replays the recorded fixture traffic through the .wasm, as a user would (the full CLI).
 replay: build
