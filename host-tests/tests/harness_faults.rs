@@ -84,20 +84,17 @@ fn fetched_keys_that_cannot_be_read_back_from_shared_data_are_never_used() {
 
 #[test]
 #[ignore = "needs the built .wasm: run `make harness`"]
-fn a_key_fetch_the_host_cannot_dispatch_fails_closed_and_says_why() {
-    let mut plugin = fetched_keys();
-    plugin.fail_import("proxy_http_call", Status::InternalFailure, Times::Always).unwrap();
-    assert_eq!(refused(&alice(&mut plugin)), (503, "keys_unavailable".to_owned(), false));
-    assert!(logged(&plugin, "cannot call cluster `google` for provider `google`'s keys"), "{:?}", plugin.logs());
-}
-
-#[test]
-#[ignore = "needs the built .wasm: run `make harness`"]
-fn a_key_fetch_whose_body_cannot_be_read_is_a_failed_fetch() {
-    let mut plugin = fetched_keys();
-    plugin.fail_import("proxy_get_buffer_bytes", Status::InternalFailure, Times::Always).unwrap();
-    assert_eq!(refused(&alice(&mut plugin)), (503, "keys_unavailable".to_owned(), false));
-    assert!(logged(&plugin, "fetching keys for provider `google` from cluster `google` failed"), "{:?}", plugin.logs());
+fn a_key_fetch_the_host_cannot_dispatch_or_read_fails_closed_and_says_why() {
+    let cases = [
+        ("proxy_http_call", "cannot call cluster `google` for provider `google`'s keys"),
+        ("proxy_get_buffer_bytes", "fetching keys for provider `google` from cluster `google` failed"),
+    ];
+    for (import, why) in cases {
+        let mut plugin = fetched_keys();
+        plugin.fail_import(import, Status::InternalFailure, Times::Always).unwrap();
+        assert_eq!(refused(&alice(&mut plugin)), (503, "keys_unavailable".to_owned(), false), "{import}");
+        assert!(logged(&plugin, why), "{import}: {:?}", plugin.logs());
+    }
 }
 
 #[test]

@@ -14,9 +14,13 @@ fn probe() -> Plugin {
     Harness::load(&path).unwrap().start(b"", 0).unwrap()
 }
 
+fn request() -> HttpRequest {
+    HttpRequest { headers: vec![(":method".into(), "GET".into()), (":path".into(), "/".into())], ..HttpRequest::default() }
+}
+
+/// The statuses of `requests` requests in a row.
 fn statuses(plugin: &mut Plugin, requests: usize) -> Vec<u16> {
-    let request = HttpRequest { headers: vec![(":method".into(), "GET".into()), (":path".into(), "/".into())], ..HttpRequest::default() };
-    (0..requests).map(|_| plugin.send(&request).unwrap().status).collect()
+    (0..requests).map(|_| plugin.send(&request()).unwrap().status).collect()
 }
 
 #[test]
@@ -49,8 +53,7 @@ fn a_fault_for_the_next_calls_ends_and_the_import_works_again() {
 fn a_fault_on_one_import_leaves_the_others_alone() {
     let mut plugin = probe();
     plugin.fail_import("proxy_send_local_response", Status::InternalFailure, Times::Always).unwrap();
-    let request = HttpRequest { headers: vec![(":method".into(), "GET".into()), (":path".into(), "/".into())], ..HttpRequest::default() };
-    let error = plugin.send(&request).unwrap_err();
+    let error = plugin.send(&request()).unwrap_err();
     assert!(format!("{error:#}").contains("never resumed or answered"), "{error:#}");
     assert_eq!(plugin.logs().len(), 1, "proxy_log still worked");
     assert_eq!(plugin.failed_calls("proxy_send_local_response"), 1);
