@@ -11,7 +11,8 @@ use std::fmt;
 pub enum Times {
     /// Every call from now on.
     Always,
-    /// The next N calls; after them the import works again.
+    /// The next N calls; after them the import works again. `Next(0)` cancels a
+    /// fault planned earlier.
     Next(u32),
 }
 

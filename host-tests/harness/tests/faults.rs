@@ -65,3 +65,14 @@ fn a_fault_on_an_import_the_plugin_lacks_is_refused() {
     assert_eq!(plugin.fail_import("proxy_http_call", Status::InternalFailure, Times::Always), Err(NotImported("proxy_http_call".into())));
     assert_eq!(plugin.fail_import("proxy_lgo", Status::InternalFailure, Times::Always).unwrap_err().to_string(), "the plugin does not import `proxy_lgo`");
 }
+
+#[test]
+fn a_fault_planned_again_replaces_the_first_and_next_zero_cancels_it() {
+    let mut plugin = probe();
+    plugin.fail_import("proxy_log", Status::InternalFailure, Times::Always).unwrap();
+    plugin.fail_import("proxy_log", Status::NotFound, Times::Next(1)).unwrap();
+    assert_eq!(statuses(&mut plugin, 2), [201, 200]);
+    plugin.fail_import("proxy_log", Status::InternalFailure, Times::Always).unwrap();
+    plugin.fail_import("proxy_log", Status::InternalFailure, Times::Next(0)).unwrap();
+    assert_eq!(statuses(&mut plugin, 1), [200]);
+}
