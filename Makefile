@@ -1,5 +1,6 @@
 # wsgate — two commands do everything on a fresh Debian machine:
 #   make run    build the plugin and start Envoy + wsgate + a demo upstream on 127.0.0.1:8080
+#               (never compiles wasmtime: the CLI without `replay`, and the demo runner)
 #   make test   every test: unit, CLI, the .wasm in the wasmtime harness, real Envoy
 # Other targets: see `make help`.
 
@@ -23,12 +24,12 @@ DEBIAN_WASM_ENV := RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
 	CARGO_TARGET_WASM32_WASIP1_LINKER=/usr/lib/llvm-22/bin/wasm-ld \
 	CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS="-C link-self-contained=no -L native=/usr/lib/wasm32-wasi"
 
-.PHONY: help setup toolchain envoy build wasm cli run test unit harness e2e replay lint bench bench-policy bench-harness bench-verify wrk node clean
+.PHONY: help setup toolchain envoy build wasm cli run-bins run test unit harness e2e replay lint no-wasmtime bench bench-policy bench-harness bench-verify wrk node clean
 
 help:
 	@echo "make run    start Envoy + wsgate + demo upstream on http://127.0.0.1:8080"
 	@echo "make test   run every test (unit, CLI, the .wasm in wasmtime, end-to-end and adversarial through real Envoy, a fuzz smoke)"
-	@echo "other: setup build harness e2e replay lint fuzz-smoke; long runs: bench bench-policy bench-harness bench-verify profile-envoy fuzz soak; clean"
+	@echo "other: setup build cli harness e2e replay lint no-wasmtime fuzz-smoke; long runs: bench bench-policy bench-harness bench-verify profile-envoy fuzz soak; clean"
 
 setup: toolchain envoy
 
@@ -70,25 +71,35 @@ wasm: toolchain
 	@cp $(WASM_BUILT) $(WASM)
 	@echo "build: $(WASM) is $$(stat -c %s $(WASM)) bytes"
 
+# The full CLI (with `wsgate replay`, whose harness runs the .wasm in wasmtime) and
+# the test side's binaries.
 cli:
-	@echo "build: the wsgate CLI and the demo runner (the first build compiles wasmtime: a few minutes)"
-	@cargo build -q -p wsgate-cli -p wsgate-host-tests --bins
+	@echo "build: the full wsgate CLI with replay, and the test side's binaries (the first build compiles wasmtime: several minutes)"
+	cargo build -p wsgate-cli -p wsgate-host-tests --bins
 
-run: setup build
+# What `make run` needs and no more: the CLI without its default `replay` feature and
+# the demo runner. Neither depends on wasmtime (`make no-wasmtime` checks it).
+RUN_CRATES := wsgate-cli wsgate-host-tests
+run-bins:
+	@echo "build: the wsgate CLI without replay (--no-default-features) and the demo runner wsgate-demo; no wasmtime"
+	cargo build -p wsgate-cli -p wsgate-host-tests --no-default-features --bin wsgate --bin wsgate-demo
+
+run: setup wasm run-bins
 	@target/debug/wsgate-demo --envoy $(ENVOY) --wasm $(WASM) --cli $(CLI) \
 		--config envoy/demo-wsgate.template.json --policy policies/demo.json --envoy-template envoy/demo.yaml
 
-test: setup build lint unit harness e2e fuzz-smoke
+test: setup build lint no-wasmtime unit harness e2e fuzz-smoke
 
 unit:
 	cargo test --workspace
 
 # The same .wasm Envoy loads, in the wasmtime harness: every import provided, every
-# fixture case passing, and the .wasm agreeing with the core crate.
+# fixture case passing, the .wasm agreeing with the core crate, and the filter's
+# answers when the host fails a call (injected faults).
 harness: build
-	WSGATE_WASM=$(CURDIR)/$(WASM) cargo test -p wsgate-host-tests --test harness --test harness_keys --test harness_groups --test harness_adversarial -- --ignored
+	WSGATE_WASM=$(CURDIR)/$(WASM) cargo test -p wsgate-host-tests --test harness --test harness_keys --test harness_groups --test harness_adversarial --test harness_faults -- --ignored
 
-# Replays the recorded fixture traffic through the .wasm, as a user would.
+# Replays the recorded fixture traffic through the .wasm, as a user would (the full CLI).
 replay: build
 	$(CLI) replay --wasm $(WASM) --config host-tests/cases/config.json \
 		--key host-tests/cases/TEST-ONLY-signing-key.json host-tests/cases/traffic
@@ -96,6 +107,20 @@ replay: build
 e2e: setup build
 	WSGATE_ENVOY=$(CURDIR)/$(ENVOY) WSGATE_WASM=$(CURDIR)/$(WASM) \
 		cargo test -p wsgate-host-tests --test e2e_envoy --test e2e_policy --test e2e_replay --test e2e_keys --test e2e_groups --test e2e_demo --test e2e_adversarial --test e2e_differential -- --ignored --test-threads 2
+
+# `make run` must never compile wasmtime: no crate it builds may depend on it, and the
+# CLI it builds (without `replay`) must work and say how to get replay.
+no-wasmtime:
+	@for crate in $(RUN_CRATES); do \
+		found=$$(cargo tree -e normal -p $$crate --no-default-features | grep -c wasmtime || true); \
+		if [ "$$found" != 0 ]; then \
+			echo "no-wasmtime: $$crate depends on wasmtime ($$found lines of cargo tree -e normal -p $$crate --no-default-features): make run would compile it"; \
+			exit 1; \
+		fi; \
+		echo "no-wasmtime: $$crate without default features: no wasmtime"; \
+	done
+	cargo test -p wsgate-cli --no-default-features
+	@if cargo clippy --version >/dev/null 2>&1; then cargo clippy -q -p wsgate-cli --no-default-features --all-targets -- -D warnings; fi
 
 lint:
 	@if cargo clippy --version >/dev/null 2>&1; then \
@@ -130,7 +155,7 @@ wrk:
 # Requests/s through the .wasm in wasmtime vs the core natively, alternating in one
 # run. Release build: the first one compiles wasmtime optimised (several minutes).
 bench-harness: wasm
-	cargo run -q --release -p wsgate-host-tests --bin wsgate-bench-harness -- --wasm $(WASM)
+	cargo run -q --release -p wsgate-harness --bin wsgate-bench-harness -- --wasm $(WASM)
 
 # The verifier alone, per verify, RS256 and ES256: wasm32-wasip1 under node's V8 with
 # Liftoff off (as Envoy runs it) vs native, alternating rounds, with jwt-simple's

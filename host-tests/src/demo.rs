@@ -8,7 +8,10 @@ use crate::google::GoogleStandIn;
 use crate::stack::{Stack, StackOptions};
 use serde_json::Value;
 use wsgate_core::mint::SigningKey;
+use wsgate_fixtures::GoogleClaims;
 
+/// The audience the demo settings (`envoy/demo-wsgate.template.json`) accept.
+pub const AUDIENCE: &str = "wsgate-demo";
 /// The group the demo policy leaves to the live lookup (it is not in its directory).
 pub const LIVE_GROUP: &str = "oncall@example.com";
 /// Its members, as the stand-in's Cloud Identity answers.
@@ -29,6 +32,11 @@ pub struct DemoOptions {
 pub struct Demo {
     pub stack: Stack,
     pub google: GoogleStandIn,
+}
+
+/// The claims of a demo caller's Google ID token, issued at `now` for an hour.
+pub fn caller_claims(email: &str, now: u64) -> Value {
+    GoogleClaims::id_token(email, AUDIENCE, now).build()
 }
 
 /// Starts the stand-in, then Envoy, and waits until Envoy serves.

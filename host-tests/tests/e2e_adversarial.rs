@@ -11,6 +11,8 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use support::*;
+use wsgate_fixtures::configs::google_provider_fetching;
+use wsgate_fixtures::{GoogleClaims, patched};
 use wsgate_host_tests::attack::run::{mismatch, send_all};
 use wsgate_host_tests::attack::{Case, Class, Expect, corpus, plugin_config};
 use wsgate_host_tests::envoy::http_cluster;
@@ -76,16 +78,14 @@ fn held_requests_are_never_forwarded_while_keys_or_groups_fail() {
     google.set_fault("/oauth2/v3/certs", Fault::Status(500));
     google.set_members("oncall@example.com", &["alice@example.com"]);
     let mut config = plugin_config();
-    config["providers"][0] = json!({"name": "google", "issuers": ["https://accounts.google.com"], "audiences": [AUDIENCE],
-        "remote_jwks": {"cluster": "google", "authority": "www.googleapis.com", "path": "/oauth2/v3/certs", "wait_for_keys_ms": 300, "timeout_ms": 500},
-        "algorithms": ["RS256"]});
+    config["providers"][0] = patched(google_provider_fetching(AUDIENCE, "google"), &json!({"remote_jwks": {"wait_for_keys_ms": 300, "timeout_ms": 500}}));
     config["policy"]["rules"].as_array_mut().unwrap().push(json!({"name": "oncall", "match": {"paths": [{"prefix": "/oncall"}]}, "effect": "allow", "subjects": {"groups": ["oncall@example.com"]}}));
     config["group_lookup"] = json!({"backend": "cloud_identity", "cluster": "google", "wait_ms": 400, "timeout_ms": 300, "ttl_seconds": 1, "negative_ttl_seconds": 1, "stale_if_error_seconds": 1});
     config["group_lookup"]["access_token"] = json!({"cluster": "google"});
     let mut options = options("adversarial_held", config);
     options.extra_clusters = http_cluster("google", google.port);
     let stack = wsgate_host_tests::stack::Stack::start_ready(&options).unwrap();
-    let alice = format!("Bearer {}", google.mint(&json!({"iss": "https://accounts.google.com", "aud": AUDIENCE, "sub": "a", "email": "alice@example.com", "email_verified": true, "hd": "example.com", "iat": now() - 10, "exp": now() + 3000})).unwrap());
+    let alice = format!("Bearer {}", google.mint(&GoogleClaims::id_token("alice@example.com", AUDIENCE, now()).issued_ago(10).build()).unwrap());
     let mut failures = Vec::new();
     let mut count = 0;
     // One request; `patience` > 0: repeated until it gets the answer (a recovery takes

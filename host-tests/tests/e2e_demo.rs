@@ -4,16 +4,14 @@
 
 mod support;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use support::*;
 use wsgate_core::mint::SigningKey;
 use wsgate_host_tests::demo::{self, Demo, DemoOptions, LIVE_GROUP};
 use wsgate_host_tests::http::get;
 
-fn demo_token(demo: &Demo, email: &str, hd: &str) -> String {
-    let claims = json!({"iss": "https://accounts.google.com", "aud": "wsgate-demo", "sub": format!("demo-{email}"),
-                        "email": email, "email_verified": true, "hd": hd, "iat": now(), "exp": now() + 3600});
-    bearer(&demo.google.mint(&claims).unwrap())
+fn demo_token(demo: &Demo, email: &str) -> String {
+    bearer(&demo.google.mint(&demo::caller_claims(email, now())).unwrap())
 }
 
 #[test]
@@ -28,8 +26,8 @@ fn the_make_run_stack_answers_as_its_instructions_say() {
     })
     .unwrap_or_else(|e| panic!("{e}"));
     let port = demo.stack.port();
-    let alice = demo_token(&demo, "alice@example.com", "example.com");
-    let bob = demo_token(&demo, "bob@partner.example", "partner.example");
+    let alice = demo_token(&demo, "alice@example.com");
+    let bob = demo_token(&demo, "bob@partner.example");
     let status = |path: &str, token: Option<&str>| {
         let headers: Vec<(&str, &str)> = token.map(|t| ("authorization", t)).into_iter().collect();
         get(port, path, &headers).unwrap().status

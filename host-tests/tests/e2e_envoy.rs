@@ -10,6 +10,7 @@ use serde_json::json;
 use std::time::Duration;
 use support::*;
 use wsgate_core::mint::TestKeys;
+use wsgate_fixtures::GoogleClaims;
 use wsgate_host_tests::http::get;
 use wsgate_host_tests::stack::Stack;
 
@@ -71,13 +72,10 @@ fn a_public_path_is_served_without_a_token_and_a_look_alike_is_not() {
 #[ignore = "needs real Envoy and the built .wasm: run `make e2e`"]
 fn invalid_tokens_get_401_invalid_token_with_their_reason() {
     let stack = start("invalid", plugin_config());
-    let expired = google_token("alice@example.com", "example.com", json!({"iat": now() - 7200, "exp": now() - 3600}));
-    let forged = TestKeys::shared().rogue_rsa.sign(&json!({
-        "iss": "https://accounts.google.com", "aud": AUDIENCE, "sub": "x", "email": "alice@example.com",
-        "email_verified": true, "hd": "example.com", "iat": now(), "exp": now() + 600,
-    })).unwrap();
-    let other_audience = google_token("alice@example.com", "example.com", json!({"aud": "https://other.a.run.app"}));
-    let other_domain = google_token("eve@evil.example", "evil.example", json!({}));
+    let expired = google_token("alice@example.com", json!({"iat": now() - 7200, "exp": now() - 3600}));
+    let forged = TestKeys::shared().rogue_rsa.sign(&GoogleClaims::id_token("alice@example.com", AUDIENCE, now()).build()).unwrap();
+    let other_audience = google_token("alice@example.com", json!({"aud": "https://other.a.run.app"}));
+    let other_domain = google_token("eve@evil.example", json!({}));
     let cases = [
         (expired, "token_expired", "the token has expired"),
         (forged, "bad_signature", "the token's signature is invalid"),
@@ -101,7 +99,7 @@ fn invalid_tokens_get_401_invalid_token_with_their_reason() {
 #[ignore = "needs real Envoy and the built .wasm: run `make e2e`"]
 fn a_verified_caller_outside_the_policy_gets_403_with_a_reason_code() {
     let stack = start("forbidden", plugin_config());
-    let bob = google_token("bob@partner.example", "partner.example", json!({}));
+    let bob = google_token("bob@partner.example", json!({}));
     let response = get(stack.port(), "/api", &[("authorization", &bearer(&bob)), ("x-request-id", "req-42")]).unwrap();
     assert_eq!(response.status, 403);
     assert_eq!(response.header("www-authenticate"), None);
@@ -114,10 +112,7 @@ fn cloud_run_iap_and_cookie_token_sources_all_work() {
     let stack = start("sources", plugin_config());
     let serverless = get(stack.port(), "/a", &[("x-serverless-authorization", &bearer(&alice()))]).unwrap();
     assert_eq!(upstream_headers(&serverless)["x-workspace-email"], "alice@example.com");
-    let iap = TestKeys::shared().ec.sign(&json!({
-        "iss": "https://cloud.google.com/iap", "aud": IAP_AUDIENCE, "sub": "accounts.google.com:1",
-        "email": "carol@example.com", "hd": "example.com", "iat": now(), "exp": now() + 600,
-    })).unwrap();
+    let iap = TestKeys::shared().ec.sign(&GoogleClaims::iap_assertion("carol@example.com", IAP_AUDIENCE, now()).build()).unwrap();
     let via_iap = get(stack.port(), "/a", &[("x-goog-iap-jwt-assertion", &iap)]).unwrap();
     assert_eq!(upstream_headers(&via_iap)["x-workspace-email"], "carol@example.com");
     let cookie = format!("theme=dark; wsgate_token={}", alice());
@@ -148,7 +143,7 @@ fn every_decision_is_logged_as_json_and_counted_in_envoy_stats() {
     get(port, "/api", &[("authorization", &bearer(&alice())), ("x-request-id", "log-allow")]).unwrap();
     get(port, "/api", &[("authorization", &bearer(&alice()))]).unwrap();
     get(port, "/api", &[("x-request-id", "log-missing")]).unwrap();
-    let bob = google_token("bob@partner.example", "partner.example", json!({}));
+    let bob = google_token("bob@partner.example", json!({}));
     get(port, "/api", &[("authorization", &bearer(&bob))]).unwrap();
 
     assert_eq!(stack.envoy.counter_reaching("wasmcustom.wsgate.requests.allowed", 3), 3);

@@ -9,6 +9,8 @@ use serde_json::{Value, json};
 use std::thread;
 use std::time::{Duration, Instant};
 use support::*;
+use wsgate_fixtures::configs::cloud_identity_lookup;
+use wsgate_fixtures::patched;
 use wsgate_host_tests::envoy::http_cluster;
 use wsgate_host_tests::google::{Fault, GoogleStandIn};
 use wsgate_host_tests::http::{Response, get};
@@ -25,11 +27,7 @@ fn start_with(test: &str, google: &GoogleStandIn, lookup: Value) -> Stack {
         "public_paths": ["/healthz"],
         "rules": [{"name": "admins", "match": {"paths": [{"prefix": "/admin"}]}, "effect": "allow", "subjects": {"groups": [ADMINS]}}]
     });
-    let mut group_lookup = json!({"backend": "cloud_identity", "cluster": "cloudidentity"});
-    for (name, value) in lookup.as_object().unwrap() {
-        group_lookup[name] = value.clone();
-    }
-    config["group_lookup"] = group_lookup;
+    config["group_lookup"] = patched(cloud_identity_lookup("cloudidentity"), &lookup);
     let mut options = options(test, config);
     options.extra_clusters = http_cluster("cloudidentity", google.port) + &http_cluster("metadata", google.port);
     Stack::start_ready(&options).unwrap_or_else(|e| panic!("{e}"))
@@ -153,7 +151,7 @@ fn a_lookup_made_from_a_request_that_ends_first_is_made_again_not_lost() {
 }
 
 fn admin_as(port: u16, email: &str) -> Response {
-    get(port, "/admin/users", &[("authorization", &bearer(&google_token(email, "example.com", json!({}))))]).unwrap()
+    get(port, "/admin/users", &[("authorization", &bearer(&google_token(email, json!({}))))]).unwrap()
 }
 
 #[test]

@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 use support::*;
+use wsgate_fixtures::GoogleClaims;
+use wsgate_fixtures::configs::google_provider_fetching;
 use wsgate_host_tests::envoy::http_cluster;
 use wsgate_host_tests::google::{Fault, GoogleStandIn};
 use wsgate_host_tests::http::get;
@@ -19,10 +21,7 @@ const CERTS: &str = "/oauth2/v3/certs";
 
 fn config() -> Value {
     json!({
-        "providers": [{
-            "name": "google", "issuers": ["https://accounts.google.com"], "audiences": [AUDIENCE], "algorithms": ["RS256"],
-            "remote_jwks": {"cluster": "google_certs", "authority": "www.googleapis.com", "path": CERTS}
-        }],
+        "providers": [google_provider_fetching(AUDIENCE, "google_certs")],
         "policy": {"public_paths": ["/healthz"], "allow": {"domains": ["example.com"]}}
     })
 }
@@ -36,12 +35,7 @@ fn start_with(test: &str, google: &GoogleStandIn) -> Stack {
 /// A token from the stand-in's current key; `n` makes each one distinct, so none is
 /// answered from the token cache.
 fn token(google: &GoogleStandIn, n: u64) -> String {
-    google
-        .mint(&json!({
-            "iss": "https://accounts.google.com", "aud": AUDIENCE, "sub": format!("user-{n}"), "email": "alice@example.com",
-            "email_verified": true, "hd": "example.com", "iat": now() - 10, "exp": now() + 3000, "jti": n.to_string(),
-        }))
-        .unwrap()
+    google.mint(&GoogleClaims::id_token("alice@example.com", AUDIENCE, now()).issued_ago(10).set("jti", n.to_string()).build()).unwrap()
 }
 
 #[test]

@@ -31,7 +31,7 @@ fn engineering_policy() -> Value {
 }
 
 fn token_with_groups(email: &str, groups: &[&str]) -> String {
-    google_token(email, "example.com", json!({"groups": groups}))
+    google_token(email, json!({"groups": groups}))
 }
 
 #[test]

@@ -6,13 +6,13 @@ mod support;
 
 use std::path::PathBuf;
 use std::time::Duration;
+use support::envoy_executor::EnvoyExecutor;
 use support::*;
+use wsgate_harness::Harness;
+use wsgate_harness::replay::executor::WasmExecutor;
+use wsgate_harness::replay::{self, report};
 use wsgate_host_tests::envoy::tap_filter;
-use wsgate_host_tests::harness::Harness;
 use wsgate_host_tests::http::{get, request};
-use wsgate_host_tests::replay::envoy_executor::EnvoyExecutor;
-use wsgate_host_tests::replay::executor::WasmExecutor;
-use wsgate_host_tests::replay::{self, report};
 use wsgate_host_tests::stack::Stack;
 
 #[test]

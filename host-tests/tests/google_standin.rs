@@ -7,20 +7,21 @@
 use serde_json::json;
 use std::time::{Duration, Instant};
 use wsgate_core::Settings;
+use wsgate_fixtures::GoogleClaims;
+use wsgate_fixtures::configs::google_provider;
 use wsgate_host_tests::google::{Fault, GoogleStandIn};
 use wsgate_host_tests::http;
 
 const NOW: u64 = 1_900_000_000;
 
 fn claims() -> serde_json::Value {
-    json!({"iss": "https://accounts.google.com", "aud": "svc", "sub": "1", "email": "alice@example.com",
-           "email_verified": true, "hd": "example.com", "iat": NOW - 10, "exp": NOW + 3000})
+    GoogleClaims::id_token("alice@example.com", "svc", NOW).issued_ago(10).build()
 }
 
 /// Verifies `token` against the JWKS the stand-in serves right now, with wsgate's own verifier.
 fn verifies(google: &GoogleStandIn, token: &str) -> bool {
     let jwks = http::get(google.port, "/oauth2/v3/certs", &[]).unwrap().json();
-    let config = json!({"providers": [{"name": "google", "issuers": ["https://accounts.google.com"], "audiences": ["svc"], "local_jwks": jwks}],
+    let config = json!({"providers": [google_provider("svc", &jwks)],
                         "policy": {"allow": {"authenticated": true}}});
     let settings = Settings::from_json(config.to_string().as_bytes()).unwrap();
     settings.verifier.verify(token.as_bytes(), NOW).is_ok()

@@ -8,10 +8,10 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 use support::wasm::harness;
 use support::{case_config, case_key, cases_dir};
-use wsgate_host_tests::harness::abi::{DELIBERATELY_UNIMPLEMENTED, IMPLEMENTED};
-use wsgate_host_tests::harness::plugin::HttpRequest;
-use wsgate_host_tests::replay::executor::{Executor, NativeExecutor, WasmExecutor};
-use wsgate_host_tests::replay::{self, Loaded, report};
+use wsgate_harness::abi::{DELIBERATELY_UNIMPLEMENTED, IMPLEMENTED};
+use wsgate_harness::plugin::HttpRequest;
+use wsgate_harness::replay::executor::{Executor, NativeExecutor, WasmExecutor};
+use wsgate_harness::replay::{self, Loaded, report};
 
 fn config() -> Vec<u8> {
     serde_json::to_vec(&case_config()).unwrap()

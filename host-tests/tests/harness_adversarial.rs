@@ -8,8 +8,8 @@ mod support;
 use serde_json::Value;
 use support::wasm::harness;
 use wsgate_host_tests::attack::{Case, Expect, corpus, plugin_config};
-use wsgate_host_tests::replay::executor::{Executor, NativeExecutor, WasmExecutor};
-use wsgate_host_tests::replay::outcome::Outcome;
+use wsgate_harness::replay::executor::{Executor, NativeExecutor, WasmExecutor};
+use wsgate_harness::replay::outcome::Outcome;
 
 fn now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()

@@ -12,8 +12,10 @@ use std::sync::OnceLock;
 use support::AUDIENCE;
 use support::wasm::{T0, call_header, error_code, get_with_bearer, metric, set_seconds, start};
 use wsgate_core::mint::{SigningKey, jwks};
-use wsgate_host_tests::harness::plugin::{Exchange, Plugin};
-use wsgate_host_tests::harness::state::ScriptedAnswer;
+use wsgate_fixtures::configs::{cloud_identity_lookup, google_provider};
+use wsgate_fixtures::{GoogleClaims, merge_patch, patched};
+use wsgate_harness::plugin::{Exchange, Plugin};
+use wsgate_harness::state::ScriptedAnswer;
 const TOKEN_PATH: &str = "/computeMetadata/v1/instance/service-accounts/default/token";
 
 fn key() -> &'static SigningKey {
@@ -23,14 +25,10 @@ fn key() -> &'static SigningKey {
 
 /// `/admin` is for `admins@example.com`; membership is looked up live.
 fn config(lookup_changes: Value) -> Vec<u8> {
-    let mut lookup = json!({"backend": "cloud_identity", "cluster": "cloudidentity", "ttl_seconds": 300,
-                            "negative_ttl_seconds": 60, "stale_if_error_seconds": 600});
-    for (name, value) in lookup_changes.as_object().unwrap() {
-        lookup[name] = value.clone();
-    }
+    let mut lookup = patched(cloud_identity_lookup("cloudidentity"), &json!({"ttl_seconds": 300, "negative_ttl_seconds": 60, "stale_if_error_seconds": 600}));
+    merge_patch(&mut lookup, &lookup_changes);
     let config = json!({
-        "providers": [{"name": "google", "issuers": ["https://accounts.google.com"], "audiences": [AUDIENCE],
-                       "local_jwks": jwks(&[key()]), "algorithms": ["RS256"]}],
+        "providers": [google_provider(AUDIENCE, &jwks(&[key()]))],
         "policy": {"rules": [{"name": "admins", "match": {"paths": [{"prefix": "/admin"}]}, "effect": "allow",
                               "subjects": {"groups": ["admins@example.com"]}}]},
         "group_lookup": lookup
@@ -59,10 +57,7 @@ fn member(plugin: &mut Plugin, is_member: bool) {
 }
 
 fn send(plugin: &mut Plugin, now: u64) -> Exchange {
-    let token = key()
-        .sign(&json!({"iss": "https://accounts.google.com", "aud": AUDIENCE, "sub": "1", "email": "alice@example.com",
-                      "email_verified": true, "hd": "example.com", "iat": now - 10, "exp": now + 3000}))
-        .unwrap();
+    let token = key().sign(&GoogleClaims::id_token("alice@example.com", AUDIENCE, now).issued_ago(10).build()).unwrap();
     get_with_bearer(plugin, "/admin/users", &token)
 }
 

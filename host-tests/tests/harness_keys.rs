@@ -10,8 +10,10 @@ use std::sync::OnceLock;
 use support::AUDIENCE;
 use support::wasm::{T0, call_header, error_code, get_with_bearer, metric, set_seconds, start};
 use wsgate_core::mint::{SigningKey, jwks};
-use wsgate_host_tests::harness::plugin::{Exchange, Plugin};
-use wsgate_host_tests::harness::state::ScriptedAnswer;
+use wsgate_fixtures::configs::google_provider_fetching;
+use wsgate_fixtures::{GoogleClaims, patched};
+use wsgate_harness::plugin::{Exchange, Plugin};
+use wsgate_harness::state::ScriptedAnswer;
 
 fn keys() -> &'static [SigningKey; 3] {
     static KEYS: OnceLock<[SigningKey; 3]> = OnceLock::new();
@@ -19,13 +21,8 @@ fn keys() -> &'static [SigningKey; 3] {
 }
 
 fn config(remote_changes: Value) -> Vec<u8> {
-    let mut remote = json!({"cluster": "google", "authority": "www.googleapis.com", "path": "/oauth2/v3/certs"});
-    for (name, value) in remote_changes.as_object().unwrap() {
-        remote[name] = value.clone();
-    }
     let config = json!({
-        "providers": [{"name": "google", "issuers": ["https://accounts.google.com"], "audiences": [AUDIENCE],
-                       "remote_jwks": remote, "algorithms": ["RS256"]}],
+        "providers": [patched(google_provider_fetching(AUDIENCE, "google"), &json!({"remote_jwks": remote_changes}))],
         "policy": {"allow": {"domains": ["example.com"]}}
     });
     serde_json::to_vec(&config).unwrap()
@@ -47,11 +44,7 @@ fn status(code: u16) -> ScriptedAnswer {
 
 /// A token for a distinct user each time, so the token cache never answers for it.
 fn token(key: &SigningKey, now: u64, user: &str) -> String {
-    key.sign(&json!({
-        "iss": "https://accounts.google.com", "aud": AUDIENCE, "sub": user, "email": format!("{user}@example.com"),
-        "email_verified": true, "hd": "example.com", "iat": now - 10, "exp": now + 3000,
-    }))
-    .unwrap()
+    key.sign(&GoogleClaims::id_token(&format!("{user}@example.com"), AUDIENCE, now).issued_ago(10).build()).unwrap()
 }
 
 fn send(plugin: &mut Plugin, token: &str) -> Exchange {

@@ -2,9 +2,10 @@
 //! [`super::plugin_config`]; the answers were written from the policy, RFC 8725, RFC
 //! 6750 and the README's path table before the cases were first run.
 
-use super::forge::{Forge, IAP_AUDIENCE, noncanonical_signature, padded, swap_payload};
+use super::forge::{Forge, noncanonical_signature, padded, swap_payload};
 use super::{Case, Class, Expect};
 use serde_json::json;
+use wsgate_fixtures::patched;
 
 use Expect::{Forwarded, Refused, RefusedByEnvoy};
 
@@ -88,7 +89,7 @@ fn jwt_attacks(c: &mut Corpus) {
     c.bearer(K, "oversize group claim inside a signed token", &f.id_token_with("alice@example.com", json!({"groups": vec!["g@example.com"; 600]})), Refused(401, "token_too_large"));
     c.bearer(K, "JWE-shaped (five segments)", "eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d", Refused(401, "malformed_token"));
     c.bearer(K, "IAP assertion in the bearer header (issuer picks IAP)", &f.iap_assertion("alice@example.com", json!({})), Forwarded(Some("alice@example.com")));
-    c.bearer(K, "IAP assertion signed as RS256 (provider is ES256 only)", &f.raw(r#"{"alg":"RS256","kid":"rsa-1"}"#, &json!({"iss": super::forge::IAP, "aud": IAP_AUDIENCE, "sub": "x", "email": "root@example.com", "iat": f.now - 10, "exp": f.now + 500}).to_string()), Refused(401, "algorithm_not_allowed"));
+    c.bearer(K, "IAP assertion signed as RS256 (provider is ES256 only)", &f.raw(r#"{"alg":"RS256","kid":"rsa-1"}"#, &patched(f.iap_claims("root@example.com"), &json!({"hd": null})).to_string()), Refused(401, "algorithm_not_allowed"));
 }
 
 fn claim_edges(c: &mut Corpus) {

@@ -6,11 +6,10 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 use wsgate_core::mint::{SigningKey, TestKeys, sign_rs256_raw};
+use wsgate_fixtures::{GoogleClaims, patched};
 
-pub const AUDIENCE: &str = "https://hello-abc123-uc.a.run.app";
-pub const IAP_AUDIENCE: &str = "/projects/123/global/backendServices/456";
-pub const GOOGLE: &str = "https://accounts.google.com";
-pub const IAP: &str = "https://cloud.google.com/iap";
+pub use wsgate_fixtures::claims::{GOOGLE_ISSUER as GOOGLE, IAP_ISSUER as IAP};
+pub use wsgate_fixtures::configs::{AUDIENCE, IAP_AUDIENCE};
 
 /// Mints tokens relative to one clock reading.
 pub struct Forge {
@@ -20,11 +19,7 @@ pub struct Forge {
 impl Forge {
     /// Claims of a Google ID token for `email` that pass every check.
     pub fn claims(&self, email: &str) -> Value {
-        let hd = email.split_once('@').map_or("", |(_, d)| d);
-        json!({
-            "iss": GOOGLE, "aud": AUDIENCE, "sub": format!("sub-{email}"), "email": email,
-            "email_verified": true, "hd": hd, "iat": self.now - 10, "exp": self.now + 3590,
-        })
+        GoogleClaims::id_token(email, AUDIENCE, self.now).issued_ago(10).build()
     }
 
     /// A valid RS256 ID token for `email`.
@@ -34,20 +29,21 @@ impl Forge {
 
     /// `email`'s claims with `changes` applied (`null` removes a claim), signed.
     pub fn id_token_with(&self, email: &str, changes: Value) -> String {
-        self.signed(&apply(self.claims(email), changes))
+        self.signed(&patched(self.claims(email), &changes))
     }
 
     pub fn signed(&self, claims: &Value) -> String {
         sign(&TestKeys::shared().rsa, claims)
     }
 
-    /// An IAP assertion (ES256) for `email`.
+    /// Claims of an IAP assertion for `email` that pass every check.
+    pub fn iap_claims(&self, email: &str) -> Value {
+        GoogleClaims::iap_assertion(email, IAP_AUDIENCE, self.now).issued_ago(10).build()
+    }
+
+    /// An IAP assertion (ES256) for `email`, with `changes` applied.
     pub fn iap_assertion(&self, email: &str, changes: Value) -> String {
-        let claims = json!({
-            "iss": IAP, "aud": IAP_AUDIENCE, "sub": format!("accounts.google.com:{email}"), "email": email,
-            "hd": email.split_once('@').map_or("", |(_, d)| d), "iat": self.now - 10, "exp": self.now + 590,
-        });
-        sign(&TestKeys::shared().ec, &apply(claims, changes))
+        sign(&TestKeys::shared().ec, &patched(self.iap_claims(email), &changes))
     }
 
     /// `header` and `payload` exactly as written, RS256-signed with the real key.
@@ -58,7 +54,7 @@ impl Forge {
 
     /// A raw token whose payload is `email`'s claims with `changes`, as JSON text.
     pub fn raw_claims(&self, email: &str, changes: Value) -> String {
-        self.raw(r#"{"alg":"RS256","kid":"rsa-1","typ":"JWT"}"#, &apply(self.claims(email), changes).to_string())
+        self.raw(r#"{"alg":"RS256","kid":"rsa-1","typ":"JWT"}"#, &patched(self.claims(email), &changes).to_string())
     }
 
     /// Unsigned: `{"alg": alg}` and `email`'s claims, with `signature` as the third part.
@@ -73,10 +69,9 @@ impl Forge {
         use jwt_simple::prelude::*;
         let secret = TestKeys::shared().rsa.public_jwk().to_string();
         let key = HS256Key::from_bytes(secret.as_bytes()).with_key_id("rsa-1");
-        let mut claims = Claims::with_custom_claims(json!({"email": email, "email_verified": true, "hd": "example.com"}), Duration::from_secs(3590));
-        claims.issuer = Some(GOOGLE.to_owned());
-        claims.subject = Some(format!("sub-{email}"));
-        claims.audiences = Some(Audiences::AsString(AUDIENCE.to_owned()));
+        // Every claim in the custom part, as built: jwt-simple adds none of its own.
+        let mut claims = Claims::with_custom_claims(self.claims(email), Duration::from_secs(0));
+        (claims.issued_at, claims.expires_at, claims.invalid_before) = (None, None, None);
         key.authenticate(claims).unwrap_or_default()
     }
 
@@ -116,17 +111,4 @@ pub fn b64(bytes: &[u8]) -> String {
 
 fn sign(key: &SigningKey, claims: &Value) -> String {
     key.sign(claims).unwrap_or_default()
-}
-
-fn apply(mut claims: Value, changes: Value) -> Value {
-    if let (Some(target), Value::Object(changes)) = (claims.as_object_mut(), changes) {
-        for (name, value) in changes {
-            if value.is_null() {
-                target.remove(&name);
-            } else {
-                target.insert(name, value);
-            }
-        }
-    }
-    claims
 }

@@ -10,6 +10,7 @@ pub mod run;
 
 use serde_json::{Value, json};
 use wsgate_core::mint::TestKeys;
+use wsgate_fixtures::configs::google_and_iap;
 
 /// What a case is about (the classes the note counts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -89,22 +90,7 @@ impl Case {
 /// and IAP assertions (ES256), `policies/admin-paths.json`'s rules and the hr rules of
 /// `policies/multi-service-gateway.json` on `hr.example.com`, a public `/healthz`.
 pub fn plugin_config() -> Value {
-    let jwks = TestKeys::shared().jwks();
-    json!({
-        "providers": [
-            {"name": "google", "issuers": [forge::GOOGLE], "audiences": [forge::AUDIENCE],
-             "local_jwks": jwks, "algorithms": ["RS256"]},
-            {"name": "iap", "issuers": [forge::IAP], "audiences": [forge::IAP_AUDIENCE],
-             "local_jwks": jwks, "algorithms": ["ES256"], "require_email_verified": false}
-        ],
-        "policy": policy(),
-        "token_sources": [
-            {"header": "authorization", "prefix": "Bearer "},
-            {"header": "x-serverless-authorization", "prefix": "Bearer "},
-            {"header": "x-goog-iap-jwt-assertion"},
-            {"cookie": "wsgate_token"}
-        ]
-    })
+    google_and_iap(&TestKeys::shared().jwks(), policy())
 }
 
 pub fn policy() -> Value {

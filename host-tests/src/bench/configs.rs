@@ -2,6 +2,11 @@
 
 use serde_json::{Value, json};
 use std::path::Path;
+use wsgate_fixtures::configs::google_provider;
+use wsgate_fixtures::patched;
+
+/// The service the bench's tokens are for.
+pub const AUDIENCE: &str = "wsgate-bench";
 
 /// Fills `envoy/bench.yaml` with ports, the auth filters under test and, if given, a
 /// file access log at `access_log` that writes wsgate's decision line.
@@ -45,8 +50,7 @@ pub fn wsgate_filter(wasm: &Path, jwks: &Value, token_cache_entries: usize, deci
 /// [`wsgate_filter`] with `decision_log_to` set.
 pub fn wsgate_filter_logging_to(wasm: &Path, jwks: &Value, token_cache_entries: usize, decision_log: &str, decision_log_to: &str) -> String {
     let mut config = json!({
-        "providers": [{"name": "google", "issuers": ["https://accounts.google.com"], "audiences": ["wsgate-bench"],
-                       "local_jwks": jwks, "algorithms": ["RS256"], "allowed_domains": ["example.com"]}],
+        "providers": [patched(google_provider(AUDIENCE, jwks), &json!({"allowed_domains": ["example.com"]}))],
         "policy": {"rules": [{"name": "engineering", "effect": "allow", "subjects": {"groups": ["eng@example.com"]}}]},
         "token_cache_entries": token_cache_entries,
         "decision_log": decision_log

@@ -10,6 +10,9 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use wsgate_core::mint::{SigningKey, jwks};
+use wsgate_fixtures::GoogleClaims;
+use wsgate_fixtures::claims::{GOOGLE_ISSUER, IAP_ISSUER};
+use wsgate_fixtures::configs::{AUDIENCE, IAP_AUDIENCE};
 
 #[derive(Parser)]
 struct Args {
@@ -86,23 +89,13 @@ fn run(args: &Args) -> Result<(), String> {
 fn generate(tokens: usize, batches: usize) -> Result<Value, String> {
     let rsa = SigningKey::generate_rs256("bench-rsa")?;
     let ec = SigningKey::generate_es256("bench-ec");
-    let google = ("https://accounts.google.com", "https://hello-abc123-uc.a.run.app");
-    let iap = ("https://cloud.google.com/iap", "/projects/123/global/backendServices/456");
-    let rs256: Vec<String> = (0..tokens).map(|u| rsa.sign(&claims(google, u, true))).collect::<Result<_, _>>()?;
-    let es256: Vec<String> = (0..tokens).map(|u| ec.sign(&claims(iap, u, false))).collect::<Result<_, _>>()?;
+    let email = |user: usize| format!("user{user}@example.com");
+    let rs256: Vec<String> = (0..tokens).map(|u| rsa.sign(&GoogleClaims::id_token(&email(u), AUDIENCE, NOW).issued_ago(60).build())).collect::<Result<_, _>>()?;
+    let es256: Vec<String> = (0..tokens).map(|u| ec.sign(&GoogleClaims::iap_assertion(&email(u), IAP_AUDIENCE, NOW).issued_ago(60).build())).collect::<Result<_, _>>()?;
     Ok(json!({"now": NOW, "batches": batches, "suites": [
-        {"alg": "RS256", "issuer": google.0, "audience": google.1, "jwks": jwks(&[&rsa]), "tokens": rs256},
-        {"alg": "ES256", "issuer": iap.0, "audience": iap.1, "jwks": jwks(&[&ec]), "tokens": es256},
+        {"alg": "RS256", "issuer": GOOGLE_ISSUER, "audience": AUDIENCE, "jwks": jwks(&[&rsa]), "tokens": rs256},
+        {"alg": "ES256", "issuer": IAP_ISSUER, "audience": IAP_AUDIENCE, "jwks": jwks(&[&ec]), "tokens": es256},
     ]}))
-}
-
-fn claims((iss, aud): (&str, &str), user: usize, email_verified: bool) -> Value {
-    let mut claims = json!({"iss": iss, "aud": aud, "sub": format!("1{user:020}"), "email": format!("user{user}@example.com"),
-                            "hd": "example.com", "iat": NOW - 60, "exp": NOW + 3000});
-    if email_verified {
-        claims["email_verified"] = json!(true);
-    }
-    claims
 }
 
 /// Runs one bench process, adds its medians to `rounds`, and returns them as a line.

@@ -5,6 +5,7 @@ use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use wsgate_core::mint::{SigningKey, jwks};
+use wsgate_fixtures::GoogleClaims;
 use wsgate_host_tests::bench::coldstart::{self, Split};
 use wsgate_host_tests::bench::vm_memory::{self, Point};
 use wsgate_host_tests::bench::{configs, wrk};
@@ -238,8 +239,7 @@ fn tokens(key: &SigningKey, users: usize) -> Result<Vec<String>, String> {
     (0..users)
         .map(|u| {
             let group = if u % 10 == 0 { "sales@example.com" } else { "eng@example.com" };
-            key.sign(&json!({"iss": "https://accounts.google.com", "aud": "wsgate-bench", "sub": format!("u{u}"), "email": format!("user{u}@example.com"),
-                "email_verified": true, "hd": "example.com", "groups": [group], "iat": now - 10, "exp": now + 3000}))
+            key.sign(&GoogleClaims::id_token(&format!("user{u}@example.com"), configs::AUDIENCE, now).issued_ago(10).groups(&[group]).build())
         })
         .collect()
 }

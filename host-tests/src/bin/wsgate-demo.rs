@@ -2,7 +2,7 @@
 //! 127.0.0.1 (keys fetched and groups looked up live, as in production), until Ctrl-C.
 
 use clap::Parser;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -90,15 +90,11 @@ fn demo_key(path: &Path) -> Result<SigningKey, String> {
 /// One token per demo caller, written to `<dir>/<name>.jwt`.
 fn mint_examples(key: &SigningKey, dir: &Path) -> Result<Vec<(&'static str, PathBuf)>, String> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let callers = [("alice", "alice@example.com", "example.com"), ("bob", "bob@partner.example", "partner.example")];
+    let callers = [("alice", "alice@example.com"), ("bob", "bob@partner.example")];
     let mut written = Vec::new();
-    for (name, email, hd) in callers {
-        let claims = json!({
-            "iss": "https://accounts.google.com", "aud": "wsgate-demo", "sub": format!("demo-{name}"),
-            "email": email, "email_verified": true, "hd": hd, "iat": now, "exp": now + 3600,
-        });
+    for (name, email) in callers {
         let path = dir.join(format!("{name}.jwt"));
-        std::fs::write(&path, key.sign(&claims)?).map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::write(&path, key.sign(&demo::caller_claims(email, now))?).map_err(|e| format!("{}: {e}", path.display()))?;
         written.push((name, path));
     }
     Ok(written)

@@ -17,8 +17,9 @@
 //! user may legitimately be either until wsgate's cached answer expires, see
 //! [`Changes::expected_member`].
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::time::{Duration, Instant};
+use wsgate_fixtures::GoogleClaims;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -78,21 +79,12 @@ pub struct User {
 impl User {
     /// The ID-token claims for this user, issued at `now` for an hour (Google's lifetime).
     pub fn claims(&self, now: u64, audience: &str) -> Value {
-        let domain = self.email.split('@').nth(1).unwrap_or("");
-        let mut claims = json!({
-            "iss": "https://accounts.google.com",
-            "aud": if self.kind == Kind::WrongAudience { "another-service" } else { audience },
-            "sub": format!("soak-{}", self.index),
-            "email": self.email,
-            "email_verified": self.kind != Kind::Unverified,
-            "hd": domain,
-            "iat": now,
-            "exp": now + 3600,
-        });
-        if self.kind == Kind::EngClaim {
-            claims["groups"] = json!(["eng@example.com"]);
-        }
-        claims
+        let audience = if self.kind == Kind::WrongAudience { "another-service" } else { audience };
+        let groups: &[&str] = if self.kind == Kind::EngClaim { &["eng@example.com"] } else { &[] };
+        GoogleClaims::id_token(&self.email, audience, now)
+            .email_verified(self.kind != Kind::Unverified)
+            .groups(groups)
+            .build()
     }
 
     /// The status wsgate must answer when it refuses this user.

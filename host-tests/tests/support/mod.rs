@@ -5,13 +5,16 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use wsgate_core::mint::{SigningKey, TestKeys};
+use wsgate_fixtures::configs::google_and_iap;
+use wsgate_fixtures::{GoogleClaims, patched};
 use wsgate_host_tests::http::Response;
 use wsgate_host_tests::stack::{Stack, StackOptions};
 
+pub mod envoy_executor;
 pub mod wasm;
 
-pub const AUDIENCE: &str = "https://hello-abc123-uc.a.run.app";
-pub const IAP_AUDIENCE: &str = "/projects/123/global/backendServices/456";
+pub const AUDIENCE: &str = wsgate_fixtures::configs::AUDIENCE;
+pub const IAP_AUDIENCE: &str = wsgate_fixtures::configs::IAP_AUDIENCE;
 
 pub fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
@@ -32,22 +35,9 @@ pub fn repo_file(relative: &str) -> String {
 /// Google (RS256, hd example.com) and IAP (ES256) providers; example.com admitted;
 /// /healthz public.
 pub fn plugin_config() -> Value {
-    let jwks = TestKeys::shared().jwks();
-    json!({
-        "providers": [
-            {"name": "google", "issuers": ["https://accounts.google.com"], "audiences": [AUDIENCE],
-             "local_jwks": jwks, "algorithms": ["RS256"], "allowed_domains": ["example.com", "partner.example"]},
-            {"name": "iap", "issuers": ["https://cloud.google.com/iap"], "audiences": [IAP_AUDIENCE],
-             "local_jwks": jwks, "algorithms": ["ES256"], "require_email_verified": false}
-        ],
-        "policy": {"public_paths": ["/healthz"], "allow": {"domains": ["example.com"]}},
-        "token_sources": [
-            {"header": "authorization", "prefix": "Bearer "},
-            {"header": "x-serverless-authorization", "prefix": "Bearer "},
-            {"header": "x-goog-iap-jwt-assertion"},
-            {"cookie": "wsgate_token"}
-        ]
-    })
+    let mut config = google_and_iap(&TestKeys::shared().jwks(), json!({"public_paths": ["/healthz"], "allow": {"domains": ["example.com"]}}));
+    config["providers"][0]["allowed_domains"] = json!(["example.com", "partner.example"]);
+    config
 }
 
 pub fn start(test: &str, config: Value) -> Stack {
@@ -69,19 +59,15 @@ pub fn options(test: &str, config: Value) -> StackOptions {
     }
 }
 
-pub fn google_token(email: &str, hd: &str, changes: Value) -> String {
-    let mut claims = json!({
-        "iss": "https://accounts.google.com", "aud": AUDIENCE, "sub": format!("sub-{email}"),
-        "email": email, "email_verified": true, "hd": hd, "iat": now() - 10, "exp": now() + 3590,
-    });
-    for (name, value) in changes.as_object().unwrap() {
-        claims[name] = value.clone();
-    }
-    TestKeys::shared().rsa.sign(&claims).unwrap()
+/// An ID token for `email`, aged ten seconds, with `changes` overlaid (`null`
+/// removes a claim). Its subject is `sub-<email>`, which the tests' expectations name.
+pub fn google_token(email: &str, changes: Value) -> String {
+    let claims = GoogleClaims::id_token(email, AUDIENCE, now()).issued_ago(10).subject(format!("sub-{email}"));
+    TestKeys::shared().rsa.sign(&patched(claims.build(), &changes)).unwrap()
 }
 
 pub fn alice() -> String {
-    google_token("alice@example.com", "example.com", json!({}))
+    google_token("alice@example.com", json!({}))
 }
 
 pub fn bearer(token: &str) -> String {

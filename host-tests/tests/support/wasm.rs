@@ -4,9 +4,9 @@
 use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use wsgate_host_tests::harness::Harness;
-use wsgate_host_tests::harness::plugin::{Exchange, HttpRequest, Plugin};
-use wsgate_host_tests::harness::state::PendingCall;
+use wsgate_harness::Harness;
+use wsgate_harness::plugin::{Exchange, HttpRequest, Plugin};
+use wsgate_harness::state::PendingCall;
 
 /// The harness tests' clock starts here (Unix seconds).
 pub const T0: u64 = 1_900_000_000;

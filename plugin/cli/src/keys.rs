@@ -3,10 +3,12 @@
 //! account to try wsgate or to test it.
 
 use clap::{Args, ValueEnum};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 use wsgate_core::mint::{SigningKey, jwks};
+use wsgate_fixtures::GoogleClaims;
+use wsgate_fixtures::claims::GOOGLE_ISSUER;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum KeyKind {
@@ -37,7 +39,7 @@ pub struct MintArgs {
     /// Workspace domain (`hd`); defaults to the email's domain. Pass "" to leave it out.
     #[arg(long)]
     hd: Option<String>,
-    #[arg(long, default_value = "https://accounts.google.com")]
+    #[arg(long, default_value = GOOGLE_ISSUER)]
     iss: String,
     #[arg(long, default_value = "wsgate-demo")]
     aud: String,
@@ -71,38 +73,24 @@ pub fn mint(args: &MintArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// A Google ID token's claims for the arguments, issued at `now`.
 fn claims(args: &MintArgs, now: u64) -> Result<Value, String> {
-    let hd = args.hd.clone().or_else(|| args.email.split_once('@').map(|(_, d)| d.to_owned()));
-    let mut claims = json!({
-        "iss": args.iss,
-        "aud": args.aud,
-        "sub": args.sub.clone().unwrap_or_else(|| subject_for(&args.email)),
-        "email": args.email,
-        "email_verified": true,
-        "iat": now,
-        "exp": now + args.ttl,
-    });
-    let object = claims.as_object_mut().ok_or("claims are an object")?;
-    if let Some(hd) = hd.filter(|hd| !hd.is_empty()) {
-        object.insert("hd".into(), Value::String(hd));
+    let mut claims = GoogleClaims::id_token(&args.email, &args.aud, now).issuer(&args.iss).hd(args.hd.as_deref()).lifetime(args.ttl);
+    if let Some(subject) = &args.sub {
+        claims = claims.subject(subject.as_str());
     }
     for extra in &args.claims {
-        insert_claim(object, extra)?;
+        let (name, value) = extra_claim(extra)?;
+        claims = claims.set(name, value);
     }
-    Ok(claims)
+    Ok(claims.build())
 }
 
-fn insert_claim(claims: &mut Map<String, Value>, spec: &str) -> Result<(), String> {
+/// `NAME=JSON`; a value that is not JSON is taken as a string.
+fn extra_claim(spec: &str) -> Result<(&str, Value), String> {
     let (name, json) = spec.split_once('=').ok_or(format!("--claim `{spec}`: expected NAME=JSON"))?;
     let value = serde_json::from_str(json).unwrap_or_else(|_| Value::String(json.to_owned()));
-    claims.insert(name.to_owned(), value);
-    Ok(())
-}
-
-/// Google subjects are 21-digit numbers; derive one so each email keeps its own.
-fn subject_for(email: &str) -> String {
-    let hash = email.bytes().fold(1_469_598_103_934_665_603u64, |h, b| (h ^ u64::from(b)).wrapping_mul(1_099_511_628_211));
-    format!("1{hash:020}")
+    Ok((name, value))
 }
 
 fn unix_now() -> u64 {

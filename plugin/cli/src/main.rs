@@ -3,7 +3,12 @@
 mod document;
 mod explain;
 mod keys;
+#[cfg(feature = "replay")]
 mod replay;
+#[cfg(not(feature = "replay"))]
+mod replay_unavailable;
+#[cfg(not(feature = "replay"))]
+use replay_unavailable as replay;
 mod validate;
 
 use clap::{Parser, Subcommand};

@@ -5,9 +5,9 @@ use clap::Args;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use wsgate_core::mint::SigningKey;
-use wsgate_host_tests::harness::Harness;
-use wsgate_host_tests::replay::executor::{Executor, NativeExecutor, WasmExecutor};
-use wsgate_host_tests::replay::{self, report};
+use wsgate_harness::Harness;
+use wsgate_harness::replay::executor::{Executor, NativeExecutor, WasmExecutor};
+use wsgate_harness::replay::{self, report};
 
 #[derive(Args)]
 pub struct ReplayArgs {

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{SystemTime, UNIX_EPOCH};
 use wsgate_core::{Gate, Reason, RequestSnapshot};
+use wsgate_fixtures::configs::google_provider;
 
 fn wsgate(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_wsgate")).args(args).output().unwrap()
@@ -18,10 +19,7 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn config_trusting(jwks: Value) -> Value {
-    json!({
-        "providers": [{"name": "demo", "issuers": ["https://accounts.google.com"], "audiences": ["wsgate-demo"], "local_jwks": jwks}],
-        "policy": {"allow": {"domains": ["example.com"]}}
-    })
+    json!({"providers": [google_provider("wsgate-demo", &jwks)], "policy": {"allow": {"domains": ["example.com"]}}})
 }
 
 fn path(p: &Path) -> &str {
@@ -85,10 +83,22 @@ fn validate_lists_every_problem_with_its_field_path_and_fails() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("3 problem(s)"));
 }
 
+#[cfg(not(feature = "replay"))]
+#[test]
+fn without_the_replay_feature_replay_fails_and_says_how_to_get_it() {
+    let cases = cases_dir();
+    let output = wsgate(&["replay", "--native", "--config", path(&cases.join("config.json")), path(&cases.join("traffic"))]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("built without `replay`") && stderr.contains("make cli"), "{stderr}");
+    assert!(output.stdout.is_empty(), "nothing was replayed");
+}
+
 fn cases_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../host-tests/cases")
 }
 
+#[cfg(feature = "replay")]
 #[test]
 fn replay_prints_the_closing_line_and_exits_zero_when_every_case_passes() {
     let cases = cases_dir();
@@ -101,6 +111,7 @@ fn replay_prints_the_closing_line_and_exits_zero_when_every_case_passes() {
     assert!(stdout.trim_end().ends_with("19 passed, 0 failed"), "{stdout}");
 }
 
+#[cfg(feature = "replay")]
 #[test]
 fn replay_shows_a_diff_and_fails_when_a_case_does_not_hold() {
     let cases = cases_dir();

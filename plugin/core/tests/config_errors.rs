@@ -8,6 +8,8 @@ use serde_json::{Value, json};
 use support::*;
 use wsgate_core::Settings;
 use wsgate_core::extract::TokenSource;
+use wsgate_fixtures::configs::{google_certs, google_provider_fetching};
+use wsgate_fixtures::patched;
 
 /// Applies `change` to a good config and returns the error lines.
 fn errors_after(change: impl FnOnce(&mut Value)) -> Vec<String> {
@@ -91,16 +93,12 @@ fn each_bad_field_is_named_in_its_error() {
 }
 
 fn remote_jwks() -> Value {
-    json!({"cluster": "google", "authority": "www.googleapis.com", "path": "/oauth2/v3/certs"})
+    google_certs("google")
 }
 
 /// The Google provider with its keys fetched, `changes` made to `remote_jwks`.
 fn remote_provider(changes: Value) -> Value {
-    let mut remote = remote_jwks();
-    for (name, value) in changes.as_object().unwrap() {
-        remote[name] = value.clone();
-    }
-    json!({"name": "google", "issuers": [GOOGLE], "audiences": [AUDIENCE], "remote_jwks": remote})
+    patched(google_provider_fetching(AUDIENCE, "google"), &json!({"remote_jwks": changes}))
 }
 
 #[test]

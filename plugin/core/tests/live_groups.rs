@@ -9,6 +9,8 @@ mod support;
 use serde_json::{Value, json};
 use support::*;
 use wsgate_core::{Action, Gate, Reason, RequestSnapshot};
+use wsgate_fixtures::configs::cloud_identity_lookup;
+use wsgate_fixtures::{merge_patch, patched};
 
 /// `/admin` is for admins, except contractors; `/reports` for any verified caller.
 fn live_gate(lookup_changes: Value) -> Gate {
@@ -23,10 +25,8 @@ fn live_gate(lookup_changes: Value) -> Gate {
 }
 
 fn gate_with_rules(lookup_changes: Value, rules: Value) -> Gate {
-    let mut lookup = json!({"backend": "cloud_identity", "cluster": "google", "ttl_seconds": 300, "negative_ttl_seconds": 60, "stale_if_error_seconds": 600});
-    for (name, value) in lookup_changes.as_object().unwrap() {
-        lookup[name] = value.clone();
-    }
+    let mut lookup = patched(cloud_identity_lookup("google"), &json!({"ttl_seconds": 300, "negative_ttl_seconds": 60, "stale_if_error_seconds": 600}));
+    merge_patch(&mut lookup, &lookup_changes);
     let mut config = config();
     config["policy"] = json!({"rules": rules});
     config["group_lookup"] = lookup;

@@ -10,15 +10,12 @@ use serde_json::{Value, json};
 use support::*;
 use wsgate_core::mint::{SigningKey, TestKeys, jwks};
 use wsgate_core::{Action, Gate, Reason, RequestSnapshot};
+use wsgate_fixtures::configs::google_certs;
+use wsgate_fixtures::{merge_patch, patched};
 
 fn remote_gate(changes: Value) -> Gate {
-    let mut remote = json!({"cluster": "google", "authority": "www.googleapis.com", "path": "/oauth2/v3/certs"});
-    for (name, value) in changes.as_object().unwrap() {
-        remote[name] = value.clone();
-    }
     let mut config = config();
-    config["providers"][0].as_object_mut().unwrap().remove("local_jwks");
-    config["providers"][0]["remote_jwks"] = remote;
+    merge_patch(&mut config["providers"][0], &json!({"local_jwks": null, "remote_jwks": patched(google_certs("google"), &changes)}));
     Gate::new(settings(&config))
 }
 

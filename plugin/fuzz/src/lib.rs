@@ -9,6 +9,7 @@
 use serde_json::{Value, json};
 use wsgate_core::mint::SigningKey;
 use wsgate_core::{Gate, Settings};
+use wsgate_fixtures::{GoogleClaims, patched};
 
 /// 2030-03-17, as in the core's tests and the replay fixtures.
 pub const NOW: u64 = 1_900_000_000;
@@ -142,43 +143,25 @@ pub enum Signer {
     Ec,
 }
 
+/// A Google ID token's claims for `email`, issued a minute before [`NOW`]; `hd`
+/// `None` for a consumer account.
 fn google(email: &str, hd: Option<&str>) -> Value {
-    let mut claims = json!({
-        "iss": GOOGLE,
-        "aud": AUDIENCE,
-        "azp": "1234.apps.googleusercontent.com",
-        "sub": format!("1100000000000{:08}", email.len()),
-        "email": email,
-        "email_verified": true,
-        "iat": NOW - 60,
-        "exp": NOW + 3540
-    });
-    if let Some(hd) = hd {
-        claims["hd"] = json!(hd);
-    }
-    claims
+    GoogleClaims::id_token(email, AUDIENCE, NOW)
+        .issued_ago(60)
+        .subject(format!("1100000000000{:08}", email.len()))
+        .set("azp", "1234.apps.googleusercontent.com")
+        .hd(Some(hd.unwrap_or("")))
+        .build()
 }
 
-fn with(mut claims: Value, changes: Value) -> Value {
-    if let (Some(claims), Some(changes)) = (claims.as_object_mut(), changes.as_object()) {
-        for (name, value) in changes {
-            if value.is_null() {
-                claims.remove(name);
-            } else {
-                claims.insert(name.clone(), value.clone());
-            }
-        }
-    }
-    claims
+fn with(claims: Value, changes: Value) -> Value {
+    patched(claims, &changes)
 }
 
 /// The tokens the seed writer mints: callers of the shipped policies, and tokens wrong
 /// in one way each.
 pub fn token_claims() -> Vec<(&'static str, Signer, Value)> {
-    let iap = json!({
-        "iss": IAP, "aud": IAP_AUDIENCE, "sub": "accounts.google.com:110000000000000000042",
-        "email": "alice@example.com", "hd": "example.com", "iat": NOW - 60, "exp": NOW + 540
-    });
+    let iap = GoogleClaims::iap_assertion("alice@example.com", IAP_AUDIENCE, NOW).issued_ago(60).subject("accounts.google.com:110000000000000000042").build();
     vec![
         ("alice", Signer::Rsa, google("alice@example.com", Some("example.com"))),
         ("root", Signer::Rsa, google("root@example.com", Some("example.com"))),

@@ -9,6 +9,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use wsgate_core::mint::TestKeys;
 use wsgate_core::{Gate, Settings};
+use wsgate_fixtures::configs::google_and_iap;
+use wsgate_fixtures::{GoogleClaims, merge_patch, patched};
 
 /// 2030-03-17; every fixture time is relative to it.
 pub const NOW: u64 = 1_900_000_000;
@@ -17,44 +19,19 @@ pub const NOW: u64 = 1_900_000_000;
 pub fn ms(seconds: u64) -> u64 {
     seconds * 1000
 }
-pub const AUDIENCE: &str = "https://hello-abc123-uc.a.run.app";
-pub const GOOGLE: &str = "https://accounts.google.com";
-pub const IAP: &str = "https://cloud.google.com/iap";
-pub const IAP_AUDIENCE: &str = "/projects/123/global/backendServices/456";
 
-/// A config with a Google provider (RS256, hd example.com) and an IAP provider (ES256).
+pub const AUDIENCE: &str = wsgate_fixtures::configs::AUDIENCE;
+pub const GOOGLE: &str = wsgate_fixtures::claims::GOOGLE_ISSUER;
+pub const IAP: &str = wsgate_fixtures::claims::IAP_ISSUER;
+pub const IAP_AUDIENCE: &str = wsgate_fixtures::configs::IAP_AUDIENCE;
+
+/// A config with a Google provider (RS256, hd example.com, the bare issuer too) and an
+/// IAP provider (ES256).
 pub fn config() -> Value {
-    let jwks = TestKeys::shared().jwks();
-    json!({
-        "providers": [
-            {
-                "name": "google",
-                "issuers": [GOOGLE, "accounts.google.com"],
-                "audiences": [AUDIENCE],
-                "local_jwks": jwks,
-                "algorithms": ["RS256"],
-                "allowed_domains": ["example.com"]
-            },
-            {
-                "name": "iap",
-                "issuers": [IAP],
-                "audiences": [IAP_AUDIENCE],
-                "local_jwks": jwks,
-                "algorithms": ["ES256"],
-                "require_email_verified": false
-            }
-        ],
-        "policy": {
-            "public_paths": ["/healthz"],
-            "allow": {"domains": ["example.com"], "users": ["partner@other.test"]}
-        },
-        "token_sources": [
-            {"header": "authorization", "prefix": "Bearer "},
-            {"header": "x-serverless-authorization", "prefix": "Bearer "},
-            {"header": "x-goog-iap-jwt-assertion"},
-            {"cookie": "wsgate_token"}
-        ]
-    })
+    let policy = json!({"public_paths": ["/healthz"], "allow": {"domains": ["example.com"], "users": ["partner@other.test"]}});
+    let mut config = google_and_iap(&TestKeys::shared().jwks(), policy);
+    merge_patch(&mut config["providers"][0], &json!({"issuers": [GOOGLE, "accounts.google.com"], "allowed_domains": ["example.com"]}));
+    config
 }
 
 pub fn settings(config: &Value) -> Settings {
@@ -67,43 +44,21 @@ pub fn gate() -> Gate {
 
 /// The claims of a good Google ID token for alice@example.com.
 pub fn google_claims() -> Value {
-    json!({
-        "iss": GOOGLE,
-        "aud": AUDIENCE,
-        "azp": "1234.apps.googleusercontent.com",
-        "sub": "110000000000000000001",
-        "email": "alice@example.com",
-        "email_verified": true,
-        "hd": "example.com",
-        "iat": NOW - 60,
-        "exp": NOW + 3540
-    })
+    GoogleClaims::id_token("alice@example.com", AUDIENCE, NOW)
+        .issued_ago(60)
+        .subject("110000000000000000001")
+        .set("azp", "1234.apps.googleusercontent.com")
+        .build()
 }
 
 /// The claims of a good IAP assertion (no `email_verified`: IAP does not send it).
 pub fn iap_claims() -> Value {
-    json!({
-        "iss": IAP,
-        "aud": IAP_AUDIENCE,
-        "sub": "accounts.google.com:110000000000000000001",
-        "email": "alice@example.com",
-        "hd": "example.com",
-        "iat": NOW - 10,
-        "exp": NOW + 590
-    })
+    GoogleClaims::iap_assertion("alice@example.com", IAP_AUDIENCE, NOW).issued_ago(10).subject("accounts.google.com:110000000000000000001").build()
 }
 
 /// `google_claims` with the given fields replaced (`null` removes one).
 pub fn google_with(changes: Value) -> Value {
-    let mut claims = google_claims();
-    for (name, value) in changes.as_object().unwrap() {
-        if value.is_null() {
-            claims.as_object_mut().unwrap().remove(name);
-        } else {
-            claims[name] = value.clone();
-        }
-    }
-    claims
+    patched(google_claims(), &changes)
 }
 
 pub fn rsa_token(claims: &Value) -> String {

@@ -1,0 +1,59 @@
+//! wsgate-harness: the native harness. wasmtime runs the same `wsgate.wasm` Envoy
+//! loads, with this crate playing the host's side of proxy-wasm ABI 0.2.1 (and
+//! wasmtime-wasi providing WASI preview1); [`replay`] runs recorded traffic through it
+//! (or through the core natively) and checks every answer. The module is compiled once
+//! and instantiated per [`Plugin`].
+//!
+//! It is the only crate that depends on wasmtime: the operator CLI takes it behind its
+//! `replay` feature, the test side (`wsgate-host-tests`) as a dev-dependency.
+
+pub mod abi;
+pub mod faults;
+pub mod memory;
+pub mod plugin;
+pub mod replay;
+pub mod state;
+pub mod status;
+
+use plugin::Plugin;
+use state::{Clock, HostState};
+use std::path::Path;
+use wasmtime::{Engine, Linker, Module};
+
+pub struct Harness {
+    engine: Engine,
+    module: Module,
+    linker: Linker<HostState>,
+}
+
+impl Harness {
+    /// Compiles the module (once) and links every host call it imports.
+    pub fn load(wasm: &Path) -> wasmtime::Result<Harness> {
+        let mut config = wasmtime::Config::new();
+        // WSGATE_PERFMAP=1: write /tmp/perf-PID.map so `perf report` names the
+        // plugin's functions (profiling the .wasm by hand; see README "Speed").
+        if std::env::var_os("WSGATE_PERFMAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
+        let engine = Engine::new(&config)?;
+        let module = Module::from_file(&engine, wasm)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |state: &mut HostState| &mut state.wasi)?;
+        abi::register(&mut linker, &module)?;
+        Ok(Harness { engine, module, linker })
+    }
+
+    /// `(module, name)` of every import of the plugin.
+    pub fn imports(&self) -> Vec<(String, String)> {
+        self.module.imports().map(|i| (i.module().to_owned(), i.name().to_owned())).collect()
+    }
+
+    /// A new VM: instantiated, started and configured with `plugin_config` at
+    /// `unix_nanos`. Fails with the plugin's own log if it refuses the configuration.
+    pub fn start(&self, plugin_config: &[u8], unix_nanos: u64) -> wasmtime::Result<Plugin> {
+        let clock = Clock::default();
+        clock.set_unix_nanos(unix_nanos);
+        let wasi = wasmtime_wasi::WasiCtxBuilder::new().wall_clock(clock.clone()).build_p1();
+        Plugin::start(&self.engine, &self.module, &self.linker, HostState::new(wasi, clock), plugin_config)
+    }
+}

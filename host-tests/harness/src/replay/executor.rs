@@ -1,0 +1,81 @@
+//! The things that can run a request: the .wasm in the harness, and the core crate
+//! natively. (Real Envoy runs the end-to-end subset in the e2e tests.)
+
+use crate::Harness;
+use crate::plugin::{HttpRequest, Plugin};
+use crate::replay::outcome::Outcome;
+use wsgate_core::{Action, Gate, RequestSnapshot};
+
+pub trait Executor {
+    /// Runs one request at `now` (Unix seconds); the upstream answers `upstream`.
+    fn send(&mut self, headers: &[(String, String)], upstream: (u16, &[(String, String)]), now: u64) -> Result<Outcome, String>;
+}
+
+/// The real `wsgate.wasm`, in wasmtime. One VM for the whole replay, as one Envoy
+/// worker would be: its token cache stays warm across requests.
+pub struct WasmExecutor {
+    plugin: Plugin,
+}
+
+impl WasmExecutor {
+    pub fn new(harness: &Harness, config: &[u8], now: u64) -> Result<Self, String> {
+        let plugin = harness.start(config, now.saturating_mul(1_000_000_000)).map_err(|e| format!("{e:#}"))?;
+        Ok(Self { plugin })
+    }
+
+    pub fn plugin(&self) -> &Plugin {
+        &self.plugin
+    }
+}
+
+impl Executor for WasmExecutor {
+    fn send(&mut self, headers: &[(String, String)], upstream: (u16, &[(String, String)]), now: u64) -> Result<Outcome, String> {
+        self.plugin.set_time(now.saturating_mul(1_000_000_000));
+        let request = HttpRequest { headers: headers.to_vec(), upstream_status: upstream.0, upstream_headers: upstream.1.to_vec(), ..HttpRequest::default() };
+        let exchange = self.plugin.send(&request).map_err(|e| format!("{e:#}"))?;
+        let local = exchange.local_reply.as_ref();
+        Ok(Outcome {
+            status: exchange.status,
+            local_reply: local.is_some(),
+            body: local.map(|r| String::from_utf8_lossy(&r.body).into_owned()).unwrap_or_default(),
+            response_headers: exchange.response_headers,
+            upstream_headers: exchange.upstream_request,
+            logs: exchange.logs.into_iter().map(|l| l.message).collect(),
+        })
+    }
+}
+
+/// The core crate called directly, with the glue's steps done here in Rust: what the
+/// .wasm must agree with.
+pub struct NativeExecutor {
+    gate: Gate,
+}
+
+impl NativeExecutor {
+    pub fn new(config: &[u8]) -> Result<Self, String> {
+        Gate::from_json(config).map(|gate| Self { gate }).map_err(|e| e.to_string())
+    }
+}
+
+impl Executor for NativeExecutor {
+    fn send(&mut self, headers: &[(String, String)], upstream: (u16, &[(String, String)]), now: u64) -> Result<Outcome, String> {
+        let all = headers.iter().fold(RequestSnapshot::default(), |s, (n, v)| s.with_header(n, v));
+        let stripped = self.gate.forged_identity_headers(&all);
+        let mut request: Vec<(String, String)> = headers.iter().filter(|(n, _)| !stripped.contains(&n.to_ascii_lowercase())).cloned().collect();
+        let snapshot = request.iter().fold(RequestSnapshot::default(), |s, (n, v)| s.with_header(n, v));
+        // Cases count seconds; the gate's clock is milliseconds.
+        let verdict = self.gate.decide(&snapshot, now.saturating_mul(1000));
+        let logs = verdict.log_line.iter().cloned().collect();
+        Ok(match verdict.action {
+            Action::Respond(reply) => Outcome { status: reply.status, local_reply: true, response_headers: reply.headers, upstream_headers: None, body: reply.body, logs },
+            Action::Forward { set, remove } => {
+                request.retain(|(n, _)| !remove.contains(n) && !set.iter().any(|(s, _)| s == n));
+                request.extend(set.into_iter().map(|(n, v)| (n, String::from_utf8_lossy(&v).into_owned())));
+                let mut response_headers = vec![(":status".to_owned(), upstream.0.to_string())];
+                response_headers.extend(upstream.1.iter().cloned());
+                response_headers.extend(verdict.response_headers);
+                Outcome { status: upstream.0, local_reply: false, response_headers, upstream_headers: Some(request), body: String::new(), logs }
+            }
+        })
+    }
+}
