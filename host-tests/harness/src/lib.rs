@@ -15,8 +15,10 @@ pub mod replay;
 pub mod state;
 pub mod status;
 
+use faults::{NotImported, Times};
 use plugin::Plugin;
 use state::{Clock, HostState};
+use status::Status;
 use std::path::Path;
 use wasmtime::{Engine, Linker, Module};
 
@@ -51,9 +53,24 @@ impl Harness {
     /// A new VM: instantiated, started and configured with `plugin_config` at
     /// `unix_nanos`. Fails with the plugin's own log if it refuses the configuration.
     pub fn start(&self, plugin_config: &[u8], unix_nanos: u64) -> wasmtime::Result<Plugin> {
+        Plugin::start(&self.engine, &self.module, &self.linker, self.state(unix_nanos), plugin_config)
+    }
+
+    /// Like [`Harness::start`], with `import` answering `status` from the very first
+    /// call: the failures a plugin meets while it starts and configures.
+    pub fn start_failing(&self, plugin_config: &[u8], unix_nanos: u64, import: &str, status: Status) -> wasmtime::Result<Plugin> {
+        if !self.module.imports().any(|i| i.name() == import) {
+            wasmtime::bail!("{}", NotImported(import.to_owned()));
+        }
+        let mut state = self.state(unix_nanos);
+        state.faults.plan(import, status, Times::Always);
+        Plugin::start(&self.engine, &self.module, &self.linker, state, plugin_config)
+    }
+
+    fn state(&self, unix_nanos: u64) -> HostState {
         let clock = Clock::default();
         clock.set_unix_nanos(unix_nanos);
         let wasi = wasmtime_wasi::WasiCtxBuilder::new().wall_clock(clock.clone()).build_p1();
-        Plugin::start(&self.engine, &self.module, &self.linker, HostState::new(wasi, clock), plugin_config)
+        HostState::new(wasi, clock)
     }
 }

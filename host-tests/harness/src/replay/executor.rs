@@ -4,6 +4,7 @@
 use crate::Harness;
 use crate::plugin::{HttpRequest, Plugin};
 use crate::replay::outcome::Outcome;
+use wsgate_core::header_edit::{self, HeaderEdit};
 use wsgate_core::{Action, Gate, RequestSnapshot};
 
 pub trait Executor {
@@ -59,23 +60,29 @@ impl NativeExecutor {
 
 impl Executor for NativeExecutor {
     fn send(&mut self, headers: &[(String, String)], upstream: (u16, &[(String, String)]), now: u64) -> Result<Outcome, String> {
-        let all = headers.iter().fold(RequestSnapshot::default(), |s, (n, v)| s.with_header(n, v));
-        let stripped = self.gate.forged_identity_headers(&all);
-        let mut request: Vec<(String, String)> = headers.iter().filter(|(n, _)| !stripped.contains(&n.to_ascii_lowercase())).cloned().collect();
-        let snapshot = request.iter().fold(RequestSnapshot::default(), |s, (n, v)| s.with_header(n, v));
+        // The filter's steps, with the filter's header edits: strip every forged
+        // identity header, decide, then carry the decision's edits out.
+        let mut request: Vec<(String, Vec<u8>)> = headers.iter().map(|(n, v)| (n.clone(), v.clone().into_bytes())).collect();
+        let forged = self.gate.forged_identity_headers(&RequestSnapshot::from_pairs(request.clone()));
+        for name in &forged {
+            header_edit::apply(&mut request, HeaderEdit::Remove(name));
+        }
         // Cases count seconds; the gate's clock is milliseconds.
-        let verdict = self.gate.decide(&snapshot, now.saturating_mul(1000));
+        let verdict = self.gate.decide(&RequestSnapshot::from_pairs(request.clone()), now.saturating_mul(1000));
         let logs = verdict.log_line.iter().cloned().collect();
-        Ok(match verdict.action {
-            Action::Respond(reply) => Outcome { status: reply.status, local_reply: true, response_headers: reply.headers, upstream_headers: None, body: reply.body, logs },
-            Action::Forward { set, remove } => {
-                request.retain(|(n, _)| !remove.contains(n) && !set.iter().any(|(s, _)| s == n));
-                request.extend(set.into_iter().map(|(n, v)| (n, String::from_utf8_lossy(&v).into_owned())));
-                let mut response_headers = vec![(":status".to_owned(), upstream.0.to_string())];
-                response_headers.extend(upstream.1.iter().cloned());
-                response_headers.extend(verdict.response_headers);
-                Outcome { status: upstream.0, local_reply: false, response_headers, upstream_headers: Some(request), body: String::new(), logs }
-            }
-        })
+        if let Action::Respond(reply) = verdict.action {
+            return Ok(Outcome { status: reply.status, local_reply: true, response_headers: reply.headers, upstream_headers: None, body: reply.body, logs });
+        }
+        for edit in verdict.action.header_edits() {
+            header_edit::apply(&mut request, edit);
+        }
+        let mut response: Vec<(String, Vec<u8>)> = upstream.1.iter().map(|(n, v)| (n.clone(), v.clone().into_bytes())).collect();
+        for (name, value) in &verdict.response_headers {
+            header_edit::apply(&mut response, HeaderEdit::Set(name, value.as_bytes()));
+        }
+        let text = |pairs: Vec<(String, Vec<u8>)>| pairs.into_iter().map(|(n, v)| (n, String::from_utf8_lossy(&v).into_owned())).collect::<Vec<_>>();
+        let mut response_headers = vec![(":status".to_owned(), upstream.0.to_string())];
+        response_headers.extend(text(response));
+        Ok(Outcome { status: upstream.0, local_reply: false, response_headers, upstream_headers: Some(text(request)), body: String::new(), logs })
     }
 }
