@@ -230,23 +230,10 @@ impl GroupCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{AccessTokenConfig, GroupBackend, GroupFailureMode, GroupLookupConfig};
+    use crate::group_lookup::test_config;
 
     fn cache(cache_users: usize) -> GroupCache {
-        GroupCache::new(GroupLookup::from_config(&GroupLookupConfig {
-            backend: GroupBackend::CloudIdentity,
-            cluster: "google".into(),
-            authority: None,
-            access_token: AccessTokenConfig::default(),
-            ttl_seconds: 300,
-            negative_ttl_seconds: 60,
-            stale_if_error_seconds: 600,
-            timeout_ms: 2000,
-            wait_ms: 3000,
-            max_retry_seconds: 60,
-            on_failure: GroupFailureMode::Deny,
-            cache_users,
-        }))
+        GroupCache::new(GroupLookup::from_config(&test_config(60, cache_users)))
     }
 
     const T: u64 = 1_000_000_000;

@@ -86,6 +86,26 @@ fn default_authority(backend: GroupBackend) -> &'static str {
     }
 }
 
+/// A Cloud Identity lookup as unit tests configure it: answers live 300 s (60 s for
+/// "not a member") and 600 s stale, calls time out after 2 s, requests wait 3 s.
+#[cfg(test)]
+pub(crate) fn test_config(max_retry_seconds: u64, cache_users: usize) -> GroupLookupConfig {
+    GroupLookupConfig {
+        backend: GroupBackend::CloudIdentity,
+        cluster: "google".into(),
+        authority: None,
+        access_token: crate::config::AccessTokenConfig::default(),
+        ttl_seconds: 300,
+        negative_ttl_seconds: 60,
+        stale_if_error_seconds: 600,
+        timeout_ms: 2000,
+        wait_ms: 3000,
+        max_retry_seconds,
+        on_failure: GroupFailureMode::Deny,
+        cache_users,
+    }
+}
+
 /// Cloud Identity `groups.lookup`: a group's resource name from its email.
 pub fn group_name_path(group_email: &str) -> String {
     format!("/v1/groups:lookup?groupKey.id={}", encode(group_email))

@@ -99,24 +99,11 @@ impl AccessToken {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{AccessTokenConfig, GroupBackend, GroupFailureMode, GroupLookupConfig};
+    use crate::group_lookup::test_config;
     use crate::outbound::effects::Effect;
 
     fn rules() -> GroupLookup {
-        GroupLookup::from_config(&GroupLookupConfig {
-            backend: GroupBackend::CloudIdentity,
-            cluster: "google".into(),
-            authority: None,
-            access_token: AccessTokenConfig::default(),
-            ttl_seconds: 300,
-            negative_ttl_seconds: 60,
-            stale_if_error_seconds: 600,
-            timeout_ms: 2000,
-            wait_ms: 3000,
-            max_retry_seconds: 8,
-            on_failure: GroupFailureMode::Deny,
-            cache_users: 10,
-        })
+        GroupLookup::from_config(&test_config(8, 10))
     }
 
     const T: u64 = 1_800_000_000_000;
