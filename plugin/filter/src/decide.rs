@@ -68,10 +68,11 @@ pub fn conclude(vm: &Vm, verdict: Verdict, now: u64, context_id: u32) -> Next {
     }
     vm.metrics.count(&verdict, now);
     vm.metrics.sample_memory();
-    match &verdict.action {
+    let Verdict { action, response_headers, .. } = verdict;
+    match &action {
         Action::Forward { .. } => {
-            vm.keep_explanation(context_id, verdict.response_headers.clone());
-            forward(&verdict.action.header_edits())
+            vm.keep_explanation(context_id, response_headers);
+            forward(&action.header_edits())
         }
         Action::Respond(response) => respond(response),
     }

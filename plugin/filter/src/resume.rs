@@ -4,8 +4,8 @@
 //! first).
 //!
 //! Lookups these decisions ask for are made only once the callback's own context is
-//! effective again: Envoy binds a call to the effective context and the SDK routes
-//! its answer to the callback's, and the two must be the same context.
+//! effective again: Envoy binds a call to the context effective when it is made and
+//! cancels it when that request ends, and a request just decided here may end at once.
 
 use crate::decide::{self, Decision};
 use crate::host::{self, Next};
