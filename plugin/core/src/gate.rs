@@ -181,11 +181,22 @@ impl Gate {
     /// Parses a fetched JWKS and, if it is good, makes it provider `index`'s keys.
     /// Returns how many keys it holds; on error the current keys stay.
     pub fn install_jwks(&mut self, index: usize, body: &[u8]) -> Result<usize, String> {
-        let provider = self.settings.verifier.provider(index).ok_or("no such provider")?;
-        let keys = parse_fetched_jwks(body, &provider.algorithms)?;
+        let keys = self.parse_jwks(index, body)?;
         let count = keys.len();
-        self.settings.verifier.install_keys(index, keys);
+        self.install_keys(index, keys);
         Ok(count)
+    }
+
+    /// The keys of a fetched JWKS that provider `index` can use; an error if the
+    /// document is not a usable JWKS for it.
+    pub fn parse_jwks(&self, index: usize, body: &[u8]) -> Result<KeySet, String> {
+        let provider = self.settings.verifier.provider(index).ok_or("no such provider")?;
+        parse_fetched_jwks(body, &provider.algorithms)
+    }
+
+    /// Makes `keys` (from [`Gate::parse_jwks`]) provider `index`'s keys.
+    pub fn install_keys(&mut self, index: usize, keys: KeySet) {
+        self.settings.verifier.install_keys(index, keys);
     }
 
     /// Forgets provider `index`'s keys: they are stale beyond the bound. Tokens it

@@ -37,9 +37,7 @@ impl RequestContext {
             }
         }
     }
-}
 
-impl RequestContext {
     /// A call this request made answered: hand it to the engine, and decide the
     /// paused requests it readied (this one among them).
     pub fn on_call_answer(&self, token: u32, body_size: usize) {

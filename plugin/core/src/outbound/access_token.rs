@@ -18,6 +18,13 @@ struct Token {
     expires_at: u64,
 }
 
+#[derive(Debug, Clone, Copy)]
+struct InFlight {
+    call: CallId,
+    started: u64,
+    context_id: u32,
+}
+
 /// The token, its refresh schedule and its fetch.
 #[derive(Debug, Default)]
 pub struct AccessToken {
@@ -25,8 +32,9 @@ pub struct AccessToken {
     /// After a failed fetch, the next waits until then.
     retry_at: u64,
     failures: u32,
-    /// The fetch in flight and when it started.
-    in_flight: Option<(CallId, u64)>,
+    /// The fetch in flight: its call, when it started, and the context that made it
+    /// (its answer goes there, and dies with it).
+    in_flight: Option<InFlight>,
 }
 
 impl AccessToken {
@@ -40,12 +48,12 @@ impl AccessToken {
     }
 
     pub fn owns(&self, id: CallId) -> bool {
-        self.in_flight.is_some_and(|(call, _)| call == id)
+        self.in_flight.is_some_and(|fetch| fetch.call == id)
     }
 
-    /// Starts a fetch if one is due (`wanted`: lookups wait for a token, or it is
-    /// time to refresh) and none is under way or backing off.
-    pub fn fetch_if_due(&mut self, rules: &GroupLookup, outbox: &mut Outbox, wanted: bool, now: u64) {
+    /// Starts a fetch from `context_id` if one is due (`wanted`: lookups wait for a
+    /// token, or it is time to refresh) and none is under way or backing off.
+    pub fn fetch_if_due(&mut self, rules: &GroupLookup, outbox: &mut Outbox, wanted: bool, now: u64, context_id: u32) {
         let due = self.token.as_ref().map_or(wanted, |t| now >= t.refresh_at);
         if !due || now < self.retry_at || self.fetching() {
             return;
@@ -55,7 +63,7 @@ impl AccessToken {
                 // The metadata server answers only requests that carry this.
                 .with_header("metadata-flavor", "Google".to_owned())
         });
-        self.in_flight = Some((id, now));
+        self.in_flight = Some(InFlight { call: id, started: now, context_id });
     }
 
     /// A fetch answered with a token living `expires_in` seconds.
@@ -85,14 +93,16 @@ impl AccessToken {
     /// A fetch whose answer never came (its context went away) is forgotten, so
     /// that it can be made again.
     pub fn forget_lapsed(&mut self, timeout_ms: u64, now: u64) {
-        if self.in_flight.is_some_and(|(_, started)| now >= backoff::lapses_at(started, timeout_ms)) {
+        if self.in_flight.is_some_and(|fetch| now >= backoff::lapses_at(fetch.started, timeout_ms)) {
             self.in_flight = None;
         }
     }
 
-    /// The fetch was made from a context that ended: Envoy cancelled it.
-    pub fn abandon(&mut self) {
-        self.in_flight = None;
+    /// Context `context_id` ended: Envoy cancelled the fetch it made, if any.
+    pub fn context_done(&mut self, context_id: u32) {
+        if self.in_flight.is_some_and(|fetch| fetch.context_id == context_id) {
+            self.in_flight = None;
+        }
     }
 }
 
@@ -115,13 +125,13 @@ mod tests {
     #[test]
     fn the_token_is_fetched_from_the_metadata_server_once_when_wanted() {
         let (mut token, mut outbox) = (AccessToken::default(), Outbox::default());
-        token.fetch_if_due(&rules(), &mut outbox, false, T);
+        token.fetch_if_due(&rules(), &mut outbox, false, T, 1);
         assert!(outbox.take().is_none(), "nobody wants it yet");
-        token.fetch_if_due(&rules(), &mut outbox, true, T);
+        token.fetch_if_due(&rules(), &mut outbox, true, T, 1);
         let Some(Effect::Call(call)) = outbox.take() else { panic!("no call") };
         assert_eq!(call.header("metadata-flavor"), Some("Google"));
         assert_eq!(call.header(":path"), Some("/computeMetadata/v1/instance/service-accounts/default/token"));
-        token.fetch_if_due(&rules(), &mut outbox, true, T + 10);
+        token.fetch_if_due(&rules(), &mut outbox, true, T + 10, 1);
         assert!(outbox.take().is_none(), "one fetch at a time");
     }
 
@@ -130,15 +140,15 @@ mod tests {
         let (mut token, mut outbox) = (AccessToken::default(), Outbox::default());
         token.received("ya29.a".into(), 3600, T);
         assert_eq!(token.bearer(T).as_deref(), Some("Bearer ya29.a"));
-        token.fetch_if_due(&rules(), &mut outbox, true, T + 3_299_999);
+        token.fetch_if_due(&rules(), &mut outbox, true, T + 3_299_999, 1);
         assert!(calls(&mut outbox).is_empty());
-        token.fetch_if_due(&rules(), &mut outbox, true, T + 3_300_000);
+        token.fetch_if_due(&rules(), &mut outbox, true, T + 3_300_000, 1);
         assert_eq!(calls(&mut outbox).len(), 1, "five minutes early");
         assert!(token.bearer(T + 3_599_999).is_some() && token.bearer(T + 3_600_000).is_none());
 
         let mut short = AccessToken::default();
         short.received("ya29.b".into(), 120, T);
-        short.fetch_if_due(&rules(), &mut outbox, false, T + 60_000);
+        short.fetch_if_due(&rules(), &mut outbox, false, T + 60_000, 1);
         assert_eq!(calls(&mut outbox).len(), 1, "a two-minute token at one minute");
     }
 
@@ -148,10 +158,10 @@ mod tests {
         let mut pauses = Vec::new();
         let mut now = T;
         for _ in 0..6 {
-            token.fetch_if_due(&rules(), &mut outbox, true, now);
+            token.fetch_if_due(&rules(), &mut outbox, true, now, 1);
             assert_eq!(calls(&mut outbox).len(), 1);
             token.failed(rules().max_retry_ms, now);
-            token.fetch_if_due(&rules(), &mut outbox, true, token.retry_at - 1);
+            token.fetch_if_due(&rules(), &mut outbox, true, token.retry_at - 1, 1);
             assert!(calls(&mut outbox).is_empty(), "not before the pause ends");
             pauses.push(token.retry_at - now);
             now = token.retry_at;
@@ -167,11 +177,17 @@ mod tests {
         token.received("ya29.a".into(), 3600, T);
         token.refused();
         assert_eq!(token.bearer(T), None);
-        token.fetch_if_due(&rules(), &mut outbox, true, T);
+        token.fetch_if_due(&rules(), &mut outbox, true, T, 1);
         assert!(token.fetching());
         token.forget_lapsed(2000, T + 2999);
         assert!(token.fetching());
         token.forget_lapsed(2000, T + 3000);
         assert!(!token.fetching(), "timeout + 1 s");
+
+        token.fetch_if_due(&rules(), &mut outbox, true, T + 5000, 7);
+        token.context_done(8);
+        assert!(token.fetching(), "another context's end cancels nothing");
+        token.context_done(7);
+        assert!(!token.fetching(), "the fetch died with the context that made it");
     }
 }

@@ -39,8 +39,6 @@ struct InFlight {
 pub struct GroupLookups {
     rules: GroupLookup,
     token: AccessToken,
-    /// The context the token fetch was made from.
-    token_context: u32,
     /// Cloud Identity resource names (`groups/…`) by group.
     names: HashMap<GroupId, String>,
     /// Lookups waiting for the access token or a group name.
@@ -56,7 +54,6 @@ impl GroupLookups {
         Some(Self {
             rules: gate.group_lookup()?.clone(),
             token: AccessToken::default(),
-            token_context: 0,
             names: HashMap::new(),
             queued: Vec::new(),
             calls: HashMap::new(),
@@ -79,12 +76,7 @@ impl GroupLookups {
                 self.queued.push(key);
             }
         }
-        if !self.token.fetching() {
-            self.token.fetch_if_due(&self.rules, outbox, !self.queued.is_empty(), now);
-            if self.token.fetching() {
-                self.token_context = context_id;
-            }
-        }
+        self.token.fetch_if_due(&self.rules, outbox, !self.queued.is_empty(), now, context_id);
         let Some(bearer) = self.token.bearer(now) else {
             // Without a token and without a fetch under way (it is backing off), the
             // queued lookups fail now rather than wait.
@@ -130,13 +122,15 @@ impl GroupLookups {
     /// Call `id` could not be made (`why`: the proxy's status). `None` if it was not
     /// one of these; else whether lookups settled (they did: as failed).
     pub fn not_started(&mut self, gate: &mut Gate, outbox: &mut Outbox, id: CallId, why: &str, now: u64) -> Option<bool> {
-        let cluster = if self.token.owns(id) { &self.rules.token_cluster } else { &self.rules.cluster };
-        outbox.log(Level::Warn, format!("wsgate: cannot call cluster `{cluster}` for group lookups ({why}): is it defined in Envoy's clusters?"));
+        let cannot_call = |cluster: &str| format!("wsgate: cannot call cluster `{cluster}` for group lookups ({why}): is it defined in Envoy's clusters?");
         if self.token.owns(id) {
+            outbox.log(Level::Warn, cannot_call(&self.rules.token_cluster));
             self.token.failed(self.rules.max_retry_ms, now);
             return Some(self.fail_queued(gate, now, |_| true, None));
         }
-        let settled = match self.calls.remove(&id)?.question {
+        let question = self.calls.remove(&id)?.question;
+        outbox.log(Level::Warn, cannot_call(&self.rules.cluster));
+        let settled = match question {
             Question::GroupName(group) => self.fail_queued(gate, now, |k| k.group == group, None),
             Question::Membership(key) => {
                 gate.group_lookups_failed(&[key], now, None);
@@ -160,9 +154,7 @@ impl GroupLookups {
             false
         });
         self.queued.extend(requeue);
-        if self.token.fetching() && self.token_context == context_id {
-            self.token.abandon();
-        }
+        self.token.context_done(context_id);
     }
 
     /// Reports the gate's cache counts since the last report.

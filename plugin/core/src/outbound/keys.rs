@@ -7,6 +7,7 @@ use super::call::{Answer, CallId, OutboundCall};
 use super::effects::{Level, Metric, Outbox};
 use super::shared::{self, SharedRecords};
 use crate::gate::Gate;
+use crate::jwks::KeySet;
 use crate::key_refresh::{KeyRecord, RemoteJwks, UnknownKid, max_age};
 
 /// A JWKS larger than this is not a JWKS.
@@ -145,11 +146,17 @@ impl KeyFetcher {
         let provider = self.providers.iter_mut().find(|p| p.in_flight == Some(id))?;
         provider.in_flight = None;
         match fetched_jwks(gate, provider.index, answer) {
-            Ok((body, max_age)) => {
+            Ok(Fetched { text, max_age, keys }) => {
                 let rules = provider.rules.clone();
-                shared::update(store, &provider.record_key, |record| record.succeeded(&rules, now, body.clone(), max_age));
+                let stored = shared::update(store, &provider.record_key, |record| {
+                    record.succeeded(&rules, now, text.clone(), max_age);
+                    record.generation
+                });
                 outbox.count(Metric::JwksFetched(provider.index), 1);
-                provider.sync(gate, &*store, outbox, now);
+                // Parsed once, when checked: if the record still holds this document,
+                // its keys are installed as they are, not parsed again from the stored
+                // copy (an ES256 key's tables cost a millisecond).
+                provider.sync_with(gate, &*store, outbox, now, stored.map(|generation| (generation, keys)));
             }
             Err(error) => provider.failed(gate, store, outbox, &error, now),
         }
@@ -186,12 +193,25 @@ fn claim_for(record: &mut KeyRecord, rules: &RemoteJwks, unknown_kid: bool, now:
 impl RemoteProvider {
     /// Brings this VM's gate in line with the shared record. True if keys changed.
     fn sync(&mut self, gate: &mut Gate, store: &dyn SharedRecords, outbox: &mut Outbox, now: u64) -> bool {
+        self.sync_with(gate, store, outbox, now, None)
+    }
+
+    /// [`RemoteProvider::sync`], given the keys of the generation this VM just stored
+    /// (already parsed), if it stored one.
+    fn sync_with(&mut self, gate: &mut Gate, store: &dyn SharedRecords, outbox: &mut Outbox, now: u64, parsed: Option<(u64, KeySet)>) -> bool {
         let Some(record) = shared::read(store, &self.record_key) else { return false };
         let mut changed = false;
         if record.generation != self.installed && record.generation > 0 {
             self.installed = record.generation;
-            match gate.install_jwks(self.index, record.jwks.as_bytes()) {
-                Ok(_) => changed = true,
+            let keys = match parsed {
+                Some((generation, keys)) if generation == record.generation => Ok(keys),
+                _ => gate.parse_jwks(self.index, record.jwks.as_bytes()),
+            };
+            match keys {
+                Ok(keys) => {
+                    gate.install_keys(self.index, keys);
+                    changed = true;
+                }
                 Err(error) => outbox.log(Level::Error, format!("wsgate: stored keys for provider `{}` do not parse: {error}", self.name)),
             }
         }
@@ -236,9 +256,17 @@ impl RemoteProvider {
     }
 }
 
-/// The fetched document if the call succeeded with a JWKS the provider can use,
-/// with its `max-age`.
-fn fetched_jwks(gate: &Gate, provider: usize, answer: &Answer) -> Result<(String, Option<u64>), String> {
+/// A fetched document the provider can use.
+struct Fetched {
+    /// As fetched, for the shared record.
+    text: String,
+    /// From `Cache-Control`.
+    max_age: Option<u64>,
+    keys: KeySet,
+}
+
+/// The fetched document if the call succeeded with a JWKS the provider can use.
+fn fetched_jwks(gate: &Gate, provider: usize, answer: &Answer) -> Result<Fetched, String> {
     let status = answer.header(":status").ok_or("no response (timeout, reset or connection failure)")?;
     if status != "200" {
         return Err(format!("HTTP {status}"));
@@ -247,8 +275,7 @@ fn fetched_jwks(gate: &Gate, provider: usize, answer: &Answer) -> Result<(String
         return Err(format!("the response is {} bytes, more than {MAX_JWKS_BYTES}", answer.body_size));
     }
     // Checked here, before it is shared: a bad document never replaces good keys.
-    let algorithms = gate.settings().verifier.provider(provider).map(|p| p.algorithms.clone()).unwrap_or_default();
-    crate::jwks::parse_fetched_jwks(&answer.body, &algorithms)?;
+    let keys = gate.parse_jwks(provider, &answer.body)?;
     let text = String::from_utf8(answer.body.clone()).map_err(|_| "the JWKS is not UTF-8".to_owned())?;
-    Ok((text, answer.header("cache-control").as_deref().and_then(max_age)))
+    Ok(Fetched { text, max_age: answer.header("cache-control").as_deref().and_then(max_age), keys })
 }

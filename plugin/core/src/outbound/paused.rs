@@ -51,11 +51,6 @@ impl PausedRequests {
         self.0.is_empty()
     }
 
-    /// Whether a request waits for `waiting_for`.
-    pub fn waits_for(&self, waiting_for: WaitingFor) -> bool {
-        self.0.iter().any(|entry| entry.paused.waiting_for == waiting_for)
-    }
-
     /// The requests waiting for `waiting_for` are ready to be decided again; if
     /// `patient`, each may still wait until its own deadline, else not at all
     /// (what they waited for failed on the spot).
