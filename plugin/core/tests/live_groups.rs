@@ -1,6 +1,7 @@
 //! Live group membership through the gate: which lookups a decision asks for, what it
 //! decides while they are under way, after they answer, after the TTL, and when
-//! they fail. The lookups themselves are the filter's; here the test answers them.
+//! they fail. The lookups themselves are the outbound engine's (`outbound_groups.rs`);
+//! here the test answers them.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed unwrap is a failed test
 
@@ -9,12 +10,10 @@ mod support;
 use serde_json::{Value, json};
 use support::*;
 use wsgate_core::{Action, Gate, Reason, RequestSnapshot};
-use wsgate_fixtures::configs::cloud_identity_lookup;
-use wsgate_fixtures::{merge_patch, patched};
 
 /// `/admin` is for admins, except contractors; `/reports` for any verified caller.
 fn live_gate(lookup_changes: Value) -> Gate {
-    gate_with_rules(
+    live_groups_gate(
         lookup_changes,
         json!([
             {"name": "admins", "match": {"paths": [{"prefix": "/admin"}]}, "effect": "allow", "subjects": {"groups": ["admins@example.com"]}},
@@ -22,15 +21,6 @@ fn live_gate(lookup_changes: Value) -> Gate {
             {"name": "reports", "match": {"paths": [{"prefix": "/reports"}]}, "effect": "allow", "subjects": {"authenticated": true}}
         ]),
     )
-}
-
-fn gate_with_rules(lookup_changes: Value, rules: Value) -> Gate {
-    let mut lookup = patched(cloud_identity_lookup("google"), &json!({"ttl_seconds": 300, "negative_ttl_seconds": 60, "stale_if_error_seconds": 600}));
-    merge_patch(&mut lookup, &lookup_changes);
-    let mut config = config();
-    config["policy"] = json!({"rules": rules});
-    config["group_lookup"] = lookup;
-    Gate::new(settings(&config))
 }
 
 fn request(path: &str) -> RequestSnapshot {
@@ -220,7 +210,7 @@ fn groups_that_cannot_change_the_enforced_decision_are_not_looked_up() {
         (json!([rule("a-allow", "allow", json!({"authenticated": true}), false), rule("b", "deny", group("g@x"), false)]), true),
     ];
     for (rules, looked_up) in cases {
-        let mut gate = gate_with_rules(json!({}), rules.clone());
+        let mut gate = live_groups_gate(json!({}), rules.clone());
         gate.decide(&request("/x"), ms(NOW));
         assert_eq!(!gate.take_group_lookups().is_empty(), looked_up, "{rules}");
     }

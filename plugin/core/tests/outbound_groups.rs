@@ -32,16 +32,8 @@ struct Vm {
 
 impl Vm {
     fn new(changes: Value) -> Self {
-        let mut lookup = json!({"backend": "cloud_identity", "cluster": "google", "ttl_seconds": 300, "negative_ttl_seconds": 60, "stale_if_error_seconds": 600, "wait_ms": 3000});
-        for (name, value) in changes.as_object().unwrap() {
-            lookup[name] = value.clone();
-        }
-        let mut config = config();
-        config["policy"] = json!({"rules": [
-            {"name": "admins", "match": {"paths": [{"prefix": "/admin"}]}, "effect": "allow", "subjects": {"groups": ["admins@example.com"]}}
-        ]});
-        config["group_lookup"] = lookup;
-        let gate = Gate::new(settings(&config));
+        let rules = json!([{"name": "admins", "match": {"paths": [{"prefix": "/admin"}]}, "effect": "allow", "subjects": {"groups": ["admins@example.com"]}}]);
+        let gate = live_groups_gate(changes, rules);
         let engine = Outbound::new(&gate);
         Self { gate, engine, store: MemoryRecords::default(), calls: Vec::new(), logs: Vec::new(), counts: Vec::new(), next_token: 100 }
     }

@@ -34,14 +34,7 @@ struct Carried {
 
 impl Vm {
     fn new(changes: Value) -> Self {
-        let mut remote = json!({"cluster": "google", "authority": "www.googleapis.com", "path": "/oauth2/v3/certs"});
-        for (name, value) in changes.as_object().unwrap() {
-            remote[name] = value.clone();
-        }
-        let mut config = config();
-        config["providers"][0].as_object_mut().unwrap().remove("local_jwks");
-        config["providers"][0]["remote_jwks"] = remote;
-        let gate = Gate::new(settings(&config));
+        let gate = remote_keys_gate(changes);
         let engine = Outbound::new(&gate);
         Self { gate, engine }
     }

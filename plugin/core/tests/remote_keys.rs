@@ -1,23 +1,15 @@
 //! A provider whose keys are fetched: what the gate decides before they arrive,
-//! after, and when a token names a key they lack. The fetching itself is the filter's
-//! (`key_refresh` schedules it); here the gate is handed the fetched document.
+//! after, and when a token names a key they lack. The fetching itself is the outbound
+//! engine's (`outbound_keys.rs`); here the gate is handed the fetched document.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed unwrap is a failed test
 
 mod support;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use support::*;
 use wsgate_core::mint::{SigningKey, TestKeys, jwks};
-use wsgate_core::{Action, Gate, Reason, RequestSnapshot};
-use wsgate_fixtures::configs::google_certs;
-use wsgate_fixtures::{merge_patch, patched};
-
-fn remote_gate(changes: Value) -> Gate {
-    let mut config = config();
-    merge_patch(&mut config["providers"][0], &json!({"local_jwks": null, "remote_jwks": patched(google_certs("google"), &changes)}));
-    Gate::new(settings(&config))
-}
+use wsgate_core::{Action, Reason, RequestSnapshot};
 
 fn alice_request(token: &str) -> RequestSnapshot {
     RequestSnapshot::new("GET", "api.example.com", "/reports").with_header("authorization", format!("Bearer {token}"))
@@ -39,7 +31,7 @@ fn status(action: &Action) -> u16 {
 
 #[test]
 fn before_any_keys_a_token_gets_503_keys_unavailable_and_may_wait_for_them() {
-    let mut gate = remote_gate(json!({}));
+    let mut gate = remote_keys_gate(json!({}));
     let verdict = gate.decide(&alice_request(&rsa_token(&google_claims())), ms(NOW));
     assert_eq!(verdict.reason, Reason::KeysUnavailable);
     assert_eq!(status(&verdict.action), 503);
@@ -51,7 +43,7 @@ fn before_any_keys_a_token_gets_503_keys_unavailable_and_may_wait_for_them() {
 
 #[test]
 fn a_provider_may_answer_missing_keys_with_401_instead() {
-    let mut gate = remote_gate(json!({"unavailable_status": 401}));
+    let mut gate = remote_keys_gate(json!({"unavailable_status": 401}));
     let verdict = gate.decide(&alice_request(&rsa_token(&google_claims())), ms(NOW));
     assert_eq!(status(&verdict.action), 401);
     assert_eq!(
@@ -63,7 +55,7 @@ fn a_provider_may_answer_missing_keys_with_401_instead() {
 
 #[test]
 fn fetched_keys_verify_tokens_and_a_new_kid_waits_for_the_next_fetch() {
-    let mut gate = remote_gate(json!({}));
+    let mut gate = remote_keys_gate(json!({}));
     let count = gate.install_jwks(0, TestKeys::shared().jwks().to_string().as_bytes()).unwrap();
     assert_eq!(count, 2);
     let verdict = gate.decide(&alice_request(&rsa_token(&google_claims())), ms(NOW));
@@ -82,7 +74,7 @@ fn fetched_keys_verify_tokens_and_a_new_kid_waits_for_the_next_fetch() {
 
 #[test]
 fn a_bad_document_is_refused_and_the_keys_in_use_stay() {
-    let mut gate = remote_gate(json!({}));
+    let mut gate = remote_keys_gate(json!({}));
     gate.install_jwks(0, TestKeys::shared().jwks().to_string().as_bytes()).unwrap();
     let error = gate.install_jwks(0, b"{\"keys\": [{\"kty\": \"oct\", \"kid\": \"k\"}]}").unwrap_err();
     assert!(error.contains("unsupported kty"), "{error}");
@@ -91,7 +83,7 @@ fn a_bad_document_is_refused_and_the_keys_in_use_stay() {
 
 #[test]
 fn dropped_keys_make_uncached_tokens_unverifiable_again() {
-    let mut gate = remote_gate(json!({}));
+    let mut gate = remote_keys_gate(json!({}));
     gate.install_jwks(0, TestKeys::shared().jwks().to_string().as_bytes()).unwrap();
     gate.drop_keys(0);
     let verdict = gate.decide(&alice_request(&rsa_token(&google_with(json!({"sub": "another"})))), ms(NOW));
@@ -105,7 +97,7 @@ fn configured_keys_never_wait_and_nor_do_other_refusals() {
     assert_eq!(verdict.reason, Reason::UnknownKeyId);
     assert_eq!(verdict.awaiting_keys, None, "local keys never change");
 
-    let mut gate = remote_gate(json!({}));
+    let mut gate = remote_keys_gate(json!({}));
     gate.install_jwks(0, TestKeys::shared().jwks().to_string().as_bytes()).unwrap();
     let expired = rsa_token(&google_with(json!({"iat": NOW - 7200, "exp": NOW - 3600})));
     assert_eq!(gate.decide(&alice_request(&expired), ms(NOW)).awaiting_keys, None);

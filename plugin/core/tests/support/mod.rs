@@ -9,7 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use wsgate_core::mint::TestKeys;
 use wsgate_core::{Gate, Settings};
-use wsgate_fixtures::configs::google_and_iap;
+use wsgate_fixtures::configs::{cloud_identity_lookup, google_and_iap, google_certs};
 use wsgate_fixtures::{GoogleClaims, merge_patch, patched};
 
 /// 2030-03-17; every fixture time is relative to it.
@@ -76,4 +76,24 @@ pub fn b64(bytes: &[u8]) -> String {
 /// A token with any header and payload and a made-up signature.
 pub fn forged(header: &Value, payload: &Value, signature: &[u8]) -> String {
     format!("{}.{}.{}", b64(header.to_string().as_bytes()), b64(payload.to_string().as_bytes()), b64(signature))
+}
+
+/// The config's Google provider with its keys fetched through cluster `google`
+/// instead of given inline; `changes` overlaid on its `remote_jwks`.
+pub fn remote_keys_gate(changes: Value) -> Gate {
+    let mut config = config();
+    merge_patch(&mut config["providers"][0], &json!({"local_jwks": null, "remote_jwks": patched(google_certs("google"), &changes)}));
+    Gate::new(settings(&config))
+}
+
+/// The config with live Cloud Identity lookups through cluster `google` (answers live
+/// 300 s, 60 s for "not a member", 600 s stale; `lookup_changes` overlaid) and the
+/// policy `rules`.
+pub fn live_groups_gate(lookup_changes: Value, rules: Value) -> Gate {
+    let mut lookup = patched(cloud_identity_lookup("google"), &json!({"ttl_seconds": 300, "negative_ttl_seconds": 60, "stale_if_error_seconds": 600}));
+    merge_patch(&mut lookup, &lookup_changes);
+    let mut config = config();
+    config["policy"] = json!({"rules": rules});
+    config["group_lookup"] = lookup;
+    Gate::new(settings(&config))
 }
