@@ -77,6 +77,12 @@ impl Vm {
         context
     }
 
+    /// The root's tick, its effects carried out from the root.
+    fn tick(&mut self, now: u64) {
+        self.engine.tick(&mut self.gate, &mut self.store, now, ROOT);
+        self.carry(ROOT, now, false);
+    }
+
     fn paths(&self) -> Vec<String> {
         self.calls.iter().map(|(_, _, call)| call.header(":path").unwrap().split('?').next().unwrap().to_owned()).collect()
     }
@@ -143,11 +149,9 @@ fn the_token_is_refreshed_by_the_root_before_it_expires_without_a_request() {
     vm.request(T0, false);
     vm.answer(TOKEN_PATH, token_answer(600), T0);
     vm.answer("/admin/directory", Answer::new(200, &[], br#"{"isMember": true}"#), T0 + 10);
-    vm.engine.tick(&mut vm.gate, &mut vm.store, T0 + 299_999, ROOT);
-    vm.carry(ROOT, T0 + 299_999, false);
+    vm.tick(T0 + 299_999);
     assert!(vm.paths().is_empty());
-    vm.engine.tick(&mut vm.gate, &mut vm.store, T0 + 300_000, ROOT);
-    vm.carry(ROOT, T0 + 300_000, false);
+    vm.tick(T0 + 300_000);
     assert_eq!(vm.paths(), [TOKEN_PATH], "at half a ten-minute token's life");
     assert_eq!(vm.calls[0].1, ROOT);
 }
@@ -173,8 +177,7 @@ fn lookups_of_a_request_that_ends_are_made_again_by_the_root() {
     vm.calls.clear();
     vm.engine.context_done(REQUEST);
     assert!(vm.engine.take_ready(T0 + 20).is_empty(), "no longer paused");
-    vm.engine.tick(&mut vm.gate, &mut vm.store, T0 + 100, ROOT);
-    vm.carry(ROOT, T0 + 100, false);
+    vm.tick(T0 + 100);
     assert_eq!(vm.calls.len(), 1, "asked again");
     assert_eq!(vm.calls[0].1, ROOT, "from the root, whose answer cannot be cancelled");
     vm.answer("/admin/directory", Answer::new(200, &[], br#"{"isMember": true}"#), T0 + 150);
@@ -188,8 +191,7 @@ fn a_call_that_never_answers_lapses_one_second_after_its_timeout() {
     vm.answer(TOKEN_PATH, token_answer(3600), T0);
     vm.calls.clear();
     // The gate gives the pending lookup up at the same moment, and asks again.
-    vm.engine.tick(&mut vm.gate, &mut vm.store, T0 + 2999, ROOT);
-    vm.carry(ROOT, T0 + 2999, false);
+    vm.tick(T0 + 2999);
     assert!(vm.gate.decide(&admin(), T0 + 2999).awaiting_groups);
     assert!(vm.calls.is_empty());
     vm.request(T0 + 3000, false);
@@ -203,11 +205,9 @@ fn the_cache_counts_are_reported_as_deltas() {
     vm.answer(TOKEN_PATH, token_answer(3600), T0);
     vm.answer("/admin/directory", Answer::new(200, &[], br#"{"isMember": true}"#), T0 + 10);
     vm.gate.decide(&admin(), T0 + 20);
-    vm.engine.tick(&mut vm.gate, &mut vm.store, T0 + 100, ROOT);
-    vm.carry(ROOT, T0 + 100, false);
+    vm.tick(T0 + 100);
     assert!(vm.counts.contains(&(Metric::GroupCacheMisses, 1)) && vm.counts.contains(&(Metric::GroupCacheHits, 1)), "{:?}", vm.counts);
     vm.counts.clear();
-    vm.engine.tick(&mut vm.gate, &mut vm.store, T0 + 200, ROOT);
-    vm.carry(ROOT, T0 + 200, false);
+    vm.tick(T0 + 200);
     assert!(vm.counts.is_empty(), "nothing new, nothing reported: {:?}", vm.counts);
 }
