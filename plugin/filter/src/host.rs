@@ -78,6 +78,10 @@ impl fmt::Display for HostError {
 
 type HostResult<T> = Result<T, HostError>;
 
+/// A header map the host handed over that does not decode (the ABI's
+/// `SerializationFailure`).
+const UNDECODABLE: HostError = HostError(3);
+
 fn status(code: u32) -> HostResult<()> {
     if code == 0 { Ok(()) } else { Err(HostError(code)) }
 }
@@ -184,7 +188,7 @@ fn header_map(map: Map) -> HostResult<RequestSnapshot> {
     if bytes.is_empty() {
         return Ok(RequestSnapshot::default());
     }
-    header_pairs::decode(&bytes).map(RequestSnapshot::from_pairs).ok_or(HostError(3))
+    header_pairs::decode(&bytes).map(RequestSnapshot::from_pairs).ok_or(UNDECODABLE)
 }
 
 /// The current request's headers, all at once: one crossing of the host boundary
