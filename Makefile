@@ -97,7 +97,7 @@ unit:
 # fixture case passing, the .wasm agreeing with the core crate, and the filter's
 # answers when the host fails a call (injected faults).
 harness: build
-	WSGATE_WASM=$(CURDIR)/$(WASM) cargo test -p wsgate-host-tests --test harness --test harness_keys --test harness_groups --test harness_adversarial --test harness_faults -- --ignored
+	WSGATE_WASM=$(CURDIR)/$(WASM) cargo test -p wsgate-host-tests --test harness --test harness_keys --test harness_groups --test harness_adversarial --test harness_faults --test harness_callers -- --ignored
 
 # Replays the recorded fixture traffic through the .wasm, as a user would (the full CLI).
 replay: build
@@ -106,7 +106,7 @@ replay: build
 
 e2e: setup build
 	WSGATE_ENVOY=$(CURDIR)/$(ENVOY) WSGATE_WASM=$(CURDIR)/$(WASM) \
-		cargo test -p wsgate-host-tests --test e2e_envoy --test e2e_policy --test e2e_replay --test e2e_keys --test e2e_groups --test e2e_demo --test e2e_adversarial --test e2e_differential -- --ignored --test-threads 2
+		cargo test -p wsgate-host-tests --test e2e_envoy --test e2e_policy --test e2e_replay --test e2e_keys --test e2e_groups --test e2e_demo --test e2e_adversarial --test e2e_differential --test e2e_callers -- --ignored --test-threads 2
 
 # `make run` must never compile wasmtime: no crate it builds may depend on it, and the
 # CLI it builds (without `replay`) must work and say how to get replay.

@@ -4,6 +4,9 @@
 //! - `GET /oauth2/v3/certs`: Google's ID-token signing keys (RS256 JWKS) with
 //!   `Cache-Control: public, max-age=…`, as `www.googleapis.com` serves them;
 //! - `GET /iap/verify/public_key-jwk`: IAP's ES256 keys, as `www.gstatic.com` does;
+//! - `GET /service_accounts/v1/metadata/x509/chat@system.gserviceaccount.com`: Chat's
+//!   signing keys as a map from key id to PEM certificate, the only form Google
+//!   publishes them in, with the same `Cache-Control`;
 //! - `GET /computeMetadata/v1/instance/service-accounts/default/token`: the metadata
 //!   server's access token (`Metadata-Flavor: Google` required, proxies refused);
 //! - Cloud Identity `GET /v1/groups:lookup?groupKey.id=…` and
@@ -23,6 +26,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
 use wsgate_core::mint::{SigningKey, jwks};
+use wsgate_core::mint_x509::certificate_pem;
+use wsgate_fixtures::claims::CHAT_SIGNER;
 
 /// What an endpoint does instead of answering normally.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +47,8 @@ struct State {
     /// Published ID-token keys, oldest first; the last one signs new tokens.
     id_keys: Vec<SigningKey>,
     iap_keys: Vec<SigningKey>,
+    /// Chat's signing keys with their certificates, oldest first; the last signs.
+    chat_keys: Vec<(SigningKey, String)>,
     max_age_seconds: u64,
     /// Group email -> members (user or group emails); nesting is followed.
     groups: BTreeMap<String, BTreeSet<String>>,
@@ -75,6 +82,7 @@ impl GoogleStandIn {
         let state = State {
             id_keys: vec![id_key],
             iap_keys: vec![SigningKey::generate_es256("standin-iap-1")],
+            chat_keys: vec![chat_key("chat-1")?],
             max_age_seconds: 21_600,
             ..State::default()
         };
@@ -103,6 +111,29 @@ impl GoogleStandIn {
     pub fn mint_iap(&self, claims: &Value) -> Result<String, String> {
         let state = self.state();
         state.iap_keys.last().ok_or("no IAP key")?.sign(claims)
+    }
+
+    /// Signs `claims` as Chat does (`chat@system.gserviceaccount.com`'s current key).
+    pub fn mint_chat(&self, claims: &Value) -> Result<String, String> {
+        let state = self.state();
+        state.chat_keys.last().ok_or("no Chat key")?.0.sign(claims)
+    }
+
+    /// Rotates Chat's key as Google rotates a service account's: the new certificate
+    /// is published beside the old one and signs from now on. Returns its `kid`.
+    pub fn rotate_chat(&self) -> Result<String, String> {
+        let kid = format!("chat-{}", self.state().chat_keys.len() + 1);
+        let key = chat_key(&kid)?;
+        self.state().chat_keys.push(key);
+        Ok(kid)
+    }
+
+    /// Stops publishing Chat's oldest certificate.
+    pub fn retire_oldest_chat(&self) {
+        let mut state = self.state();
+        if state.chat_keys.len() > 1 {
+            state.chat_keys.remove(0);
+        }
     }
 
     /// Google's rotation: a new key is published beside the old one and signs from
@@ -192,6 +223,7 @@ impl GoogleStandIn {
         match path {
             "/oauth2/v3/certs" => self.certs(|s| &s.id_keys),
             "/iap/verify/public_key-jwk" => self.certs(|s| &s.iap_keys),
+            "/service_accounts/v1/metadata/x509/chat@system.gserviceaccount.com" => self.certificate_map(),
             "/computeMetadata/v1/instance/service-accounts/default/token" => self.metadata_token(request),
             _ if !self.authorized(request) => google_error(401, "Request had invalid authentication credentials. Expected OAuth 2 access token."),
             "/v1/groups:lookup" => self.lookup(query),
@@ -204,6 +236,15 @@ impl GoogleStandIn {
         let published: Vec<&SigningKey> = keys(&state).iter().collect();
         let cache_control = format!("public, max-age={}, must-revalidate, no-transform", state.max_age_seconds);
         (200, vec![("cache-control".into(), cache_control)], jwks(&published).to_string())
+    }
+
+    /// `{"kid": "-----BEGIN CERTIFICATE-----…", …}`, as Google serves a service
+    /// account's public certificates.
+    fn certificate_map(&self) -> (u16, Vec<(String, String)>, String) {
+        let state = self.state();
+        let map: serde_json::Map<String, Value> = state.chat_keys.iter().map(|(key, pem)| (kid_of(key), Value::from(pem.clone()))).collect();
+        let cache_control = format!("public, max-age={}, must-revalidate, no-transform", state.max_age_seconds);
+        (200, vec![("cache-control".into(), cache_control)], Value::Object(map).to_string())
     }
 
     /// The metadata server refuses anything that looks proxied or lacks the flavor
@@ -279,6 +320,17 @@ impl GoogleStandIn {
         }
         false
     }
+}
+
+/// A new Chat signing key and its self-signed certificate.
+fn chat_key(kid: &str) -> Result<(SigningKey, String), String> {
+    let key = SigningKey::generate_rs256(kid)?;
+    let pem = certificate_pem(&key, CHAT_SIGNER)?;
+    Ok((key, pem))
+}
+
+fn kid_of(key: &SigningKey) -> String {
+    key.public_jwk()["kid"].as_str().unwrap_or_default().to_owned()
 }
 
 fn group_id(email: &str) -> String {

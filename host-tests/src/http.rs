@@ -24,6 +24,15 @@ impl Response {
 
 /// Sends `method path` to 127.0.0.1:`port` with `headers` and returns the response.
 pub fn request(port: u16, method: &str, path: &str, headers: &[(&str, &str)]) -> std::io::Result<Response> {
+    send(port, method, path, headers, None)
+}
+
+/// `POST path` with `body` (and its `content-length`).
+pub fn post(port: u16, path: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<Response> {
+    send(port, "POST", path, headers, Some(body))
+}
+
+fn send(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> std::io::Result<Response> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut head = format!("{method} {path} HTTP/1.1\r\nconnection: close\r\n");
@@ -33,8 +42,15 @@ pub fn request(port: u16, method: &str, path: &str, headers: &[(&str, &str)]) ->
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
+    if let Some(body) = body {
+        head.push_str(&format!("content-length: {}\r\n", body.len()));
+    }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes())?;
+    if let Some(body) = body {
+        // A server may answer (413) before reading it all: that is its answer.
+        let _ = stream.write_all(body);
+    }
     let raw = read_response(&mut stream)?;
     parse(&raw).ok_or_else(|| std::io::Error::other(format!("unparseable response: {}", String::from_utf8_lossy(&raw))))
 }

@@ -2,7 +2,7 @@
 //! users and tests see exactly which identity headers reached the service.
 
 use serde_json::{Map, Value, json};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -41,7 +41,7 @@ impl EchoUpstream {
 fn serve(stream: TcpStream, log: &Mutex<Vec<Value>>) {
     let Ok(mut writer) = stream.try_clone() else { return };
     let Some(request) = read_request(stream) else { return };
-    let echo = json!({"method": request.method, "path": request.path, "headers": request.headers});
+    let echo = json!({"method": request.method, "path": request.path, "headers": request.headers, "body": request.body});
     if let Ok(mut received) = log.lock() {
         received.push(echo.clone());
     }
@@ -59,6 +59,8 @@ pub struct ReceivedRequest {
     pub method: String,
     pub path: String,
     pub headers: Map<String, Value>,
+    /// The body `content-length` announced, as text (lossy).
+    pub body: String,
 }
 
 impl ReceivedRequest {
@@ -67,7 +69,10 @@ impl ReceivedRequest {
     }
 }
 
-/// Reads a request's head (bodies are not needed by the servers here).
+/// The longest body the loopback servers read.
+const MAX_BODY: usize = 4 << 20;
+
+/// Reads a request's head and the body its `content-length` announces.
 pub fn read_request(stream: TcpStream) -> Option<ReceivedRequest> {
     let mut reader = BufReader::new(stream);
     let mut request_line = String::new();
@@ -89,6 +94,9 @@ pub fn read_request(stream: TcpStream) -> Option<ReceivedRequest> {
             }
         }
     }
+    let length = headers.get("content-length").and_then(Value::as_str).and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
+    let mut body = vec![0; length.min(MAX_BODY)];
+    reader.read_exact(&mut body).ok()?;
     let mut parts = request_line.split_whitespace();
-    Some(ReceivedRequest { method: parts.next()?.to_owned(), path: parts.next()?.to_owned(), headers })
+    Some(ReceivedRequest { method: parts.next()?.to_owned(), path: parts.next()?.to_owned(), headers, body: String::from_utf8_lossy(&body).into_owned() })
 }

@@ -5,8 +5,6 @@
 mod support;
 
 use serde_json::{Value, json};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 use support::*;
@@ -44,28 +42,18 @@ fn google_rotates_its_key_under_traffic_and_not_one_valid_request_is_refused() {
     let google = GoogleStandIn::start().unwrap();
     let stack = start_with("keys_rotation", &google);
     let port = stack.port();
-    let stop = Arc::new(AtomicBool::new(false));
-    let sequence = Arc::new(AtomicU64::new(0));
-    let clients: Vec<_> = (0..2)
-        .map(|_| {
-            let (google, stop, sequence) = (google.clone(), Arc::clone(&stop), Arc::clone(&sequence));
-            thread::spawn(move || {
-                let mut outcomes = Vec::new();
-                while !stop.load(Ordering::SeqCst) {
-                    let n = sequence.fetch_add(1, Ordering::SeqCst);
-                    let kid = google.current_kid().unwrap();
-                    let response = get(port, "/api", &[("authorization", &bearer(&token(&google, n)))]).unwrap();
-                    outcomes.push((kid, response.status, response.body));
-                }
-                outcomes
-            })
-        })
-        .collect();
-    thread::sleep(Duration::from_millis(1500));
-    let new_kid = google.rotate().unwrap();
-    thread::sleep(Duration::from_millis(1500));
-    stop.store(true, Ordering::SeqCst);
-    let outcomes: Vec<(String, u16, String)> = clients.into_iter().flat_map(|c| c.join().unwrap()).collect();
+    let mut new_kid = String::new();
+    let traffic = google.clone();
+    let send = move |n| {
+        let kid = traffic.current_kid().unwrap();
+        let response = get(port, "/api", &[("authorization", &bearer(&token(&traffic, n)))]).unwrap();
+        (kid, response.status, response.body)
+    };
+    let outcomes: Vec<(String, u16, String)> = under_traffic(send, || {
+        thread::sleep(Duration::from_millis(1500));
+        new_kid = google.rotate().unwrap();
+        thread::sleep(Duration::from_millis(1500));
+    });
 
     let refused: Vec<_> = outcomes.iter().filter(|(_, status, _)| *status != 200).collect();
     assert!(refused.is_empty(), "{} of {} valid requests refused: {:?}", refused.len(), outcomes.len(), &refused[..refused.len().min(3)]);

@@ -194,13 +194,14 @@ impl Plugin {
     }
 
     /// Headers, then the body if there is one, as Envoy calls them: the body callback
-    /// only runs if the headers callback let the stream continue.
+    /// runs whatever the headers callback said, unless the request was answered. A
+    /// body passed on (`Continue`) takes headers that were held with it, as Envoy's
+    /// filter chain does; a body held keeps the request waiting.
     fn request_phase(&mut self, context: i32, request: &HttpRequest) -> wasmtime::Result<i32> {
         let count = request.headers.len() as i32;
         let has_body = !request.body.is_empty();
         let action = call_hook(&self.hooks.on_request_headers, &mut self.store, (context, count, i32::from(!has_body)), ACTION_CONTINUE)?;
-        let answered_locally = self.store.data().local_reply.is_some();
-        if !has_body || action != ACTION_CONTINUE || answered_locally {
+        if !has_body || self.store.data().local_reply.is_some() {
             return Ok(action);
         }
         self.store.data_mut().buffers.insert(buffer_type::HTTP_REQUEST_BODY, request.body.clone());

@@ -108,3 +108,26 @@ pub fn case_config() -> Value {
 pub fn case_key() -> SigningKey {
     SigningKey::from_private_jwk(&std::fs::read_to_string(cases_dir().join("TEST-ONLY-signing-key.json")).unwrap()).unwrap()
 }
+
+/// Two clients call `send(n)` (each `n` distinct) back to back while `meanwhile`
+/// runs, then stop; every call's outcome, in no particular order.
+pub fn under_traffic<T: Send + 'static>(send: impl Fn(u64) -> T + Send + Sync + 'static, meanwhile: impl FnOnce()) -> Vec<T> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let (send, stop, sequence) = (Arc::new(send), Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
+    let clients: Vec<_> = (0..2)
+        .map(|_| {
+            let (send, stop, sequence) = (Arc::clone(&send), Arc::clone(&stop), Arc::clone(&sequence));
+            std::thread::spawn(move || {
+                let mut outcomes = Vec::new();
+                while !stop.load(Ordering::SeqCst) {
+                    outcomes.push(send(sequence.fetch_add(1, Ordering::SeqCst)));
+                }
+                outcomes
+            })
+        })
+        .collect();
+    meanwhile();
+    stop.store(true, Ordering::SeqCst);
+    clients.into_iter().flat_map(|client| client.join().unwrap()).collect()
+}

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 use wsgate_core::gate::reason_for;
 use wsgate_core::policy::pattern::{RequestShape, Unmatchable};
+use wsgate_core::policy::callers::DIRECT;
 use wsgate_core::policy::subjects::Caller;
 use wsgate_core::{Gate, Reason, RequestSnapshot};
 
@@ -22,8 +23,13 @@ pub struct ExplainArgs {
     /// The caller's Workspace domain (`hd`); defaults to the email's domain.
     #[arg(long)]
     domain: Option<String>,
+    /// The named caller (`callers[].name`) the request came through: an add-on
+    /// acting for --email, a Chat app, a Pub/Sub push. Without it, the caller came
+    /// directly.
+    #[arg(long)]
+    via: Option<String>,
     /// A token to verify instead of --email/--group (needs a whole configuration).
-    #[arg(long, conflicts_with_all = ["email", "groups", "domain"])]
+    #[arg(long, conflicts_with_all = ["email", "groups", "domain", "via"])]
     token: Option<String>,
     #[arg(long, default_value = "GET")]
     method: String,
@@ -55,8 +61,12 @@ fn explain_caller(args: &ExplainArgs, document: &Document) -> Result<(), String>
         Unmatchable::Host => format!("`{}` is ambiguous: the filter refuses it with 400 ambiguous_host", args.host),
     })?;
     let domain = args.domain.clone().or_else(|| args.email.as_ref().and_then(|e| e.split_once('@')).map(|(_, d)| d.to_owned()));
+    let via = match args.via.as_deref() {
+        None | Some(DIRECT) => None,
+        Some(name) => Some(policy.caller_id(name).ok_or_else(|| format!("--via `{name}` is not in the policy's `callers` (nor `{DIRECT}`)"))?),
+    };
     let caller = match &args.email {
-        Some(email) => policy.caller(Some(email), domain.as_deref(), &args.groups),
+        Some(email) => Caller { via, ..policy.caller(Some(email), domain.as_deref(), &args.groups) },
         None => Caller::anonymous(),
     };
     let decision = policy.evaluate(&shape, &caller);
@@ -69,7 +79,10 @@ fn explain_caller(args: &ExplainArgs, document: &Document) -> Result<(), String>
     println!("why:      {}", why(reason, &rule));
     let groups: Vec<&str> = policy.group_names(&caller.groups).collect();
     match &args.email {
-        Some(email) => println!("caller:   {email} (domain {}, policy groups [{}])", domain.as_deref().unwrap_or("-"), groups.join(", ")),
+        Some(email) => {
+            let through = via.and_then(|id| policy.caller_definition(id)).map_or(String::new(), |c| format!(", via {}", c.via));
+            println!("caller:   {email} (domain {}, policy groups [{}]{through})", domain.as_deref().unwrap_or("-"), groups.join(", "));
+        }
         None => println!("caller:   anonymous"),
     }
     if policy.dry_run && !reason.admits() {

@@ -58,6 +58,21 @@ const CASES: &[(&str, &[&str], &str, &str)] = &[
     ("service-to-service.json", &["--email", "worker-3@batch-prod.iam.gserviceaccount.com", "--method", "POST", "--path", "/v1/reports/daily"], "allow (200 allowed)", "batch-workers-report"),
     ("service-to-service.json", &["--email", "worker-3@batch-prod.iam.gserviceaccount.com", "--method", "POST", "--path", "/v1/jobs/42/run"], "deny (403 not_allowed)", "default"),
     ("rollout-dry-run.json", &["--email", "eve@example.com", "--path", "/ledger/2026"], "deny (403 not_allowed)", "default"),
+    // Callers from Google Workspace: each admitted only through its own product.
+    ("chat-app.json", &["--email", "chat@system.gserviceaccount.com", "--via", "helpdesk-chat", "--method", "POST", "--path", "/chat/events"], "allow (200 allowed)", "helpdesk-chat-events"),
+    ("chat-app.json", &["--email", "chat@system.gserviceaccount.com", "--method", "POST", "--path", "/chat/events"], "deny (403 not_allowed)", "default"),
+    ("chat-app.json", &["--email", "dana@example.com", "--via", "helpdesk-chat", "--path", "/admin"], "deny (403 not_allowed)", "default"),
+    ("chat-app.json", &["--email", "dana@example.com", "--path", "/admin"], "allow (200 allowed)", "helpdesk-admins"),
+    ("workspace-addon-finance.json", &["--email", "alice@example.com", "--via", "expenses-addon", "--method", "POST", "--path", "/addon/claims"], "allow (200 allowed)", "expenses-for-finance"),
+    ("workspace-addon-finance.json", &["--email", "alice@example.com", "--method", "POST", "--path", "/addon/claims"], "deny (403 not_allowed)", "default"),
+    ("workspace-addon-finance.json", &["--email", "bob@example.com", "--via", "expenses-addon", "--method", "POST", "--path", "/addon/claims"], "deny (403 not_allowed)", "default"),
+    ("workspace-addon-finance.json", &["--email", "frank@example.com", "--via", "expenses-addon", "--method", "POST", "--path", "/addon/claims"], "deny (403 denied_by_rule)", "no-contractors-through-the-addon"),
+    ("pubsub-push.json", &["--email", "orders-push@orders-prod.iam.gserviceaccount.com", "--via", "orders-push", "--method", "POST", "--path", "/pubsub/orders"], "allow (200 allowed)", "orders-push-delivery"),
+    ("pubsub-push.json", &["--email", "orders-push@orders-prod.iam.gserviceaccount.com", "--method", "POST", "--path", "/pubsub/orders"], "deny (403 not_allowed)", "default"),
+    ("pubsub-push.json", &["--email", "orders-push@orders-prod.iam.gserviceaccount.com", "--via", "orders-push", "--method", "POST", "--path", "/admin"], "deny (403 not_allowed)", "default"),
+    ("apps-script.json", &["--email", "carol@example.com", "--via", "budget-sheet-script", "--path", "/budgets/2027"], "allow (200 allowed)", "budget-script-reads"),
+    ("apps-script.json", &["--email", "carol@example.com", "--path", "/budgets/2027"], "deny (403 not_allowed)", "default"),
+    ("apps-script.json", &["--email", "mallory@example.net", "--via", "budget-sheet-script", "--path", "/budgets/2027"], "deny (403 not_allowed)", "default"),
 ];
 
 #[test]

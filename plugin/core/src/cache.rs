@@ -31,6 +31,9 @@ impl Cacheable for crate::verify::Identity {
             + self.subject.len()
             + text_bytes(&self.email)
             + text_bytes(&self.domain)
+            + self.issuer.len()
+            + text_bytes(&self.authorized_party)
+            + self.audiences.iter().map(|a| a.len() + std::mem::size_of::<String>()).sum::<usize>()
             + self.groups.iter().map(|g| g.len() + std::mem::size_of::<String>()).sum::<usize>()
     }
 }
@@ -162,7 +165,7 @@ mod tests {
     const MIB: usize = 1 << 20;
 
     fn identity(expires_at: u64) -> Rc<Identity> {
-        Rc::new(Identity { provider: 0, subject: "s".into(), email: None, domain: None, groups: vec![], expires_at })
+        Rc::new(Identity { provider: 0, subject: "s".into(), email: None, domain: None, groups: vec![], expires_at, issuer: "i".into(), audiences: vec![], authorized_party: None })
     }
 
     #[test]

@@ -106,6 +106,10 @@ pub struct ProviderConfig {
     pub local_jwks: Option<serde_json::Value>,
     /// Where to fetch the keys from, and how to keep them fresh.
     pub remote_jwks: Option<RemoteJwksConfig>,
+    /// Where to fetch the keys as a map from key id to X.509 certificate (PEM), the
+    /// form Google publishes at `/service_accounts/v1/metadata/x509/ACCOUNT` (Chat's
+    /// signer publishes no JWKS). Refreshed like `remote_jwks`; set one key source.
+    pub remote_x509: Option<RemoteJwksConfig>,
     #[serde(default = "default_algorithms")]
     pub algorithms: Vec<Algorithm>,
     #[serde(default = "default_clock_skew_seconds")]
@@ -125,6 +129,10 @@ pub struct ProviderConfig {
     /// The claim holding the caller's groups (a list of group emails), if any.
     #[serde(default = "default_groups_claim")]
     pub groups_claim: String,
+    /// Refuse tokens without a `sub`. Chat's project-number tokens name no subject:
+    /// a provider for them sets this to false, and its tokens' subject is their issuer.
+    #[serde(default = "default_true")]
+    pub require_subject: bool,
 }
 
 /// A JWKS endpoint reached through an Envoy cluster, such as Google's
@@ -318,6 +326,10 @@ pub struct IdentityHeadersConfig {
     /// The caller's groups that the policy references, comma-separated.
     #[serde(default = "default_groups_header")]
     pub groups: String,
+    /// The named caller that carried the request (`addon:123`, `chat:123`); absent
+    /// for a caller that came directly.
+    #[serde(default = "default_via_header")]
+    pub via: String,
 }
 
 impl Default for IdentityHeadersConfig {
@@ -327,6 +339,7 @@ impl Default for IdentityHeadersConfig {
             subject: default_subject_header(),
             domain: default_domain_header(),
             groups: default_groups_header(),
+            via: default_via_header(),
         }
     }
 }
@@ -426,6 +439,10 @@ fn default_domain_header() -> String {
 
 fn default_groups_header() -> String {
     "x-workspace-groups".to_owned()
+}
+
+fn default_via_header() -> String {
+    "x-workspace-via".to_owned()
 }
 
 fn default_groups_claim() -> String {

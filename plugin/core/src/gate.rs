@@ -10,9 +10,11 @@ use crate::extract::{FoundToken, TokenSource, cookie_header_without, find_token}
 use crate::group_cache::{GroupCache, GroupStats, LookupKey};
 use crate::group_lookup::GroupLookup;
 use crate::jwks::{KeySet, parse_fetched_jwks};
-use crate::key_refresh::RemoteJwks;
+use crate::key_refresh::{KeyFormat, RemoteJwks};
+use crate::x509_keys::parse_certificate_map;
 use crate::live_groups::{self, Live};
 use crate::log::DecisionRecord;
+use crate::policy::callers::{CallerId, OnBehalfOf, TokenFacts, client_project};
 use crate::policy::index::RuleId;
 use crate::policy::groups::{GroupId, GroupSet};
 use crate::policy::pattern::{RequestShape, Unmatchable};
@@ -98,6 +100,10 @@ pub struct Verdict {
     /// Live group lookups that can change the decision are under way: hold the
     /// request and decide again (with [`Gate::decide_now`] once it cannot wait more).
     pub awaiting_groups: bool,
+    /// The caller acts for a user whose token is in the body: read at most this many
+    /// bytes of it (one more, if there are more) and decide again with the body
+    /// ([`RequestHeaders::body`]). Nothing else of this verdict is to be acted on.
+    pub awaiting_body: Option<usize>,
 }
 
 /// A compiled configuration plus this VM's token cache.
@@ -123,11 +129,39 @@ struct Outcome {
     /// The caller's groups with live memberships added, when any were looked at.
     live_groups: Option<GroupSet>,
     awaiting_groups: bool,
+    /// The named caller whose own token carried `verified`'s (an add-on acting for a
+    /// user); `None` when the caller's own token decided.
+    carrier: Option<Rc<Verified>>,
+    /// The reason is about the carried user token.
+    user_token_failed: bool,
+    awaiting_body: Option<usize>,
 }
 
 impl Outcome {
     fn early(reason: Reason) -> Self {
-        Outcome { reason, rule: None, policy_decided: false, would_deny: None, verified: None, key_provider: None, live_groups: None, awaiting_groups: false }
+        Outcome {
+            reason,
+            rule: None,
+            policy_decided: false,
+            would_deny: None,
+            verified: None,
+            key_provider: None,
+            live_groups: None,
+            awaiting_groups: false,
+            carrier: None,
+            user_token_failed: false,
+            awaiting_body: None,
+        }
+    }
+
+    /// A decision that ends at the carried user token.
+    fn carried(reason: Reason, carrier: &Rc<Verified>) -> Self {
+        Outcome { carrier: Some(Rc::clone(carrier)), user_token_failed: true, ..Outcome::early(reason) }
+    }
+
+    /// The named caller the request came through, if any.
+    fn via(&self) -> Option<CallerId> {
+        self.carrier.as_ref().or(self.verified.as_ref()).and_then(|v| v.caller.via)
     }
 }
 
@@ -156,7 +190,7 @@ impl Gate {
     }
 
     /// The configured identity headers, which only the gate may set.
-    pub fn identity_header_names(&self) -> [&str; 4] {
+    pub fn identity_header_names(&self) -> [&str; 5] {
         self.settings.identity_headers.all()
     }
 
@@ -187,11 +221,15 @@ impl Gate {
         Ok(count)
     }
 
-    /// The keys of a fetched JWKS that provider `index` can use; an error if the
-    /// document is not a usable JWKS for it.
+    /// The keys of a fetched key document (a JWKS, or a certificate map for
+    /// `remote_x509`) that provider `index` can use; an error if the document is not
+    /// usable for it.
     pub fn parse_jwks(&self, index: usize, body: &[u8]) -> Result<KeySet, String> {
         let provider = self.settings.verifier.provider(index).ok_or("no such provider")?;
-        parse_fetched_jwks(body, &provider.algorithms)
+        match provider.remote.as_ref().map(|remote| remote.format) {
+            Some(KeyFormat::X509) => parse_certificate_map(body, &provider.algorithms),
+            _ => parse_fetched_jwks(body, &provider.algorithms),
+        }
     }
 
     /// Makes `keys` (from [`Gate::parse_jwks`]) provider `index`'s keys.
@@ -271,13 +309,13 @@ impl Gate {
             Ok(token) => (token, false),
             Err(_) => (None, true),
         };
-        let outcome = self.evaluate(&facts, token.as_ref(), ambiguous, now_ms, may_wait);
+        let outcome = self.evaluate(&facts, token.as_ref(), ambiguous, request.body(), now_ms, may_wait);
         let explanation = self.explanation(&outcome);
         let mut response_headers = Vec::new();
         let status = self.status(&outcome);
         let action = if outcome.reason.admits() {
             response_headers.extend(explanation);
-            self.forward(outcome.verified.as_deref(), outcome.live_groups.as_ref(), token.as_ref(), request)
+            self.forward(&outcome, token.as_ref(), request)
         } else {
             let mut response = refusal(outcome.reason, status, token.is_some() || ambiguous, &self.settings.realm, &facts.request_id);
             if status == 503 {
@@ -286,7 +324,7 @@ impl Gate {
             response.headers.extend(explanation);
             Action::Respond(response)
         };
-        let log_line = self.logs(&outcome).then(|| self.log_line(&facts, &outcome, status));
+        let log_line = (self.logs(&outcome) && outcome.awaiting_body.is_none()).then(|| self.log_line(&facts, &outcome, status));
         let awaiting_keys = outcome.key_provider.filter(|_| matches!(outcome.reason, Reason::UnknownKeyId | Reason::KeysUnavailable));
         Verdict {
             reason: outcome.reason,
@@ -298,6 +336,7 @@ impl Gate {
             log_line,
             awaiting_keys,
             awaiting_groups: outcome.awaiting_groups,
+            awaiting_body: outcome.awaiting_body,
         }
     }
 
@@ -336,7 +375,7 @@ impl Gate {
         self.next_key_fetch.insert(index, at_ms);
     }
 
-    fn evaluate(&mut self, facts: &RequestFacts, token: Option<&FoundToken>, ambiguous: bool, now_ms: u64, may_wait: bool) -> Outcome {
+    fn evaluate(&mut self, facts: &RequestFacts, token: Option<&FoundToken>, ambiguous: bool, body: Option<&[u8]>, now_ms: u64, may_wait: bool) -> Outcome {
         let overrides: Vec<&[u8]> = facts.method_overrides.iter().map(Vec::as_slice).collect();
         let shape = match RequestShape::read(&facts.raw_authority, &facts.raw_path, &facts.raw_method, &overrides) {
             Ok(shape) => shape,
@@ -353,18 +392,30 @@ impl Gate {
                 Err(Rejection { reason, provider }) => (None, Some(reason), provider.filter(|&i| self.is_remote(i))),
             },
         };
-        let live = match (&verified, self.groups.as_mut()) {
-            (Some(verified), Some(cache)) => live_groups::resolve(&self.settings.policy, cache, &shape, &verified.caller, now_ms, may_wait),
+        // A caller acting for a user: its token is verified, the user's decides.
+        let carrier = verified.as_ref().filter(|v| self.on_behalf_of(v).is_some()).cloned();
+        let verified = match &carrier {
+            Some(carrier) => match self.carried_user(carrier, facts, body, now_ms) {
+                Ok(user) => Some(user),
+                Err(outcome) => return *outcome,
+            },
+            None => verified,
+        };
+        // The user as the policy sees them: with the caller that carried them.
+        let carried_caller = carrier.as_ref().zip(verified.as_ref()).map(|(carrier, user)| Caller { via: carrier.caller.via, ..user.caller.clone() });
+        let own_caller = carried_caller.as_ref().or(verified.as_ref().map(|v| &v.caller));
+        let live = match (own_caller, self.groups.as_mut()) {
+            (Some(caller), Some(cache)) => live_groups::resolve(&self.settings.policy, cache, &shape, caller, now_ms, may_wait),
             _ => Live::AsIs,
         };
         let live_caller = match live {
             Live::AsIs => None,
             Live::Resolved(caller) => Some(caller),
-            Live::Waiting => return self.groups_unavailable(verified, true),
-            Live::Unavailable => return self.groups_unavailable(verified, false),
+            Live::Waiting => return Outcome { carrier, ..self.groups_unavailable(verified, true) },
+            Live::Unavailable => return Outcome { carrier, ..self.groups_unavailable(verified, false) },
         };
         let anonymous = Caller::anonymous();
-        let caller = live_caller.as_ref().or(verified.as_ref().map(|v| &v.caller)).unwrap_or(&anonymous);
+        let caller = live_caller.as_ref().or(own_caller).unwrap_or(&anonymous);
         let policy = &self.settings.policy;
         let decision = policy.evaluate(&shape, caller);
         let refused_as = |rule: Option<RuleId>| refusal_reason(rule, token_failure);
@@ -376,7 +427,47 @@ impl Gate {
         }
         let rule = decision.rule.and_then(|id| deciding_rule(policy, id));
         let live_groups = live_caller.map(|caller| caller.groups);
-        Outcome { reason, rule, policy_decided: true, would_deny, verified, key_provider, live_groups, awaiting_groups: false }
+        Outcome { reason, rule, policy_decided: true, would_deny, verified, key_provider, live_groups, carrier, ..Outcome::early(reason) }
+    }
+
+    /// What the caller `verified` names must carry for a user, if anything.
+    fn on_behalf_of(&self, verified: &Verified) -> Option<&OnBehalfOf> {
+        let definition = self.settings.policy.caller_definition(verified.caller.via?)?;
+        definition.on_behalf_of.as_ref()
+    }
+
+    /// The user `carrier` acts for, from the token in the request's body; or the
+    /// outcome that ends the decision (the body is still to be read, too large, or
+    /// its token missing, refused or not the carrier's).
+    fn carried_user(&mut self, carrier: &Rc<Verified>, facts: &RequestFacts, body: Option<&[u8]>, now_ms: u64) -> Result<Rc<Verified>, Box<Outcome>> {
+        let limit = self.on_behalf_of(carrier).map_or(0, |o| o.max_body_bytes);
+        let body = match body {
+            _ if facts.declared_length.is_some_and(|length| length > limit as u64) => return Err(Box::new(Outcome::carried(Reason::BodyTooLarge, carrier))),
+            None => return Err(Box::new(Outcome { awaiting_body: Some(limit), ..Outcome::carried(Reason::UserTokenMissing, carrier) })),
+            Some(body) if body.len() > limit => return Err(Box::new(Outcome::carried(Reason::BodyTooLarge, carrier))),
+            Some(body) => body,
+        };
+        let token = user_token_in(body).ok_or_else(|| Box::new(Outcome::carried(Reason::UserTokenMissing, carrier)))?;
+        let user = self.authenticate(token.as_bytes(), now_ms / 1000).map_err(|Rejection { reason, provider }| {
+            Box::new(Outcome { key_provider: provider.filter(|&i| self.is_remote(i)), ..Outcome::carried(reason, carrier) })
+        })?;
+        if !self.belongs_with(&user, carrier) {
+            return Err(Box::new(Outcome::carried(Reason::UserTokenMismatch, carrier)));
+        }
+        Ok(user)
+    }
+
+    /// Whether a verified user token may ride with `carrier`'s: a user's own token (no
+    /// named caller's), for an audience `on_behalf_of` lists (if it lists any), and
+    /// not issued to another project's OAuth client.
+    fn belongs_with(&self, user: &Verified, carrier: &Verified) -> bool {
+        let Some(definition) = carrier.caller.via.and_then(|id| self.settings.policy.caller_definition(id)) else { return false };
+        let Some(on_behalf) = &definition.on_behalf_of else { return false };
+        let identity = &user.identity;
+        let listed = on_behalf.audiences.is_empty() || identity.audiences.iter().any(|aud| on_behalf.audiences.contains(aud));
+        let clients = identity.audiences.iter().chain(&identity.authorized_party);
+        let foreign_client = clients.filter_map(|client| client_project(client)).any(|project| Some(project) != definition.project_number.as_deref());
+        user.caller.via.is_none() && listed && !foreign_client
     }
 
     /// A verified caller whose decision depends on a group that cannot be resolved
@@ -399,21 +490,24 @@ impl Gate {
             return Ok(verified);
         }
         let identity = self.settings.verifier.check(token, now)?;
-        let caller = self.settings.policy.caller(identity.email.as_deref(), identity.domain.as_deref(), &identity.groups);
+        let mut caller = self.settings.policy.caller(identity.email.as_deref(), identity.domain.as_deref(), &identity.groups);
+        let facts = TokenFacts { issuer: &identity.issuer, email: identity.email.as_deref(), audiences: &identity.audiences };
+        caller.via = self.settings.policy.recognise(&facts);
         let verified = Rc::new(Verified { identity, caller });
         self.cache.insert(token, Rc::clone(&verified), now);
         Ok(verified)
     }
 
-    fn forward(&self, verified: Option<&Verified>, live_groups: Option<&GroupSet>, token: Option<&FoundToken>, request: &impl RequestHeaders) -> Action {
+    fn forward(&self, outcome: &Outcome, token: Option<&FoundToken>, request: &impl RequestHeaders) -> Action {
         let mut set = Vec::new();
         let mut remove = Vec::new();
-        if let Some(Verified { identity, caller }) = verified {
+        if let Some(Verified { identity, caller }) = outcome.verified.as_deref() {
             let names = &self.settings.identity_headers;
             push_header(&mut set, &names.email, identity.email.as_deref());
             push_header(&mut set, &names.subject, Some(&identity.subject));
             push_header(&mut set, &names.domain, identity.domain.as_deref());
-            push_header(&mut set, &names.groups, Some(&self.groups_header(live_groups.unwrap_or(&caller.groups))));
+            push_header(&mut set, &names.groups, Some(&self.groups_header(outcome.live_groups.as_ref().unwrap_or(&caller.groups))));
+            push_header(&mut set, &names.via, self.via_label(outcome.via()));
         }
         if let Some(token) = token.filter(|_| self.settings.strip_token) {
             self.strip(token, request, &mut set, &mut remove);
@@ -471,8 +565,14 @@ impl Gate {
         }
     }
 
+    /// What the service and the log are told of the caller `via` names.
+    fn via_label(&self, via: Option<CallerId>) -> Option<&str> {
+        via.and_then(|id| self.settings.policy.caller_definition(id)).map(|definition| &*definition.via)
+    }
+
     fn log_line(&self, facts: &RequestFacts, outcome: &Outcome, status: u16) -> String {
         let identity = outcome.verified.as_deref().map(|v| &v.identity);
+        let carrier = outcome.carrier.as_deref().map(|v| &v.identity);
         let provider = identity
             .and_then(|id| self.settings.verifier.provider(id.provider))
             .map(|p| p.name.as_str());
@@ -484,6 +584,9 @@ impl Gate {
             provider,
             email: identity.and_then(|id| id.email.as_deref()),
             subject: identity.map(|id| id.subject.as_str()),
+            via: self.via_label(outcome.via()),
+            via_email: carrier.map(|id| id.email.as_deref().unwrap_or(&id.subject)),
+            failed_token: outcome.user_token_failed.then_some("user"),
             would_deny: outcome.would_deny.as_ref().map(|(reason, _)| reason.code()),
             would_deny_rule: outcome.would_deny.as_ref().map(|(_, rule)| rule.as_deref().unwrap_or("default")),
             method: &facts.method,
@@ -548,6 +651,23 @@ fn push_header(set: &mut Vec<(String, Vec<u8>)>, name: &str, value: Option<&str>
     }
 }
 
+/// The user token a Google product carries in its JSON body for the user it acts
+/// for: `authorizationEventObject.userIdToken` (Workspace add-ons, Chat apps).
+fn user_token_in(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Event {
+        #[serde(rename = "authorizationEventObject")]
+        authorization: Option<Authorization>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Authorization {
+        #[serde(rename = "userIdToken")]
+        user_id_token: Option<String>,
+    }
+    let event: Event = serde_json::from_slice(body).ok()?;
+    event.authorization?.user_id_token.filter(|token| !token.is_empty())
+}
+
 /// The request line, read once, made safe for logs and response bodies.
 struct RequestFacts {
     /// Values of the method-override headers frameworks route by.
@@ -559,6 +679,8 @@ struct RequestFacts {
     authority: String,
     path: String,
     request_id: String,
+    /// `Content-Length`, when there is exactly one and it is a number.
+    declared_length: Option<u64>,
 }
 
 const LOGGED_FIELD_LIMIT: usize = 512;
@@ -578,6 +700,9 @@ impl RequestFacts {
             authority: printable(&raw_authority),
             path: printable(&raw_path),
             request_id: printable(&raw("x-request-id")),
+            declared_length: (request.header_count("content-length") == 1)
+                .then(|| std::str::from_utf8(request.header("content-length")?).ok()?.parse().ok())
+                .flatten(),
             raw_path,
             raw_authority,
             raw_method,

@@ -11,9 +11,19 @@ use crate::backoff;
 use crate::config::RemoteJwksConfig;
 use serde::{Deserialize, Serialize};
 
-/// A provider's remote JWKS endpoint and its refresh rules, validated.
+/// How a key endpoint writes its keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyFormat {
+    /// A JWKS (RFC 7517): `remote_jwks`.
+    Jwks,
+    /// A map from key id to PEM certificate: `remote_x509`.
+    X509,
+}
+
+/// A provider's remote key endpoint and its refresh rules, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteJwks {
+    pub format: KeyFormat,
     pub cluster: String,
     pub authority: String,
     pub path: String,
@@ -30,9 +40,10 @@ pub struct RemoteJwks {
 
 impl RemoteJwks {
     /// Converts a checked configuration (see `settings`).
-    pub fn from_config(config: &RemoteJwksConfig) -> Self {
+    pub fn from_config(config: &RemoteJwksConfig, format: KeyFormat) -> Self {
         let ms = |seconds: u64| seconds.saturating_mul(1000);
         Self {
+            format,
             cluster: config.cluster.clone(),
             authority: config.authority.clone(),
             path: config.path.clone(),
@@ -181,6 +192,7 @@ mod tests {
 
     fn remote() -> RemoteJwks {
         RemoteJwks {
+            format: KeyFormat::Jwks,
             cluster: "google".into(),
             authority: "www.googleapis.com".into(),
             path: "/oauth2/v3/certs".into(),

@@ -27,6 +27,8 @@ pub mod live_groups;
 pub mod log;
 #[cfg(any(test, feature = "mint"))]
 pub mod mint;
+#[cfg(any(test, feature = "mint"))]
+pub mod mint_x509;
 pub mod outbound;
 pub mod policy;
 pub mod policy_config;
@@ -36,6 +38,7 @@ pub mod request;
 pub mod respond;
 pub mod settings;
 pub mod verify;
+pub mod x509_keys;
 
 pub use gate::{Action, Gate, Verdict};
 pub use wsgate_signatures::{es256, rs256};

@@ -18,6 +18,15 @@ pub struct DecisionRecord<'a> {
     pub email: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<&'a str>,
+    /// The named caller that carried the request (`addon:123`), and who its own token
+    /// named: every automated call is attributed to a person and to a product.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via_email: Option<&'a str>,
+    /// "user" when the reason is about the user token a caller carried, not its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_token: Option<&'static str>,
     /// Dry-run: the reason the request would have been refused, and by which rule.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub would_deny: Option<&'static str>,

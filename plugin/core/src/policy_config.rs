@@ -36,6 +36,71 @@ pub struct PolicyConfig {
     /// default: rule names tell callers how the policy is built.
     #[serde(default)]
     pub explain_header: Option<String>,
+    /// The Google products and services that call on someone's behalf (Chat apps,
+    /// Workspace add-ons, Apps Script, Pub/Sub push…), by name: rules require them in
+    /// `match.callers`, and the service learns which one carried a request.
+    #[serde(default)]
+    pub callers: Vec<CallerConfig>,
+}
+
+/// One kind of automated caller, recognised by the verified token it sends.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallerConfig {
+    /// Unique; what rules name in `match.callers`.
+    pub name: String,
+    pub kind: CallerKind,
+    /// The Google Cloud project number of a Chat app or add-on (digits).
+    #[serde(default)]
+    pub project_number: Option<String>,
+    /// Token emails that identify this caller: the signer of a Chat app's endpoint-URL
+    /// tokens, an add-on's system account, the accounts Pub/Sub or Cloud Scheduler
+    /// push as (exact, or `*@project.iam.gserviceaccount.com`). Each kind has defaults
+    /// where Google documents one.
+    #[serde(default)]
+    pub service_accounts: Vec<String>,
+    /// OAuth client ids: a user's token with one of these as `aud` came through this
+    /// caller (Apps Script's `ScriptApp.getIdentityToken()`).
+    #[serde(default)]
+    pub client_ids: Vec<String>,
+    /// If set, the token's `aud` must also be one of these (a Chat app's endpoint URL).
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// The caller acts for a user whose ID token rides in the JSON body
+    /// (`authorizationEventObject.userIdToken`): the policy decides on that user.
+    #[serde(default)]
+    pub on_behalf_of: Option<OnBehalfOfConfig>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CallerKind {
+    /// A Google Chat app over HTTP: `via` `chat:PROJECT_NUMBER`.
+    ChatApp,
+    /// A Google Workspace add-on's HTTP runtime: `via` `addon:PROJECT_NUMBER`.
+    WorkspaceAddon,
+    /// An Apps Script project calling with the user's identity token.
+    AppsScript,
+    /// A Google service pushing as a service account: Pub/Sub, Cloud Scheduler, Cloud
+    /// Tasks, Eventarc, Workflows.
+    ServiceAccount,
+}
+
+/// Where the user's token is, and how much body may be read to find it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnBehalfOfConfig {
+    /// If set, the user token's `aud` must be one of these.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// Larger bodies are refused with 413 before they are read.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+}
+
+/// 64 KiB: an add-on event with its context is a few KiB.
+fn default_max_body_bytes() -> usize {
+    64 << 10
 }
 
 #[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -83,6 +148,10 @@ pub struct MatchConfig {
     /// HTTP methods, upper case.
     #[serde(default)]
     pub methods: Vec<String>,
+    /// Names from `callers`, or `direct` for a caller whose own token came through no
+    /// named caller: the request must have come this way.
+    #[serde(default)]
+    pub callers: Vec<String>,
 }
 
 /// Exactly one of the three.

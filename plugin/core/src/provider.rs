@@ -32,6 +32,8 @@ pub struct Provider {
     pub allowed_azp: HashSet<String>,
     /// The claim listing the caller's groups.
     pub groups_claim: String,
+    /// False for issuers whose tokens name no subject (Chat's project-number tokens).
+    pub require_subject: bool,
 }
 
 /// The Google-specific claims the gate reads; all others are ignored.
@@ -72,7 +74,7 @@ impl Provider {
     /// itself is checked during signature verification, with the same skew.
     pub fn check_claims(&self, claims: &JWTClaims<GoogleClaims>, now: u64) -> Result<(), Reason> {
         self.check_times(claims, now)?;
-        if claims.subject.as_deref().is_none_or(str::is_empty) {
+        if self.require_subject && claims.subject.as_deref().is_none_or(str::is_empty) {
             return Err(Reason::MissingSubject);
         }
         self.check_audience(claims)?;

@@ -58,6 +58,13 @@ pub enum Reason {
     /// fetched yet, or stale beyond `stale_if_error_seconds`. 503 unless the provider
     /// sets `unavailable_status: 401`.
     KeysUnavailable,
+    /// A caller that acts for a user (`callers[].on_behalf_of`) sent no user token in
+    /// its body (`authorizationEventObject.userIdToken`), or a body that is not JSON.
+    UserTokenMissing,
+    /// The user token verified but does not belong with its carrier: another
+    /// project's OAuth client, an audience `on_behalf_of` does not list, or itself a
+    /// named caller's token.
+    UserTokenMismatch,
 
     // --- 403: authenticated, not admitted ---------------------------------------
     /// A verified caller that no rule admits (the default denied).
@@ -80,6 +87,9 @@ pub enum Reason {
     /// a repeated `Authorization` header, a token cookie set twice — and upstreams
     /// disagree about which one counts.
     AmbiguousToken,
+    /// 413: the body of a request whose user token rides in it is larger than
+    /// `on_behalf_of.max_body_bytes`.
+    BodyTooLarge,
     /// The policy is in dry-run: the request would have been refused (the log says
     /// why) but was let through.
     DryRun,
@@ -87,7 +97,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, for defining metrics up front and for documentation tests.
-    pub const ALL: [Reason; 30] = [
+    pub const ALL: [Reason; 33] = [
         Reason::Allowed,
         Reason::PublicPath,
         Reason::MissingToken,
@@ -111,12 +121,15 @@ impl Reason {
         Reason::EmailNotVerified,
         Reason::AuthorizedPartyNotAllowed,
         Reason::KeysUnavailable,
+        Reason::UserTokenMissing,
+        Reason::UserTokenMismatch,
         Reason::GroupsUnavailable,
         Reason::NotAllowed,
         Reason::DeniedByRule,
         Reason::AmbiguousPath,
         Reason::AmbiguousHost,
         Reason::AmbiguousToken,
+        Reason::BodyTooLarge,
         Reason::DryRun,
     ];
 
@@ -146,6 +159,9 @@ impl Reason {
             Reason::EmailNotVerified => "email_not_verified",
             Reason::AuthorizedPartyNotAllowed => "azp_not_allowed",
             Reason::KeysUnavailable => "keys_unavailable",
+            Reason::UserTokenMissing => "user_token_missing",
+            Reason::UserTokenMismatch => "user_token_mismatch",
+            Reason::BodyTooLarge => "body_too_large",
             Reason::GroupsUnavailable => "groups_unavailable",
             Reason::NotAllowed => "not_allowed",
             Reason::DeniedByRule => "denied_by_rule",
@@ -163,6 +179,7 @@ impl Reason {
             Reason::NotAllowed | Reason::DeniedByRule | Reason::GroupsUnavailable => 403,
             Reason::KeysUnavailable => 503,
             Reason::AmbiguousPath | Reason::AmbiguousHost | Reason::AmbiguousToken => 400,
+            Reason::BodyTooLarge => 413,
             _ => 401,
         }
     }
@@ -200,6 +217,9 @@ impl Reason {
             Reason::EmailNotVerified => "the token's email is not verified",
             Reason::AuthorizedPartyNotAllowed => "the token's authorized party is not accepted",
             Reason::KeysUnavailable => "the keys to verify the token are not available",
+            Reason::UserTokenMissing => "the request carries no user token for its caller",
+            Reason::UserTokenMismatch => "the user token does not belong with its caller",
+            Reason::BodyTooLarge => "the request body is too large to find its user token in",
             Reason::GroupsUnavailable => "the caller's group membership could not be checked",
             Reason::NotAllowed => "the caller is not allowed",
             Reason::DeniedByRule => "the caller is denied by a rule",

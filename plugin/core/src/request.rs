@@ -21,12 +21,19 @@ pub trait RequestHeaders {
     fn header_values(&self, name: &str) -> Vec<&[u8]> {
         self.header(name).into_iter().collect()
     }
+
+    /// The body read so far, once the gate asked for it (`Verdict::awaiting_body`):
+    /// all of it, or the first `max_body_bytes + 1` bytes of a longer one.
+    fn body(&self) -> Option<&[u8]> {
+        None
+    }
 }
 
 /// A request held in memory.
 #[derive(Debug, Clone, Default)]
 pub struct RequestSnapshot {
     headers: Vec<(String, Vec<u8>)>,
+    body: Option<Vec<u8>>,
 }
 
 impl RequestSnapshot {
@@ -41,7 +48,13 @@ impl RequestSnapshot {
     /// A request from the host's header map (see [`crate::header_pairs`]).
     pub fn from_pairs(pairs: HeaderPairs) -> Self {
         let headers = pairs.into_iter().map(|(name, value)| (name.to_ascii_lowercase(), value)).collect();
-        Self { headers }
+        Self { headers, body: None }
+    }
+
+    /// The request with its body read (see [`RequestHeaders::body`]).
+    pub fn with_body(mut self, body: Vec<u8>) -> Self {
+        self.body = Some(body);
+        self
     }
 
     /// The header names, in order, once per occurrence.
@@ -82,5 +95,9 @@ impl RequestHeaders for RequestSnapshot {
 
     fn header_values(&self, name: &str) -> Vec<&[u8]> {
         self.headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_slice()).collect()
+    }
+
+    fn body(&self) -> Option<&[u8]> {
+        self.body.as_deref()
     }
 }

@@ -10,7 +10,7 @@ use crate::extract::TokenSource;
 use crate::group_lookup::GroupLookup;
 use crate::header_syntax::{self, is_quotable_byte, is_token, is_visible_value_byte};
 use crate::jwks::{KeySet, has_key_for, parse_jwks};
-use crate::key_refresh::RemoteJwks;
+use crate::key_refresh::{KeyFormat, RemoteJwks};
 use crate::policy::Policy;
 use crate::policy::compile::compile;
 use crate::policy::names::canonical_domain;
@@ -30,11 +30,12 @@ pub struct IdentityHeaders {
     pub subject: String,
     pub domain: String,
     pub groups: String,
+    pub via: String,
 }
 
 impl IdentityHeaders {
-    pub fn all(&self) -> [&str; 4] {
-        [&self.email, &self.subject, &self.domain, &self.groups]
+    pub fn all(&self) -> [&str; 5] {
+        [&self.email, &self.subject, &self.domain, &self.groups, &self.via]
     }
 
     /// Whether a request header called `name` could reach the service as one of the
@@ -208,26 +209,29 @@ impl Checker {
             require_email_verified: config.require_email_verified,
             allowed_azp: config.allowed_azp.iter().cloned().collect(),
             groups_claim: config.groups_claim.clone(),
+            require_subject: config.require_subject,
         })
     }
 
     /// Local keys, or none yet and where to fetch them.
     fn key_source(&mut self, path: &str, config: &ProviderConfig) -> Option<(KeySet, Option<RemoteJwks>)> {
-        match (&config.local_jwks, &config.remote_jwks) {
-            (Some(document), None) => Some((self.keys(path, document, &config.algorithms)?, None)),
-            (None, Some(remote)) => Some((KeySet::new(), Some(self.remote_jwks(&format!("{path}.remote_jwks"), remote)?))),
-            (Some(_), Some(_)) => {
-                self.error(format!("{path}.remote_jwks"), "set only one of local_jwks and remote_jwks");
+        match (&config.local_jwks, &config.remote_jwks, &config.remote_x509) {
+            (Some(document), None, None) => Some((self.keys(path, document, &config.algorithms)?, None)),
+            (None, Some(remote), None) => Some((KeySet::new(), Some(self.remote_keys(&format!("{path}.remote_jwks"), remote, KeyFormat::Jwks)?))),
+            (None, None, Some(remote)) => Some((KeySet::new(), Some(self.remote_keys(&format!("{path}.remote_x509"), remote, KeyFormat::X509)?))),
+            (None, None, None) => {
+                self.error(format!("{path}.local_jwks"), "one of local_jwks (the keys as a JWKS), remote_jwks or remote_x509 (where to fetch them) is required");
                 None
             }
-            (None, None) => {
-                self.error(format!("{path}.local_jwks"), "one of local_jwks (the keys as a JWKS) or remote_jwks (where to fetch them) is required");
+            (_, _, remote_x509) => {
+                let second = if remote_x509.is_some() { "remote_x509" } else { "remote_jwks" };
+                self.error(format!("{path}.{second}"), "set only one of local_jwks, remote_jwks and remote_x509");
                 None
             }
         }
     }
 
-    fn remote_jwks(&mut self, path: &str, config: &RemoteJwksConfig) -> Option<RemoteJwks> {
+    fn remote_keys(&mut self, path: &str, config: &RemoteJwksConfig, format: KeyFormat) -> Option<RemoteJwks> {
         let errors_before = self.found.errors.len();
         let destination = Destination { cluster: &config.cluster, authority: Some(&config.authority), path: Some(&config.path) };
         self.destination(path, &destination, JWKS_HINTS);
@@ -243,7 +247,7 @@ impl Checker {
         if ![401, 503].contains(&config.unavailable_status) {
             self.error(format!("{path}.unavailable_status"), "must be 503 (retry later) or 401 (unauthenticated)");
         }
-        (self.found.errors.len() == errors_before).then(|| RemoteJwks::from_config(config))
+        (self.found.errors.len() == errors_before).then(|| RemoteJwks::from_config(config, format))
     }
 
     fn group_lookup(&mut self, config: &GroupLookupConfig) -> Option<GroupLookup> {
@@ -346,7 +350,7 @@ impl Checker {
 
     fn identity_headers(&mut self, config: &IdentityHeadersConfig, sources: &[TokenSource]) -> IdentityHeaders {
         let mut names = Vec::new();
-        let fields = [("email", &config.email), ("subject", &config.subject), ("domain", &config.domain), ("groups", &config.groups)];
+        let fields = [("email", &config.email), ("subject", &config.subject), ("domain", &config.domain), ("groups", &config.groups), ("via", &config.via)];
         for (field, value) in fields {
             let path = format!("identity_headers.{field}");
             let Some(name) = self.header_name(&path, value) else { continue };
@@ -365,6 +369,7 @@ impl Checker {
             subject: lower(&config.subject),
             domain: lower(&config.domain),
             groups: lower(&config.groups),
+            via: lower(&config.via),
         }
     }
 

@@ -13,7 +13,7 @@ use crate::policy::names::{canonical_domain, canonical_email};
 use crate::reason::Reason;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jwt_simple::prelude::JWTClaims;
+use jwt_simple::prelude::{Audiences, JWTClaims};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
@@ -34,6 +34,12 @@ pub struct Identity {
     pub groups: Vec<String>,
     /// `exp`, in Unix seconds.
     pub expires_at: u64,
+    /// `iss`, as the token says it.
+    pub issuer: String,
+    /// `aud`, one entry per audience.
+    pub audiences: Vec<String>,
+    /// `azp`: the OAuth client the token was issued to.
+    pub authorized_party: Option<String>,
 }
 
 /// Why a token was refused, and by which provider once its issuer named one.
@@ -227,10 +233,22 @@ fn identity(provider: usize, groups_claim: &str, mut claims: JWTClaims<GoogleCla
         Some(serde_json::Value::Array(values)) => values.into_iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
         _ => Vec::new(),
     };
+    let audiences = match claims.audiences.take() {
+        Some(Audiences::AsString(one)) => vec![one],
+        Some(Audiences::AsSet(set)) => set.into_iter().collect(),
+        None => Vec::new(),
+    };
+    let issuer = claims.issuer.take().unwrap_or_default();
+    // A provider that needs no `sub` (Chat's project-number tokens) names its tokens
+    // by their issuer: the signer is who vouches for them.
+    let subject = claims.subject.take().filter(|sub| !sub.is_empty()).unwrap_or_else(|| issuer.clone());
     Identity {
         provider,
         groups,
-        subject: claims.subject.unwrap_or_default(),
+        subject,
+        issuer,
+        audiences,
+        authorized_party: claims.custom.azp.take(),
         email: claims.custom.email.as_deref().map(canonical_email),
         domain: claims.custom.hd.as_deref().map(canonical_domain),
         expires_at: claims.expires_at.map_or(0, |exp| exp.as_secs()),

@@ -43,8 +43,13 @@ fn each_bad_field_is_named_in_its_error() {
         ("providers[0].issuers[1]: must not be empty", Box::new(|c| c["providers"][0]["issuers"][1] = json!(" "))),
         ("providers[1].issuers[0]: `https://accounts.google.com` belongs to another provider", Box::new(|c| c["providers"][1]["issuers"] = json!([GOOGLE]))),
         ("providers[1].name: `google` is used by another provider", Box::new(|c| c["providers"][1]["name"] = json!("google"))),
-        ("providers[0].local_jwks: one of local_jwks (the keys as a JWKS) or remote_jwks (where to fetch them) is required", Box::new(|c| { c["providers"][0].as_object_mut().unwrap().remove("local_jwks"); })),
-        ("providers[0].remote_jwks: set only one of local_jwks and remote_jwks", Box::new(|c| c["providers"][0]["remote_jwks"] = remote_jwks())),
+        ("providers[0].local_jwks: one of local_jwks (the keys as a JWKS), remote_jwks or remote_x509 (where to fetch them) is required", Box::new(|c| { c["providers"][0].as_object_mut().unwrap().remove("local_jwks"); })),
+        ("providers[0].remote_jwks: set only one of local_jwks, remote_jwks and remote_x509", Box::new(|c| c["providers"][0]["remote_jwks"] = remote_jwks())),
+        ("providers[0].remote_x509: set only one of local_jwks, remote_jwks and remote_x509", Box::new(|c| c["providers"][0]["remote_x509"] = remote_jwks())),
+        ("providers[0].remote_x509.cluster: must name", Box::new(|c| { c["providers"][0].as_object_mut().unwrap().remove("local_jwks"); c["providers"][0]["remote_x509"] = json!({"cluster": "", "authority": "www.googleapis.com", "path": "/service_accounts/v1/metadata/x509/chat@system.gserviceaccount.com"}) })),
+        ("policy.callers[0].project_number: is required", Box::new(|c| c["policy"]["callers"] = json!([{"name": "addon", "kind": "workspace_addon"}]))),
+        ("policy.rules[0].match.callers[0]: `chat` is not in `callers`", Box::new(|c| c["policy"]["rules"] = json!([{"name": "r", "match": {"callers": ["chat"]}, "effect": "allow", "subjects": {"authenticated": true}}]))),
+        ("identity_headers.via: `x-workspace-email` is used for another identity header", Box::new(|c| c["identity_headers"] = json!({"via": "x-workspace-email"}))),
         ("providers[0].remote_jwks.cluster: must name the Envoy cluster", Box::new(|c| c["providers"][0] = remote_provider(json!({"cluster": " "})))),
         ("providers[0].remote_jwks.path: must be an absolute path", Box::new(|c| c["providers"][0] = remote_provider(json!({"path": "oauth2/v3/certs"})))),
         ("providers[0].remote_jwks.authority: must be a host name", Box::new(|c| c["providers"][0] = remote_provider(json!({"authority": ""})))),
@@ -151,7 +156,7 @@ fn defaults_match_the_documentation() {
     assert_eq!(provider.clock_skew, 60);
     assert_eq!(provider.max_lifetime, 3600);
     assert!(provider.require_email_verified);
-    assert_eq!(settings.identity_headers.all(), ["x-workspace-email", "x-workspace-subject", "x-workspace-domain", "x-workspace-groups"]);
+    assert_eq!(settings.identity_headers.all(), ["x-workspace-email", "x-workspace-subject", "x-workspace-domain", "x-workspace-groups", "x-workspace-via"]);
     assert_eq!(settings.realm, "wsgate");
     assert!(!settings.strip_token);
     assert_eq!(settings.token_cache_entries, 4096);

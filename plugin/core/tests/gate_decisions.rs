@@ -139,7 +139,7 @@ fn identity_headers_to_strip_are_the_configured_ones() {
     let mut config = config();
     config["identity_headers"] = json!({"email": "X-Caller-Email"});
     let gate = Gate::new(settings(&config));
-    assert_eq!(gate.identity_header_names(), ["x-caller-email", "x-workspace-subject", "x-workspace-domain", "x-workspace-groups"]);
+    assert_eq!(gate.identity_header_names(), ["x-caller-email", "x-workspace-subject", "x-workspace-domain", "x-workspace-groups", "x-workspace-via"]);
 }
 
 #[test]

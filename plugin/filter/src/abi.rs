@@ -108,11 +108,21 @@ pub extern "C" fn proxy_on_tick(root_id: u32) {
 }
 
 #[unsafe(no_mangle)]
-pub extern "C" fn proxy_on_request_headers(context_id: u32, _headers: usize, _end_of_stream: u32) -> u32 {
+pub extern "C" fn proxy_on_request_headers(context_id: u32, _headers: usize, end_of_stream: u32) -> u32 {
     match request(context_id) {
-        Some(request) => request.on_request_headers() as u32,
+        Some(request) => request.on_request_headers(end_of_stream != 0) as u32,
         // A request without a context of ours cannot be decided: never forwarded.
         None => crate::decide::fail_closed("a request without a context") as u32,
+    }
+}
+
+/// Without this export Envoy would pass a body on as it comes, and with it the
+/// headers of a request whose decision is still open.
+#[unsafe(no_mangle)]
+pub extern "C" fn proxy_on_request_body(context_id: u32, body_size: usize, end_of_stream: u32) -> u32 {
+    match request(context_id) {
+        Some(request) => request.on_request_body(body_size, end_of_stream != 0) as u32,
+        None => host::BodyNext::Drop as u32,
     }
 }
 

@@ -63,6 +63,7 @@ fn decide_once(vm: &Vm, request: &RequestSnapshot, now: u64, may_pause: bool, ma
 /// Logs and counts a final verdict and carries it out on the effective context,
 /// request `context_id`. Returns what the request callback returns.
 pub fn conclude(vm: &Vm, verdict: Verdict, now: u64, context_id: u32) -> Next {
+    vm.release(context_id);
     if let Some(line) = &verdict.log_line {
         log_decision(vm.decision_log_to, line);
     }

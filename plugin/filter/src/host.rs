@@ -103,6 +103,19 @@ pub enum Next {
     Pause = 1,
 }
 
+/// What a body callback tells the host (ABI numbering).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyNext {
+    /// Pass the body on (and the headers, if they were held).
+    Continue = 0,
+    /// Hold the body, with the headers, until the filter resumes or answers the
+    /// request. Never `Continue` while a decision is open: Envoy would forward the
+    /// held headers with it.
+    Buffer = 1,
+    /// The request was answered here: drop the body.
+    Drop = 3,
+}
+
 /// Header maps (ABI numbering).
 #[derive(Debug, Clone, Copy)]
 pub enum Map {
@@ -119,6 +132,7 @@ pub enum MetricType {
     Histogram = 2,
 }
 
+const REQUEST_BODY: u32 = 0;
 const CALL_RESPONSE_BODY: u32 = 4;
 const PLUGIN_CONFIGURATION: u32 = 7;
 /// `proxy_continue_stream`'s stream type for the request.
@@ -171,6 +185,12 @@ fn buffer(buffer_type: u32, max_size: usize) -> HostResult<Vec<u8>> {
 /// The plugin's configuration, `size` bytes.
 pub fn plugin_configuration(size: usize) -> HostResult<Vec<u8>> {
     buffer(PLUGIN_CONFIGURATION, size)
+}
+
+/// The first `size` bytes of the request body Envoy holds for the current request
+/// (buffered since a body callback returned [`BodyNext::Buffer`]).
+pub fn request_body(size: usize) -> HostResult<Vec<u8>> {
+    buffer(REQUEST_BODY, size)
 }
 
 /// The first `size` bytes of the HTTP call response being delivered.

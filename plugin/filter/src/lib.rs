@@ -12,6 +12,7 @@
 
 mod abi;
 mod decide;
+mod hold;
 mod host;
 mod metrics;
 mod outbound;

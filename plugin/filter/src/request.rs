@@ -2,15 +2,15 @@
 //! the decision needs is fetched), carry the decision out, add the explanation
 //! header to the response, and clean up when the request ends.
 
-use crate::decide::{self, Decision};
-use crate::host::{self, Map, Next};
+use crate::decide;
+use crate::hold::{self, Attempt, Settled};
+use crate::host::{self, BodyNext, Map, Next};
 use crate::outbound;
 use crate::resume;
-use crate::vm::Vm;
+use crate::vm::{Hold, Vm};
 use std::rc::Rc;
 use wsgate_core::RequestSnapshot;
 use wsgate_core::header_edit::HeaderEdit;
-use wsgate_core::outbound::Paused;
 
 pub struct RequestContext {
     context_id: u32,
@@ -24,18 +24,24 @@ impl RequestContext {
         Self { context_id, vm }
     }
 
-    fn on_request(&self, vm: &Vm) -> Result<Next, String> {
+    fn on_request(&self, vm: &Vm, end_of_stream: bool) -> Result<Next, String> {
         let now = host::now_ms().map_err(|e| format!("reading the clock failed: {e}"))?;
         let mut request = host::request_headers().map_err(|e| format!("reading the request headers failed: {e}"))?;
         strip_identity_headers(vm, &mut request)?;
-        match decide::decide(vm, &request, now, true, Some(self.context_id)).ok_or("the gate is busy")? {
-            Decision::Final(verdict) => Ok(decide::conclude(vm, verdict, now, self.context_id)),
-            Decision::Pause { waiting_for, deadline } => {
-                let mut engine = vm.outbound.try_borrow_mut().map_err(|_| "the engine is busy")?;
-                engine.pause(Paused { context_id: self.context_id, waiting_for, deadline });
-                Ok(Next::Pause)
-            }
+        let hold = Hold { body_complete: end_of_stream, ..Hold::default() };
+        match hold::settle(vm, self.context_id, request, hold, &Attempt::first(now, self.context_id))? {
+            Settled::Done(next) => Ok(next),
+            Settled::Held => Ok(Next::Pause),
         }
+    }
+
+    /// Body for this request: passed on once decided, held while the decision is open.
+    pub fn on_request_body(&self, body_size: usize, end_of_stream: bool) -> BodyNext {
+        let Some(vm) = self.vm.as_deref() else { return BodyNext::Drop };
+        hold::on_body(vm, self.context_id, body_size, end_of_stream).unwrap_or_else(|why| {
+            decide::fail_closed(&why);
+            BodyNext::Drop
+        })
     }
 
     /// A call this request made answered: hand it to the engine, and decide the
@@ -54,12 +60,13 @@ impl RequestContext {
                 engine.context_done(self.context_id);
             }
             vm.take_explanation(self.context_id);
+            vm.release(self.context_id);
         }
     }
 
-    pub fn on_request_headers(&self) -> Next {
+    pub fn on_request_headers(&self, end_of_stream: bool) -> Next {
         let Some(vm) = self.vm.clone() else { return decide::fail_closed("no valid configuration") };
-        self.on_request(&vm).unwrap_or_else(|why| decide::fail_closed(&why))
+        self.on_request(&vm, end_of_stream).unwrap_or_else(|why| decide::fail_closed(&why))
     }
 
     pub fn on_response_headers(&self) {

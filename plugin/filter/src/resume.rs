@@ -7,7 +7,8 @@
 //! effective again: Envoy binds a call to the context effective when it is made and
 //! cancels it when that request ends, and a request just decided here may end at once.
 
-use crate::decide::{self, Decision};
+use crate::decide;
+use crate::hold::{self, Attempt, Settled};
 use crate::host::{self, Next};
 use crate::outbound;
 use crate::vm::Vm;
@@ -56,26 +57,20 @@ fn decide_again(vm: &Vm, paused: Paused, now: u64) {
             return;
         }
     };
-    match decide::decide(vm, &request, now, paused.may_wait(now), None) {
-        Some(Decision::Final(verdict)) => {
-            if decide::conclude(vm, verdict, now, paused.context_id) == Next::Continue
-                && let Err(error) = host::resume_request()
-            {
+    let request = match vm.body(paused.context_id) {
+        Some(body) => request.with_body(body),
+        None => request,
+    };
+    let attempt = Attempt { now, may_pause: paused.may_wait(now), deadline_at_most: paused.deadline, lookups_from: None };
+    match hold::settle(vm, paused.context_id, request, vm.hold(paused.context_id), &attempt) {
+        Ok(Settled::Done(Next::Continue)) => {
+            if let Err(error) = host::resume_request() {
                 decide::fail_closed(&format!("resuming the request failed: {error}"));
             }
         }
-        Some(Decision::Pause { waiting_for, .. }) => pause_again(vm, Paused { waiting_for, ..paused }),
-        None => {
-            decide::fail_closed("the gate is busy");
-        }
-    }
-}
-
-fn pause_again(vm: &Vm, paused: Paused) {
-    match vm.outbound.try_borrow_mut() {
-        Ok(mut engine) => engine.pause(paused),
-        Err(_) => {
-            decide::fail_closed("the engine is busy");
+        Ok(Settled::Done(Next::Pause) | Settled::Held) => {}
+        Err(why) => {
+            decide::fail_closed(&why);
         }
     }
 }

@@ -52,6 +52,10 @@ impl Root {
                 for warning in &vm.gate.borrow().settings().warnings {
                     host::log(LogLevel::Warn, &format!("wsgate: configuration warning: {warning}"));
                 }
+                if vm.gate.borrow().settings().policy.reads_bodies() {
+                    // The filter cannot ask Envoy which it is: say it once, where the operator looks.
+                    host::log(LogLevel::Info, "wsgate: `on_behalf_of` callers are decided on the body: the filter needs Envoy's `allow_on_headers_stop_iteration: true` (Envoy 1.35+), or their requests wait until they time out (never forwarded)");
+                }
                 // The first fetch waits for the first tick: while Envoy is still
                 // loading its configuration, clusters may not exist yet, and a call
                 // made then never answers.

@@ -9,6 +9,16 @@ use wsgate_core::config::DecisionLogTo;
 use wsgate_core::outbound::Outbound;
 use wsgate_core::{ConfigErrors, Gate};
 
+/// What Envoy holds of one undecided request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Hold {
+    /// `Some`: the decision waits for the body, of which it reads at most this much.
+    pub body_limit: Option<usize>,
+    /// Body bytes Envoy holds, and whether that is all of it.
+    pub body_size: usize,
+    pub body_complete: bool,
+}
+
 pub struct Vm {
     pub gate: RefCell<Gate>,
     pub outbound: RefCell<Outbound>,
@@ -17,6 +27,10 @@ pub struct Vm {
     /// the upstream's response headers arrive.
     pub explanations: RefCell<HashMap<u32, Vec<(String, String)>>>,
     pub decision_log_to: DecisionLogTo,
+    /// Requests whose decision is open, by context id (see [`crate::hold`]).
+    holds: RefCell<HashMap<u32, Hold>>,
+    /// The bodies read for open decisions, for their later rounds.
+    bodies: RefCell<HashMap<u32, Vec<u8>>>,
 }
 
 impl Vm {
@@ -32,6 +46,8 @@ impl Vm {
             gate: RefCell::new(gate),
             outbound: RefCell::new(outbound),
             explanations: RefCell::default(),
+            holds: RefCell::default(),
+            bodies: RefCell::default(),
         })
     }
 
@@ -47,5 +63,43 @@ impl Vm {
     /// Takes the headers kept for the response of request `context_id`.
     pub fn take_explanation(&self, context_id: u32) -> Vec<(String, String)> {
         self.explanations.try_borrow_mut().ok().and_then(|mut e| e.remove(&context_id)).unwrap_or_default()
+    }
+}
+
+impl Vm {
+    /// What Envoy holds of request `context_id`, if its decision is open.
+    pub fn held(&self, context_id: u32) -> Option<Hold> {
+        self.holds.try_borrow().ok()?.get(&context_id).copied()
+    }
+
+    /// Like [`Vm::held`], a fresh hold for a request seen for the first time.
+    pub fn hold(&self, context_id: u32) -> Hold {
+        self.held(context_id).unwrap_or_default()
+    }
+
+    pub fn keep_hold(&self, context_id: u32, hold: Hold) {
+        if let Ok(mut holds) = self.holds.try_borrow_mut() {
+            holds.insert(context_id, hold);
+        }
+    }
+
+    pub fn body(&self, context_id: u32) -> Option<Vec<u8>> {
+        self.bodies.try_borrow().ok()?.get(&context_id).cloned()
+    }
+
+    pub fn keep_body(&self, context_id: u32, body: Vec<u8>) {
+        if let Ok(mut bodies) = self.bodies.try_borrow_mut() {
+            bodies.insert(context_id, body);
+        }
+    }
+
+    /// The decision of request `context_id` is carried out, or the request ended.
+    pub fn release(&self, context_id: u32) {
+        if let Ok(mut holds) = self.holds.try_borrow_mut() {
+            holds.remove(&context_id);
+        }
+        if let Ok(mut bodies) = self.bodies.try_borrow_mut() {
+            bodies.remove(&context_id);
+        }
     }
 }

@@ -7,6 +7,7 @@
 use crate::diagnostics::Diagnostics;
 use crate::header_syntax::header_name;
 use crate::policy::groups::{Directory, DirectoryError, GroupTable};
+use crate::policy::callers::{CallerDefinition, CallerId, DIRECT, ViaSet, compile_callers};
 use crate::policy::index::RuleIndex;
 use crate::policy::pattern::{HostPattern, Method, MethodSet, PathPattern};
 use crate::policy::rule::Rule;
@@ -21,7 +22,8 @@ use std::rc::Rc;
 /// configuration, `""` for a policy file). Errors refuse the policy; warnings are for
 /// `wsgate validate` and the load log.
 pub fn compile(config: &PolicyConfig, base: &str) -> (Option<Policy>, Diagnostics) {
-    let mut compiler = Compiler { diagnostics: Diagnostics::under(base), groups: GroupTable::default() };
+    let mut compiler = Compiler { diagnostics: Diagnostics::under(base), groups: GroupTable::default(), callers: Vec::new() };
+    compiler.callers = compile_callers(&config.callers, &mut compiler.diagnostics);
     let mut rules = compiler.shorthand_rules(config);
     for (index, rule) in config.rules.iter().enumerate() {
         if let Some(rule) = compiler.rule(&format!("rules[{index}]"), rule) {
@@ -31,7 +33,7 @@ pub fn compile(config: &PolicyConfig, base: &str) -> (Option<Policy>, Diagnostic
     compiler.unique_names(&rules);
     let directory = compiler.directory(config);
     let explain_header = config.explain_header.as_deref().and_then(|h| compiler.parsed("explain_header", header_name(h)));
-    let Compiler { mut diagnostics, groups } = compiler;
+    let Compiler { mut diagnostics, groups, callers } = compiler;
     if !diagnostics.errors.is_empty() {
         return (None, diagnostics);
     }
@@ -47,6 +49,7 @@ pub fn compile(config: &PolicyConfig, base: &str) -> (Option<Policy>, Diagnostic
         groups,
         directory: directory.unwrap_or_default(),
         explain_header,
+        callers,
     };
     (Some(policy), diagnostics)
 }
@@ -54,6 +57,7 @@ pub fn compile(config: &PolicyConfig, base: &str) -> (Option<Policy>, Diagnostic
 struct Compiler {
     diagnostics: Diagnostics,
     groups: GroupTable,
+    callers: Vec<CallerDefinition>,
 }
 
 impl Compiler {
@@ -72,11 +76,11 @@ impl Compiler {
                 .filter_map(|(i, p)| self.parsed(&format!("public_paths[{i}]"), PathPattern::prefix(p)))
                 .collect();
             let subjects = Subjects { anonymous: true, ..Subjects::default() };
-            rules.push(Rule { name: "public_paths".into(), effect: Effect::Allow, dry_run: false, hosts: vec![], paths, methods: MethodSet::default(), subjects });
+            rules.push(Rule { name: "public_paths".into(), effect: Effect::Allow, dry_run: false, hosts: vec![], paths, methods: MethodSet::default(), via: ViaSet::default(), subjects });
         }
         if let Some(allow) = &config.allow {
             let subjects = self.subjects("allow", allow);
-            rules.push(Rule { name: "allow".into(), effect: Effect::Allow, dry_run: false, hosts: vec![], paths: vec![], methods: MethodSet::default(), subjects });
+            rules.push(Rule { name: "allow".into(), effect: Effect::Allow, dry_run: false, hosts: vec![], paths: vec![], methods: MethodSet::default(), via: ViaSet::default(), subjects });
         }
         if rules.is_empty() && config.rules.is_empty() && config.default == Effect::Deny {
             self.error("", "admits nobody: add `rules` (or `allow`), or set `default: allow`");
@@ -104,8 +108,22 @@ impl Compiler {
             .filter_map(|(i, p)| self.path(&format!("{path}.match.paths[{i}]"), p))
             .collect();
         let methods = self.methods(&format!("{path}.match.methods"), &config.matches.methods);
+        let via = self.via(&format!("{path}.match.callers"), &config.matches.callers);
         let subjects = self.subjects(&format!("{path}.subjects"), &config.subjects);
-        Some(Rule { name: Rc::from(config.name.as_str()), effect: config.effect, dry_run: config.dry_run, hosts, paths, methods, subjects })
+        Some(Rule { name: Rc::from(config.name.as_str()), effect: config.effect, dry_run: config.dry_run, hosts, paths, methods, via, subjects })
+    }
+
+    /// Caller names, resolved against `callers`.
+    fn via(&mut self, path: &str, names: &[String]) -> ViaSet {
+        let mut via = ViaSet::default();
+        for (i, name) in names.iter().enumerate() {
+            match self.callers.iter().position(|c| *c.name == **name) {
+                _ if name == DIRECT => via.direct = true,
+                Some(id) => via.callers.push(id as CallerId),
+                None => self.error(&format!("{path}[{i}]"), format!("`{name}` is not in `callers` (nor `{DIRECT}`)")),
+            }
+        }
+        via
     }
 
     fn path(&mut self, path: &str, config: &PathConfig) -> Option<PathPattern> {

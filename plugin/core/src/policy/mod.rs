@@ -3,6 +3,7 @@
 //! of the deciding effect the one with the lowest name is reported, so rule order
 //! never changes a decision or its explanation.
 
+pub mod callers;
 pub mod compile;
 pub mod groups;
 pub mod index;
@@ -21,6 +22,7 @@ use std::borrow::Cow;
 use rule::Rule;
 use std::rc::Rc;
 use names::{canonical_domain, canonical_email};
+use callers::{CallerDefinition, CallerId, TokenFacts};
 use subjects::Caller;
 
 /// A compiled policy.
@@ -36,6 +38,8 @@ pub struct Policy {
     pub explain_header: Option<String>,
     /// Some path pattern has upper case: every reading is also compared case-folded.
     mixed_case_patterns: bool,
+    /// Named callers, by [`CallerId`].
+    callers: Vec<CallerDefinition>,
 }
 
 /// What the policy decided for one request.
@@ -180,7 +184,27 @@ impl Policy {
                 }
             }
         }
-        Caller { authenticated: true, email, domain: domain.map(canonical_domain), groups }
+        Caller { authenticated: true, email, domain: domain.map(canonical_domain), groups, via: None }
+    }
+
+    /// The named caller a verified token came from, if any: the first definition that
+    /// recognises it (`callers` refuses definitions that claim the same account).
+    pub fn recognise(&self, token: &TokenFacts<'_>) -> Option<CallerId> {
+        self.callers.iter().position(|c| c.recognises(token)).map(|i| i as CallerId)
+    }
+
+    /// Whether some caller's decision reads the request body (`on_behalf_of`).
+    pub fn reads_bodies(&self) -> bool {
+        self.callers.iter().any(|c| c.on_behalf_of.is_some())
+    }
+
+    pub fn caller_definition(&self, id: CallerId) -> Option<&CallerDefinition> {
+        self.callers.get(usize::from(id))
+    }
+
+    /// The id of the caller called `name`.
+    pub fn caller_id(&self, name: &str) -> Option<CallerId> {
+        self.callers.iter().position(|c| *c.name == *name).map(|i| i as CallerId)
     }
 
     /// The names of the referenced groups in `set`, in policy order.

@@ -1,5 +1,6 @@
 //! A compiled rule: conditions on the request, subjects, and an effect.
 
+use crate::policy::callers::ViaSet;
 use crate::policy::pattern::{HostPattern, Method, MethodSet, PathPattern, PathReading, RequestShape};
 use crate::policy::subjects::{Caller, Subjects};
 use crate::policy_config::Effect;
@@ -15,13 +16,15 @@ pub struct Rule {
     /// Empty: any path.
     pub paths: Vec<PathPattern>,
     pub methods: MethodSet,
+    /// The ways the request must have come (`match.callers`); empty: any.
+    pub via: ViaSet,
     pub subjects: Subjects,
 }
 
 impl Rule {
     /// Whether the rule is about this request and this caller. Cheapest checks first.
     pub fn applies(&self, request: &RequestShape, method: Method, reading: &PathReading, caller: &Caller) -> bool {
-        self.matches_request(request, method, reading) && self.subjects.matches(caller)
+        self.matches_request(request, method, reading) && self.via.admits(caller.authenticated, caller.via) && self.subjects.matches(caller)
     }
 
     /// Whether the rule is about this request, read as `method` and `reading`, whoever
@@ -37,6 +40,6 @@ impl Rule {
     pub fn within(&self, other: &Rule) -> bool {
         let hosts = other.hosts.is_empty() || (!self.hosts.is_empty() && self.hosts.iter().all(|h| other.hosts.iter().any(|o| h.within(o))));
         let paths = other.paths.is_empty() || (!self.paths.is_empty() && self.paths.iter().all(|p| other.paths.iter().any(|o| p.within(o))));
-        hosts && paths && self.methods.within(other.methods) && self.subjects.within(&other.subjects)
+        hosts && paths && self.methods.within(other.methods) && self.via.within(&other.via) && self.subjects.within(&other.subjects)
     }
 }

@@ -1,5 +1,6 @@
 //! Who a rule is about, and the caller as rules see it.
 
+use crate::policy::callers::CallerId;
 use crate::policy::groups::{GroupId, GroupSet};
 use std::collections::HashSet;
 
@@ -14,6 +15,8 @@ pub struct Caller {
     pub domain: Option<String>,
     /// Referenced groups the caller belongs to, from the token and the directory.
     pub groups: GroupSet,
+    /// The named caller (`callers`) the request came through; `None`: directly.
+    pub via: Option<CallerId>,
 }
 
 impl Caller {
@@ -84,7 +87,7 @@ mod tests {
         for id in groups {
             set.insert(*id);
         }
-        Caller { authenticated: true, email: Some(email.into()), domain: domain.map(Into::into), groups: set }
+        Caller { authenticated: true, email: Some(email.into()), domain: domain.map(Into::into), groups: set, via: None }
     }
 
     #[test]

@@ -1,0 +1,96 @@
+//! Requests held while their decision is open: waiting for keys or group answers, or
+//! for the body that carries the user token of a caller acting for a user. Envoy
+//! holds the body with the headers until the decision is carried out: a body that
+//! arrives while the decision is open must never let the headers through.
+
+use crate::decide::{self, Decision};
+use crate::host::{self, BodyNext, Next};
+use crate::vm::{Hold, Vm};
+use wsgate_core::RequestSnapshot;
+use wsgate_core::outbound::Paused;
+
+/// Where a request stands after a decision was attempted.
+pub enum Settled {
+    /// Carried out: what the callback returns.
+    Done(Next),
+    /// Held by Envoy until the engine or the body wakes it.
+    Held,
+}
+
+/// How one attempt at a decision may go.
+#[derive(Clone, Copy)]
+pub struct Attempt {
+    pub now: u64,
+    /// Whether the request may still wait for keys or groups.
+    pub may_pause: bool,
+    /// A request paused again keeps its first deadline: nothing waits longer than it may.
+    pub deadline_at_most: u64,
+    /// The context to start group lookups from, if it is the effective one.
+    pub lookups_from: Option<u32>,
+}
+
+impl Attempt {
+    /// A request's first attempt, in its own callback.
+    pub fn first(now: u64, context_id: u32) -> Self {
+        Attempt { now, may_pause: true, deadline_at_most: u64::MAX, lookups_from: Some(context_id) }
+    }
+}
+
+/// Decides `request` of context `context_id` (effective) and carries the decision
+/// out, or holds the request: paused for what the engine fetches, or until its body
+/// is whole. `hold` is what Envoy holds of it so far; a body the decision needs that
+/// Envoy already holds whole is read here. Only a request held is remembered.
+pub fn settle(vm: &Vm, context_id: u32, mut request: RequestSnapshot, mut hold: Hold, attempt: &Attempt) -> Result<Settled, String> {
+    let Attempt { now, may_pause, deadline_at_most, lookups_from } = *attempt;
+    for _ in 0..2 {
+        match decide::decide(vm, &request, now, may_pause, lookups_from).ok_or("the gate is busy")? {
+            Decision::Pause { waiting_for, deadline } => {
+                let deadline = deadline.min(deadline_at_most);
+                vm.outbound.try_borrow_mut().map_err(|_| "the engine is busy")?.pause(Paused { context_id, waiting_for, deadline });
+                vm.keep_hold(context_id, Hold { body_limit: None, ..hold });
+                return Ok(Settled::Held);
+            }
+            Decision::Final(verdict) => match verdict.awaiting_body {
+                None => return Ok(Settled::Done(decide::conclude(vm, verdict, now, context_id))),
+                Some(limit) if hold.body_complete || hold.body_size > limit => request = request.with_body(read_body(vm, context_id, &hold, limit)?),
+                Some(limit) => {
+                    hold.body_limit = Some(limit);
+                    vm.keep_hold(context_id, hold);
+                    return Ok(Settled::Held);
+                }
+            },
+        }
+    }
+    Err("the decision asked for the body twice".to_owned())
+}
+
+/// More body arrived for context `context_id`: `body_size` bytes held in all.
+pub fn on_body(vm: &Vm, context_id: u32, body_size: usize, complete: bool) -> Result<BodyNext, String> {
+    let Some(mut hold) = vm.held(context_id) else { return Ok(BodyNext::Continue) };
+    hold.body_size = body_size;
+    hold.body_complete = complete;
+    vm.keep_hold(context_id, hold);
+    let wanted = hold.body_limit.filter(|&limit| complete || body_size > limit);
+    if wanted.is_none() {
+        return Ok(BodyNext::Buffer);
+    }
+    let now = host::now_ms().map_err(|e| format!("reading the clock failed: {e}"))?;
+    let request = host::request_headers().map_err(|e| format!("reading the request headers failed: {e}"))?;
+    Ok(match settle(vm, context_id, request, hold, &Attempt::first(now, context_id))? {
+        Settled::Done(Next::Continue) => BodyNext::Continue,
+        Settled::Done(Next::Pause) => BodyNext::Drop,
+        Settled::Held => BodyNext::Buffer,
+    })
+}
+
+/// The body the decision reads: all Envoy holds, or one byte past `limit` (the gate
+/// refuses it then). Kept for the decision's later rounds.
+fn read_body(vm: &Vm, context_id: u32, hold: &Hold, limit: usize) -> Result<Vec<u8>, String> {
+    if let Some(body) = vm.body(context_id) {
+        return Ok(body);
+    }
+    let wanted = hold.body_size.min(limit.saturating_add(1));
+    let body = if wanted == 0 { Vec::new() } else { host::request_body(wanted).map_err(|e| format!("reading the request body failed: {e}"))? };
+    vm.keep_body(context_id, body.clone());
+    Ok(body)
+}
