@@ -135,7 +135,8 @@ fn pubsub_push_apps_script_and_chat_endpoint_tokens_reach_only_their_routes() {
     plugin.script_http_call("google", certificate_map(&[("rsa-1", &TestKeys::shared().rsa)]));
     let push = signed(GoogleClaims::service_account(PUSH_ACCOUNT, AUDIENCE, T0).issued_ago(5));
     let script = signed(GoogleClaims::apps_script("carol@example.com", SCRIPT_CLIENT, T0).issued_ago(5));
-    let chat = signed(GoogleClaims::chat_endpoint_token(AUDIENCE, T0).issued_ago(5));
+    let shared_chat = signed(GoogleClaims::chat_endpoint_token(AUDIENCE, T0).issued_ago(5));
+    let chat = signed(GoogleClaims::addon_system_token(CHAT_PROJECT, AUDIENCE, T0).issued_ago(5));
     let cases = [
         (&push, "/pubsub/push", 200, Some("service_account:orders-push")),
         (&push, "/app", 403, None),
@@ -143,10 +144,45 @@ fn pubsub_push_apps_script_and_chat_endpoint_tokens_reach_only_their_routes() {
         (&script, "/app", 403, None),
         (&chat, "/chat/events", 200, Some("chat:111111111111")),
         (&chat, "/pubsub/push", 403, None),
+        (&shared_chat, "/chat/events", 403, None),
     ];
     for (token, path, status, via) in cases {
         let exchange = post(&mut plugin, path, token, b"{}");
         assert_eq!(exchange.status, status, "{path}: {:?}", exchange.local_reply);
         assert_eq!(upstream(&exchange, "x-workspace-via").as_deref(), via, "{path}");
+    }
+}
+
+#[test]
+#[ignore = "needs the built .wasm: run `make harness`"]
+fn trailers_that_arrive_while_the_decision_waits_are_held_too_and_end_the_body() {
+    // Undecided: keys being fetched, the endpoint failing. Trailers must not let it through.
+    let keys_config = json!({"providers": [google_provider_fetching(AUDIENCE, "google")], "policy": {"allow": {"domains": ["example.com"]}}});
+    let mut plugin = start(&serde_json::to_vec(&keys_config).unwrap());
+    plugin.script_http_call("google", ScriptedAnswer { response: Some((vec![(":status".to_owned(), b"503".to_vec())], Vec::new())) });
+    let token = signed(GoogleClaims::id_token("alice@example.com", AUDIENCE, T0).issued_ago(10));
+    let exchange = plugin.send(&with_trailers("/orders", &token, b"{\"amount\": 1}")).unwrap();
+    assert_eq!(exchange.status, 503);
+    assert!(exchange.upstream_request.is_none(), "trailers must not carry undecided headers upstream");
+
+    // An add-on's body ended by trailers: the decision is taken then.
+    let mut plugin = start(&config());
+    let (system, body) = addon_body(Some("alice@example.com"));
+    let exchange = plugin.send(&with_trailers("/addon/expenses", &system, &body)).unwrap();
+    assert_eq!(exchange.status, 200, "{:?}", exchange.local_reply);
+    assert_eq!(upstream(&exchange, "x-workspace-email").as_deref(), Some("alice@example.com"));
+}
+
+fn with_trailers(path: &str, token: &str, body: &[u8]) -> HttpRequest {
+    HttpRequest {
+        headers: vec![
+            (":method".into(), "POST".into()),
+            (":path".into(), path.into()),
+            (":authority".into(), "svc.example.com".into()),
+            ("authorization".into(), format!("Bearer {token}")),
+        ],
+        body: body.to_vec(),
+        trailers: vec![("x-checksum".into(), "abc".into())],
+        ..HttpRequest::default()
     }
 }

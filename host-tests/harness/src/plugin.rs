@@ -20,6 +20,8 @@ pub struct HttpRequest {
     pub headers: Vec<(String, String)>,
     /// Empty: a request without a body (headers end the stream).
     pub body: Vec<u8>,
+    /// Empty: none (the body, or the headers, end the stream).
+    pub trailers: Vec<(String, String)>,
     pub upstream_status: u16,
     pub upstream_headers: Vec<(String, String)>,
 }
@@ -54,6 +56,7 @@ struct Hooks {
     on_context_create: Option<TypedFunc<(i32, i32), ()>>,
     on_request_headers: Option<TypedFunc<(i32, i32, i32), i32>>,
     on_request_body: Option<TypedFunc<(i32, i32, i32), i32>>,
+    on_request_trailers: Option<TypedFunc<(i32, i32), i32>>,
     on_response_headers: Option<TypedFunc<(i32, i32, i32), i32>>,
     on_http_call_response: Option<TypedFunc<CallResponseParams, ()>>,
     on_log: Option<TypedFunc<i32, ()>>,
@@ -193,19 +196,27 @@ impl Plugin {
         Ok((self.store.data().clock.unix_nanos() - start) / 1_000_000)
     }
 
-    /// Headers, then the body if there is one, as Envoy calls them: the body callback
-    /// runs whatever the headers callback said, unless the request was answered. A
-    /// body passed on (`Continue`) takes headers that were held with it, as Envoy's
-    /// filter chain does; a body held keeps the request waiting.
+    /// Headers, then the body and the trailers if there are any, as Envoy calls them
+    /// with `allow_on_headers_stop_iteration`: each callback runs whatever the one
+    /// before said, unless the request was answered. A body or trailers passed on
+    /// (`Continue`, also what Envoy assumes of a callback the module does not export)
+    /// take headers that were held with them, as Envoy's filter chain does; held, they
+    /// keep the request waiting.
     fn request_phase(&mut self, context: i32, request: &HttpRequest) -> wasmtime::Result<i32> {
         let count = request.headers.len() as i32;
-        let has_body = !request.body.is_empty();
-        let action = call_hook(&self.hooks.on_request_headers, &mut self.store, (context, count, i32::from(!has_body)), ACTION_CONTINUE)?;
-        if !has_body || self.store.data().local_reply.is_some() {
-            return Ok(action);
+        let (has_body, has_trailers) = (!request.body.is_empty(), !request.trailers.is_empty());
+        let ends_here = |more: bool| i32::from(!more);
+        let mut action = call_hook(&self.hooks.on_request_headers, &mut self.store, (context, count, ends_here(has_body || has_trailers)), ACTION_CONTINUE)?;
+        if has_body && self.store.data().local_reply.is_none() {
+            self.store.data_mut().buffers.insert(buffer_type::HTTP_REQUEST_BODY, request.body.clone());
+            action = call_hook(&self.hooks.on_request_body, &mut self.store, (context, request.body.len() as i32, ends_here(has_trailers)), ACTION_CONTINUE)?;
         }
-        self.store.data_mut().buffers.insert(buffer_type::HTTP_REQUEST_BODY, request.body.clone());
-        call_hook(&self.hooks.on_request_body, &mut self.store, (context, request.body.len() as i32, 1), ACTION_CONTINUE)
+        if has_trailers && self.store.data().local_reply.is_none() {
+            let trailers: HeaderMap = request.trailers.iter().map(|(n, v)| (n.to_ascii_lowercase(), v.as_bytes().to_vec())).collect();
+            self.store.data_mut().maps.insert(map_type::HTTP_REQUEST_TRAILERS, trailers);
+            action = call_hook(&self.hooks.on_request_trailers, &mut self.store, (context, request.trailers.len() as i32), ACTION_CONTINUE)?;
+        }
+        Ok(action)
     }
 
     fn begin(&mut self, request: &HttpRequest) -> i32 {
@@ -266,6 +277,7 @@ impl Hooks {
             on_context_create: instance.get_typed_func(&mut *store, "proxy_on_context_create").ok(),
             on_request_headers: instance.get_typed_func(&mut *store, "proxy_on_request_headers").ok(),
             on_request_body: instance.get_typed_func(&mut *store, "proxy_on_request_body").ok(),
+            on_request_trailers: instance.get_typed_func(&mut *store, "proxy_on_request_trailers").ok(),
             on_response_headers: instance.get_typed_func(&mut *store, "proxy_on_response_headers").ok(),
             on_http_call_response: instance.get_typed_func(&mut *store, "proxy_on_http_call_response").ok(),
             on_log: instance.get_typed_func(&mut *store, "proxy_on_log").ok(),

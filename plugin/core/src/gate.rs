@@ -457,17 +457,19 @@ impl Gate {
         Ok(user)
     }
 
-    /// Whether a verified user token may ride with `carrier`'s: a user's own token (no
-    /// named caller's), for an audience `on_behalf_of` lists (if it lists any), and
-    /// not issued to another project's OAuth client.
+    /// Whether a verified user token may ride with `carrier`'s: a person's token (no
+    /// service account's, no named caller's), issued for the carrier: to an OAuth
+    /// client of its project, or for an audience `on_behalf_of.audiences` lists; and
+    /// to no other project's client.
     fn belongs_with(&self, user: &Verified, carrier: &Verified) -> bool {
         let Some(definition) = carrier.caller.via.and_then(|id| self.settings.policy.caller_definition(id)) else { return false };
         let Some(on_behalf) = &definition.on_behalf_of else { return false };
         let identity = &user.identity;
-        let listed = on_behalf.audiences.is_empty() || identity.audiences.iter().any(|aud| on_behalf.audiences.contains(aud));
-        let clients = identity.audiences.iter().chain(&identity.authorized_party);
-        let foreign_client = clients.filter_map(|client| client_project(client)).any(|project| Some(project) != definition.project_number.as_deref());
-        user.caller.via.is_none() && listed && !foreign_client
+        let person = user.caller.via.is_none() && !identity.email.as_deref().is_none_or(is_service_account);
+        let projects: Vec<&str> = identity.audiences.iter().chain(&identity.authorized_party).filter_map(|client| client_project(client)).collect();
+        let own_project = |project: &&str| Some(*project) == definition.project_number.as_deref();
+        let listed = identity.audiences.iter().any(|aud| on_behalf.audiences.contains(aud));
+        person && (listed || projects.iter().any(own_project)) && projects.iter().all(own_project)
     }
 
     /// A verified caller whose decision depends on a group that cannot be resolved
@@ -651,21 +653,41 @@ fn push_header(set: &mut Vec<(String, Vec<u8>)>, name: &str, value: Option<&str>
     }
 }
 
+/// Google's accounts that are not people: service accounts, and Google's own.
+fn is_service_account(email: &str) -> bool {
+    email.ends_with(".gserviceaccount.com")
+}
+
 /// The user token a Google product carries in its JSON body for the user it acts
-/// for: `authorizationEventObject.userIdToken` (Workspace add-ons, Chat apps).
+/// for: `authorizationEventObject.userIdToken` (Workspace add-ons, Chat apps). A
+/// body where either name appears twice, or also spelled in another case, has none:
+/// a service that reads its body with a case-insensitive parser (Go's
+/// `encoding/json`) could find another user there than the gate did.
 fn user_token_in(body: &[u8]) -> Option<String> {
     #[derive(serde::Deserialize)]
     struct Event {
         #[serde(rename = "authorizationEventObject")]
         authorization: Option<Authorization>,
+        #[serde(flatten)]
+        other: HashMap<String, serde::de::IgnoredAny>,
     }
     #[derive(serde::Deserialize)]
     struct Authorization {
         #[serde(rename = "userIdToken")]
         user_id_token: Option<String>,
+        #[serde(flatten)]
+        other: HashMap<String, serde::de::IgnoredAny>,
     }
+    let spelled_otherwise = |other: &HashMap<String, serde::de::IgnoredAny>, name: &str| other.keys().any(|key| key.eq_ignore_ascii_case(name));
     let event: Event = serde_json::from_slice(body).ok()?;
-    event.authorization?.user_id_token.filter(|token| !token.is_empty())
+    if spelled_otherwise(&event.other, "authorizationEventObject") {
+        return None;
+    }
+    let authorization = event.authorization?;
+    if spelled_otherwise(&authorization.other, "userIdToken") {
+        return None;
+    }
+    authorization.user_id_token.filter(|token| !token.is_empty())
 }
 
 /// The request line, read once, made safe for logs and response bodies.

@@ -87,12 +87,17 @@ fn a_chat_token_from_a_key_outside_the_certificate_map_is_refused() {
 }
 
 #[test]
-fn a_chat_endpoint_url_token_is_the_same_chat_app() {
-    let token = signed(GoogleClaims::chat_endpoint_token(ENDPOINT, NOW).issued_ago(5));
-    let verdict = callers_gate().decide(&post("/chat/events", &token), ms(NOW));
+fn a_chat_endpoint_url_token_names_the_chat_app_only_through_its_projects_account() {
+    // Any Chat app pointed at this URL gets tokens of Chat's shared account for it.
+    let shared = signed(GoogleClaims::chat_endpoint_token(ENDPOINT, NOW).issued_ago(5));
+    let verdict = callers_gate().decide(&post("/chat/events", &shared), ms(NOW));
+    assert_eq!(verdict.reason, Reason::NotAllowed);
+    assert_eq!(header(&verdict, "x-workspace-via"), None);
+    // A Chat app built as an add-on signs as its project's add-on account.
+    let own = signed(GoogleClaims::addon_system_token(CHAT_PROJECT, ENDPOINT, NOW).issued_ago(5));
+    let verdict = callers_gate().decide(&post("/chat/events", &own), ms(NOW));
     assert_eq!(verdict.reason, Reason::Allowed);
     assert_eq!(header(&verdict, "x-workspace-via"), Some("chat:111111111111"));
-    assert_eq!(header(&verdict, "x-workspace-email"), Some(CHAT_SIGNER));
 }
 
 #[test]
@@ -166,6 +171,33 @@ fn a_user_token_of_another_projects_client_or_a_service_does_not_ride_with_the_a
 }
 
 #[test]
+fn a_user_token_must_be_issued_for_the_addon_its_project_or_a_listed_audience() {
+    let bare = signed(GoogleClaims::id_token("alice@example.com", ENDPOINT, NOW).issued_ago(30));
+    assert_eq!(callers_gate().decide(&addon_request(Some(&bare)), ms(NOW)).reason, Reason::UserTokenMismatch, "issued to no client of the add-on's project");
+    let mut config = workspace_callers(&TestKeys::shared().jwks(), "google");
+    config["policy"]["callers"][1]["on_behalf_of"] = json!({"audiences": [ENDPOINT]});
+    let mut gate = Gate::from_json(config.to_string().as_bytes()).unwrap();
+    assert_eq!(gate.decide(&addon_request(Some(&bare)), ms(NOW)).reason, Reason::Allowed, "the audience is listed");
+}
+
+#[test]
+fn a_body_that_spells_the_user_token_twice_or_in_another_case_has_none() {
+    let alice = user_token("alice@example.com");
+    let bodies = [
+        format!(r#"{{"authorizationEventObject": {{"userIdToken": "{alice}"}}, "AuthorizationEventObject": {{"userIdToken": "x"}}}}"#),
+        format!(r#"{{"authorizationEventObject": {{"userIdToken": "{alice}", "useridtoken": "x"}}}}"#),
+        format!(r#"{{"authorizationEventObject": {{"userIdToken": "{alice}", "userIdToken": "{alice}"}}}}"#),
+    ];
+    for body in bodies {
+        let request = post("/addon/expenses", &addon_token()).with_body(body.clone().into_bytes());
+        assert_eq!(callers_gate().decide(&request, ms(NOW)).reason, Reason::UserTokenMissing, "{body}");
+    }
+    let plain = format!(r#"{{"authorizationEventObject": {{"userIdToken": "{alice}", "systemIdToken": "s"}}, "commonEventObject": {{}}}}"#);
+    let request = post("/addon/expenses", &addon_token()).with_body(plain.into_bytes());
+    assert_eq!(callers_gate().decide(&request, ms(NOW)).reason, Reason::Allowed);
+}
+
+#[test]
 fn a_user_calling_the_addon_route_directly_is_not_the_addon() {
     let verdict = callers_gate().decide(&post("/addon/expenses", &user_token("alice@example.com")), ms(NOW));
     assert_eq!(verdict.reason, Reason::NotAllowed, "finance membership alone does not open the add-on's route");
@@ -218,11 +250,10 @@ fn a_new_certificate_map_replaces_the_old_keys() {
 #[test]
 fn a_chat_app_built_as_an_addon_may_carry_its_user_too() {
     let mut config = workspace_callers(&TestKeys::shared().jwks(), "google");
-    config["policy"]["callers"][0]["service_accounts"] = json!([format!("service-{CHAT_PROJECT}@gcp-sa-gsuiteaddons.iam.gserviceaccount.com")]);
     config["policy"]["callers"][0]["on_behalf_of"] = json!({});
     let mut gate = Gate::from_json(config.to_string().as_bytes()).unwrap();
     let system = signed(GoogleClaims::addon_system_token(CHAT_PROJECT, ENDPOINT, NOW).issued_ago(5));
-    let user = signed(GoogleClaims::id_token("dana@example.com", ENDPOINT, NOW).issued_ago(5));
+    let user = signed(GoogleClaims::id_token("dana@example.com", ENDPOINT, NOW).issued_ago(5).set("azp", format!("{CHAT_PROJECT}-chat.apps.googleusercontent.com")));
     let body = addon_event(&system, Some(&user)).to_string().into_bytes();
     let verdict = gate.decide(&post("/chat/events", &system).with_body(body), ms(NOW));
     assert_eq!(verdict.reason, Reason::Allowed, "{:?}", verdict.log_line);

@@ -126,6 +126,15 @@ pub extern "C" fn proxy_on_request_body(context_id: u32, body_size: usize, end_o
     }
 }
 
+/// Without this export Envoy would pass trailers on, and with them what it held.
+#[unsafe(no_mangle)]
+pub extern "C" fn proxy_on_request_trailers(context_id: u32, _trailers: usize) -> u32 {
+    match request(context_id) {
+        Some(request) => request.on_request_trailers() as u32,
+        None => Next::Pause as u32,
+    }
+}
+
 #[unsafe(no_mangle)]
 pub extern "C" fn proxy_on_response_headers(context_id: u32, _headers: usize, _end_of_stream: u32) -> u32 {
     if let Some(request) = request(context_id) {

@@ -4,7 +4,7 @@
 
 use crate::host::{self, LogLevel, Map, Next};
 use crate::outbound::{self, HostRecords};
-use crate::vm::Vm;
+use crate::vm::{Stage, Vm};
 use wsgate_core::config::{DECISION_PROPERTY, DecisionLogTo};
 use wsgate_core::header_edit::HeaderEdit;
 use wsgate_core::outbound::{KeyWait, WaitingFor};
@@ -63,20 +63,25 @@ fn decide_once(vm: &Vm, request: &RequestSnapshot, now: u64, may_pause: bool, ma
 /// Logs and counts a final verdict and carries it out on the effective context,
 /// request `context_id`. Returns what the request callback returns.
 pub fn conclude(vm: &Vm, verdict: Verdict, now: u64, context_id: u32) -> Next {
-    vm.release(context_id);
     if let Some(line) = &verdict.log_line {
         log_decision(vm.decision_log_to, line);
     }
     vm.metrics.count(&verdict, now);
     vm.metrics.sample_memory();
     let Verdict { action, response_headers, .. } = verdict;
-    match &action {
+    let next = match &action {
         Action::Forward { .. } => {
             vm.keep_explanation(context_id, response_headers);
             forward(&action.header_edits())
         }
         Action::Respond(response) => respond(response),
+    };
+    let stage = if next == Next::Continue { Stage::Forwarded } else { Stage::Answered };
+    if vm.set_stage(context_id, stage).is_err() {
+        // Unknown counts as answered: its body would not pass.
+        return fail_closed("the request table is busy");
     }
+    next
 }
 
 /// A line the host refuses is lost, never a reason to change the decision.

@@ -1,11 +1,12 @@
 //! Requests held while their decision is open: waiting for keys or group answers, or
 //! for the body that carries the user token of a caller acting for a user. Envoy
-//! holds the body with the headers until the decision is carried out: a body that
-//! arrives while the decision is open must never let the headers through.
+//! holds the body and trailers with the headers until the decision is carried out:
+//! a body or trailers that arrive while the decision is open must never let the
+//! headers through, and only a forwarded request's pass.
 
 use crate::decide::{self, Decision};
 use crate::host::{self, BodyNext, Next};
-use crate::vm::{Hold, Vm};
+use crate::vm::{Hold, Stage, Vm};
 use wsgate_core::RequestSnapshot;
 use wsgate_core::outbound::Paused;
 
@@ -39,15 +40,15 @@ impl Attempt {
 /// Decides `request` of context `context_id` (effective) and carries the decision
 /// out, or holds the request: paused for what the engine fetches, or until its body
 /// is whole. `hold` is what Envoy holds of it so far; a body the decision needs that
-/// Envoy already holds whole is read here. Only a request held is remembered.
+/// Envoy already holds whole is read here.
 pub fn settle(vm: &Vm, context_id: u32, mut request: RequestSnapshot, mut hold: Hold, attempt: &Attempt) -> Result<Settled, String> {
     let Attempt { now, may_pause, deadline_at_most, lookups_from } = *attempt;
     for _ in 0..2 {
         match decide::decide(vm, &request, now, may_pause, lookups_from).ok_or("the gate is busy")? {
             Decision::Pause { waiting_for, deadline } => {
+                vm.set_stage(context_id, Stage::Open(Hold { body_limit: None, ..hold }))?;
                 let deadline = deadline.min(deadline_at_most);
                 vm.outbound.try_borrow_mut().map_err(|_| "the engine is busy")?.pause(Paused { context_id, waiting_for, deadline });
-                vm.keep_hold(context_id, Hold { body_limit: None, ..hold });
                 return Ok(Settled::Held);
             }
             Decision::Final(verdict) => match verdict.awaiting_body {
@@ -55,7 +56,7 @@ pub fn settle(vm: &Vm, context_id: u32, mut request: RequestSnapshot, mut hold: 
                 Some(limit) if hold.body_complete || hold.body_size > limit => request = request.with_body(read_body(vm, context_id, &hold, limit)?),
                 Some(limit) => {
                     hold.body_limit = Some(limit);
-                    vm.keep_hold(context_id, hold);
+                    vm.set_stage(context_id, Stage::Open(hold))?;
                     return Ok(Settled::Held);
                 }
             },
@@ -64,12 +65,17 @@ pub fn settle(vm: &Vm, context_id: u32, mut request: RequestSnapshot, mut hold: 
     Err("the decision asked for the body twice".to_owned())
 }
 
-/// More body arrived for context `context_id`: `body_size` bytes held in all.
+/// More body arrived for context `context_id`: `body_size` bytes held in all, the
+/// whole of it if `complete`.
 pub fn on_body(vm: &Vm, context_id: u32, body_size: usize, complete: bool) -> Result<BodyNext, String> {
-    let Some(mut hold) = vm.held(context_id) else { return Ok(BodyNext::Continue) };
+    let mut hold = match vm.stage(context_id) {
+        Some(Stage::Forwarded) => return Ok(BodyNext::Continue),
+        Some(Stage::Open(hold)) => hold,
+        Some(Stage::Answered) | None => return Ok(BodyNext::Drop),
+    };
     hold.body_size = body_size;
     hold.body_complete = complete;
-    vm.keep_hold(context_id, hold);
+    vm.set_stage(context_id, Stage::Open(hold))?;
     let wanted = hold.body_limit.filter(|&limit| complete || body_size > limit);
     if wanted.is_none() {
         return Ok(BodyNext::Buffer);
@@ -81,6 +87,29 @@ pub fn on_body(vm: &Vm, context_id: u32, body_size: usize, complete: bool) -> Re
         Settled::Done(Next::Pause) => BodyNext::Drop,
         Settled::Held => BodyNext::Buffer,
     })
+}
+
+/// Trailers arrived for context `context_id`: the body is whole. Whether they (and
+/// what Envoy held) may pass.
+pub fn on_trailers(vm: &Vm, context_id: u32) -> Result<Next, String> {
+    let hold = match vm.stage(context_id) {
+        Some(Stage::Forwarded) => return Ok(Next::Continue),
+        Some(Stage::Open(hold)) => hold,
+        Some(Stage::Answered) | None => return Ok(Next::Pause),
+    };
+    Ok(match on_body(vm, context_id, hold.body_size, true)? {
+        BodyNext::Continue => Next::Continue,
+        BodyNext::Buffer | BodyNext::Drop => Next::Pause,
+    })
+}
+
+/// Something request `context_id` depends on failed (`why`): it is answered 500,
+/// and nothing of it passes afterwards.
+pub fn refuse(vm: &Vm, context_id: u32, why: &str) -> Next {
+    // Refused either way: a table too busy to say so leaves the request unknown,
+    // which counts as answered.
+    let _ = vm.set_stage(context_id, Stage::Answered);
+    decide::fail_closed(why)
 }
 
 /// The body the decision reads: all Envoy holds, or one byte past `limit` (the gate

@@ -39,9 +39,15 @@ impl RequestContext {
     pub fn on_request_body(&self, body_size: usize, end_of_stream: bool) -> BodyNext {
         let Some(vm) = self.vm.as_deref() else { return BodyNext::Drop };
         hold::on_body(vm, self.context_id, body_size, end_of_stream).unwrap_or_else(|why| {
-            decide::fail_closed(&why);
+            hold::refuse(vm, self.context_id, &why);
             BodyNext::Drop
         })
+    }
+
+    /// Trailers for this request: the body is whole; passed on once decided.
+    pub fn on_request_trailers(&self) -> Next {
+        let Some(vm) = self.vm.as_deref() else { return Next::Pause };
+        hold::on_trailers(vm, self.context_id).unwrap_or_else(|why| hold::refuse(vm, self.context_id, &why))
     }
 
     /// A call this request made answered: hand it to the engine, and decide the
@@ -60,13 +66,13 @@ impl RequestContext {
                 engine.context_done(self.context_id);
             }
             vm.take_explanation(self.context_id);
-            vm.release(self.context_id);
+            vm.forget(self.context_id);
         }
     }
 
     pub fn on_request_headers(&self, end_of_stream: bool) -> Next {
         let Some(vm) = self.vm.clone() else { return decide::fail_closed("no valid configuration") };
-        self.on_request(&vm, end_of_stream).unwrap_or_else(|why| decide::fail_closed(&why))
+        self.on_request(&vm, end_of_stream).unwrap_or_else(|why| hold::refuse(&vm, self.context_id, &why))
     }
 
     pub fn on_response_headers(&self) {

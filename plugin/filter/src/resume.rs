@@ -7,7 +7,6 @@
 //! effective again: Envoy binds a call to the context effective when it is made and
 //! cancels it when that request ends, and a request just decided here may end at once.
 
-use crate::decide;
 use crate::hold::{self, Attempt, Settled};
 use crate::host::{self, Next};
 use crate::outbound;
@@ -53,7 +52,7 @@ fn decide_again(vm: &Vm, paused: Paused, now: u64) {
     let request = match host::request_headers() {
         Ok(request) => request,
         Err(error) => {
-            decide::fail_closed(&format!("reading the request headers failed: {error}"));
+            hold::refuse(vm, paused.context_id, &format!("reading the request headers failed: {error}"));
             return;
         }
     };
@@ -65,12 +64,12 @@ fn decide_again(vm: &Vm, paused: Paused, now: u64) {
     match hold::settle(vm, paused.context_id, request, vm.hold(paused.context_id), &attempt) {
         Ok(Settled::Done(Next::Continue)) => {
             if let Err(error) = host::resume_request() {
-                decide::fail_closed(&format!("resuming the request failed: {error}"));
+                hold::refuse(vm, paused.context_id, &format!("resuming the request failed: {error}"));
             }
         }
         Ok(Settled::Done(Next::Pause) | Settled::Held) => {}
         Err(why) => {
-            decide::fail_closed(&why);
+            hold::refuse(vm, paused.context_id, &why);
         }
     }
 }

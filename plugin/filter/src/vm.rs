@@ -9,8 +9,20 @@ use wsgate_core::config::DecisionLogTo;
 use wsgate_core::outbound::Outbound;
 use wsgate_core::{ConfigErrors, Gate};
 
+/// Where one request stands. Its body and trailers pass only once it is
+/// `Forwarded`: a request unknown here is treated as answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// The decision is open; Envoy holds this much of the request.
+    Open(Hold),
+    /// Decided and forwarded.
+    Forwarded,
+    /// Answered here, a refusal or a failure.
+    Answered,
+}
+
 /// What Envoy holds of one undecided request.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Hold {
     /// `Some`: the decision waits for the body, of which it reads at most this much.
     pub body_limit: Option<usize>,
@@ -27,8 +39,8 @@ pub struct Vm {
     /// the upstream's response headers arrive.
     pub explanations: RefCell<HashMap<u32, Vec<(String, String)>>>,
     pub decision_log_to: DecisionLogTo,
-    /// Requests whose decision is open, by context id (see [`crate::hold`]).
-    holds: RefCell<HashMap<u32, Hold>>,
+    /// Where each request stands, by context id (see [`crate::hold`]).
+    stages: RefCell<HashMap<u32, Stage>>,
     /// The bodies read for open decisions, for their later rounds.
     bodies: RefCell<HashMap<u32, Vec<u8>>>,
 }
@@ -46,7 +58,7 @@ impl Vm {
             gate: RefCell::new(gate),
             outbound: RefCell::new(outbound),
             explanations: RefCell::default(),
-            holds: RefCell::default(),
+            stages: RefCell::default(),
             bodies: RefCell::default(),
         })
     }
@@ -67,20 +79,25 @@ impl Vm {
 }
 
 impl Vm {
-    /// What Envoy holds of request `context_id`, if its decision is open.
-    pub fn held(&self, context_id: u32) -> Option<Hold> {
-        self.holds.try_borrow().ok()?.get(&context_id).copied()
+    pub fn stage(&self, context_id: u32) -> Option<Stage> {
+        self.stages.try_borrow().ok()?.get(&context_id).copied()
     }
 
-    /// Like [`Vm::held`], a fresh hold for a request seen for the first time.
+    /// What Envoy holds of request `context_id`: nothing yet unless its decision is open.
     pub fn hold(&self, context_id: u32) -> Hold {
-        self.held(context_id).unwrap_or_default()
+        match self.stage(context_id) {
+            Some(Stage::Open(hold)) => hold,
+            _ => Hold::default(),
+        }
     }
 
-    pub fn keep_hold(&self, context_id: u32, hold: Hold) {
-        if let Ok(mut holds) = self.holds.try_borrow_mut() {
-            holds.insert(context_id, hold);
+    /// Records where request `context_id` stands; a decided one forgets its body.
+    pub fn set_stage(&self, context_id: u32, stage: Stage) -> Result<(), String> {
+        self.stages.try_borrow_mut().map_err(|_| "the request table is busy")?.insert(context_id, stage);
+        if !matches!(stage, Stage::Open(_)) && let Ok(mut bodies) = self.bodies.try_borrow_mut() {
+            bodies.remove(&context_id);
         }
+        Ok(())
     }
 
     pub fn body(&self, context_id: u32) -> Option<Vec<u8>> {
@@ -93,10 +110,10 @@ impl Vm {
         }
     }
 
-    /// The decision of request `context_id` is carried out, or the request ended.
-    pub fn release(&self, context_id: u32) {
-        if let Ok(mut holds) = self.holds.try_borrow_mut() {
-            holds.remove(&context_id);
+    /// Request `context_id` ended.
+    pub fn forget(&self, context_id: u32) {
+        if let Ok(mut stages) = self.stages.try_borrow_mut() {
+            stages.remove(&context_id);
         }
         if let Ok(mut bodies) = self.bodies.try_borrow_mut() {
             bodies.remove(&context_id);

@@ -14,6 +14,10 @@ pub type CallerId = u16;
 /// The issuer of Chat's project-number tokens, and the account it signs as.
 pub const CHAT_SIGNER: &str = "chat@system.gserviceaccount.com";
 
+/// The issuers of Google's ID tokens, the only tokens a service account's or an
+/// OAuth client's identity is read from.
+const GOOGLE_ISSUERS: [&str; 2] = ["https://accounts.google.com", "accounts.google.com"];
+
 /// The name rules use for a caller whose own token came through no named caller.
 pub const DIRECT: &str = "direct";
 
@@ -33,6 +37,21 @@ impl Account {
         match self {
             Account::Exact(exact) => exact == email,
             Account::Suffix(suffix) => email.ends_with(suffix.as_str()),
+        }
+    }
+
+    /// Whether some email matches both.
+    fn overlaps(&self, other: &Account) -> bool {
+        match (self, other) {
+            (Account::Exact(a), b) | (b, Account::Exact(a)) => b.matches(a),
+            (Account::Suffix(a), Account::Suffix(b)) => a.ends_with(b.as_str()) || b.ends_with(a.as_str()),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Account::Exact(email) => email.clone(),
+            Account::Suffix(suffix) => format!("*{suffix}"),
         }
     }
 }
@@ -70,7 +89,10 @@ pub struct CallerDefinition {
 }
 
 impl CallerDefinition {
-    /// Whether a verified token with these facts came from this caller.
+    /// Whether a verified token with these facts came from this caller: Chat's own
+    /// token for this project, or a Google ID token of one of its accounts or for one
+    /// of its OAuth clients. Accounts and clients are read from Google's ID tokens
+    /// only: another issuer may put any email in its tokens.
     pub fn recognises(&self, token: &TokenFacts<'_>) -> bool {
         let has_audience = |set: &HashSet<String>| token.audiences.iter().any(|aud| set.contains(aud));
         if !self.audiences.is_empty() && !has_audience(&self.audiences) {
@@ -79,8 +101,9 @@ impl CallerDefinition {
         let project_token = self.kind == CallerKind::ChatApp
             && token.issuer == CHAT_SIGNER
             && self.project_number.as_ref().is_some_and(|p| token.audiences.contains(p));
+        let google = GOOGLE_ISSUERS.contains(&token.issuer);
         let signer = token.email.is_some_and(|email| self.accounts.iter().any(|a| a.matches(email)));
-        project_token || signer || has_audience(&self.client_ids)
+        project_token || (google && (signer || has_audience(&self.client_ids)))
     }
 }
 
@@ -115,8 +138,7 @@ impl ViaSet {
 /// Compiles the `callers` list, reporting problems under `callers[i]`.
 pub fn compile_callers(configs: &[CallerConfig], found: &mut Diagnostics) -> Vec<CallerDefinition> {
     let mut names = HashSet::new();
-    let mut claimed = HashSet::new();
-    let mut definitions = Vec::new();
+    let mut definitions: Vec<CallerDefinition> = Vec::new();
     for (index, config) in configs.iter().enumerate() {
         let path = format!("callers[{index}]");
         if !valid_name(&config.name) || config.name == DIRECT {
@@ -125,12 +147,8 @@ pub fn compile_callers(configs: &[CallerConfig], found: &mut Diagnostics) -> Vec
             found.error(format!("{path}.name"), format!("`{}` names another caller already", config.name));
         }
         if let Some(definition) = compile_one(&path, config, found) {
-            for account in &definition.accounts {
-                if let Account::Exact(email) = account
-                    && !claimed.insert(email.clone())
-                {
-                    found.error(format!("{path}.service_accounts"), format!("`{email}` already identifies another caller: a token must name one caller"));
-                }
+            for earlier in &definitions {
+                overlap(&path, &definition, earlier, found);
             }
             definitions.push(definition);
         }
@@ -139,6 +157,22 @@ pub fn compile_callers(configs: &[CallerConfig], found: &mut Diagnostics) -> Vec
         found.error("callers", "too many callers");
     }
     definitions
+}
+
+/// A token must name one caller: `definition` may share no account and no client
+/// with an `earlier` one (recognition takes the first that matches, and an earlier
+/// catch-all would take a later caller's tokens, and skip its checks).
+fn overlap(path: &str, definition: &CallerDefinition, earlier: &CallerDefinition, found: &mut Diagnostics) {
+    let name = &earlier.name;
+    for account in &definition.accounts {
+        if let Some(other) = earlier.accounts.iter().find(|other| account.overlaps(other)) {
+            let (mine, theirs) = (account.describe(), other.describe());
+            found.error(format!("{path}.service_accounts"), format!("`{mine}` overlaps `{theirs}` of caller `{name}`: a token must name one caller"));
+        }
+    }
+    if let Some(client) = definition.client_ids.iter().find(|client| earlier.client_ids.contains(*client)) {
+        found.error(format!("{path}.client_ids"), format!("`{client}` is a client of caller `{name}` already: a token must name one caller"));
+    }
 }
 
 fn compile_one(path: &str, config: &CallerConfig, found: &mut Diagnostics) -> Option<CallerDefinition> {
@@ -194,11 +228,16 @@ fn accounts(path: &str, config: &CallerConfig, project: Option<&str>, found: &mu
             _ => found.error(format!("{path}.service_accounts[{i}]"), format!("`{account}` must be an email or `*@project.iam.gserviceaccount.com`")),
         }
     }
+    if config.kind == CallerKind::ChatApp && accounts.contains(&Account::Exact(CHAT_SIGNER.to_owned())) {
+        found.warning(format!("{path}.service_accounts"), format!("any Chat app pointed at your endpoint URL sends tokens of `{CHAT_SIGNER}`, whatever its project: use the project-number audience, or the project's add-on account"));
+    }
     if !config.service_accounts.is_empty() {
         return accounts;
     }
+    // No default for a Chat app: every Chat app whose endpoint URL is yours sends
+    // tokens of `chat@system.gserviceaccount.com` for it, whatever its project; only
+    // the project-number token names the project.
     match (config.kind, project) {
-        (CallerKind::ChatApp, _) => vec![Account::Exact(CHAT_SIGNER.to_owned())],
         (CallerKind::WorkspaceAddon, Some(project)) => vec![Account::Exact(addon_account(project))],
         (CallerKind::ServiceAccount, _) => {
             found.error(format!("{path}.service_accounts"), "a service_account caller needs the accounts it pushes as");
@@ -261,15 +300,41 @@ mod tests {
     }
 
     #[test]
-    fn a_chat_app_is_recognised_by_either_audience_kind() {
+    fn a_chat_app_is_its_projects_token_and_endpoint_tokens_only_when_listed() {
         let chat = &compiled(serde_json::json!([{ "name": "chat", "kind": "chat_app", "project_number": "123" }])).unwrap()[0];
         assert_eq!(&*chat.via, "chat:123");
         let project = ["123".to_owned()];
         assert!(chat.recognises(&facts(CHAT_SIGNER, None, &project)));
         assert!(!chat.recognises(&facts(CHAT_SIGNER, None, &["456".to_owned()])), "another project's Chat app");
         let url = ["https://bot.example.com/chat".to_owned()];
-        assert!(chat.recognises(&facts("https://accounts.google.com", Some(CHAT_SIGNER), &url)));
-        assert!(!chat.recognises(&facts("https://accounts.google.com", Some("eve@example.com"), &url)));
+        assert!(!chat.recognises(&facts("https://accounts.google.com", Some(CHAT_SIGNER), &url)), "any Chat app may send these");
+        let as_addon = &compiled(serde_json::json!([{ "name": "chat", "kind": "chat_app", "project_number": "123", "service_accounts": ["service-123@gcp-sa-gsuiteaddons.iam.gserviceaccount.com"] }])).unwrap()[0];
+        assert!(as_addon.recognises(&facts("https://accounts.google.com", Some("service-123@gcp-sa-gsuiteaddons.iam.gserviceaccount.com"), &url)));
+        assert!(!as_addon.recognises(&facts("https://cloud.google.com/iap", Some("service-123@gcp-sa-gsuiteaddons.iam.gserviceaccount.com"), &url)), "only Google's ID tokens name accounts");
+    }
+
+    #[test]
+    fn listing_chats_shared_account_is_a_warning() {
+        let configs: Vec<CallerConfig> = serde_json::from_value(serde_json::json!([{ "name": "chat", "kind": "chat_app", "project_number": "1", "service_accounts": [CHAT_SIGNER] }])).unwrap();
+        let mut found = Diagnostics::default();
+        compile_callers(&configs, &mut found);
+        assert!(found.errors.is_empty());
+        assert!(found.warnings.iter().any(|w| w.to_string().starts_with("callers[0].service_accounts: any Chat app")), "{:?}", found.warnings);
+    }
+
+    #[test]
+    fn callers_may_not_share_an_account_or_a_client() {
+        let errors = compiled(serde_json::json!([
+            { "name": "addon", "kind": "workspace_addon", "project_number": "42" },
+            { "name": "catch-all", "kind": "service_account", "service_accounts": ["*@gcp-sa-gsuiteaddons.iam.gserviceaccount.com"] },
+            { "name": "s1", "kind": "apps_script", "client_ids": ["1-a.apps.googleusercontent.com"] },
+            { "name": "s2", "kind": "apps_script", "client_ids": ["1-a.apps.googleusercontent.com"] },
+            { "name": "p1", "kind": "service_account", "service_accounts": ["*@p.iam.gserviceaccount.com"] },
+            { "name": "p2", "kind": "service_account", "service_accounts": ["*@P.iam.gserviceaccount.com"] }
+        ])).unwrap_err();
+        for field in ["callers[1].service_accounts: `*@gcp-sa-gsuiteaddons.iam.gserviceaccount.com` overlaps", "callers[3].client_ids", "callers[5].service_accounts"] {
+            assert!(errors.iter().any(|e| e.starts_with(field)), "{field} missing from {errors:#?}");
+        }
     }
 
     #[test]
@@ -305,7 +370,8 @@ mod tests {
             { "name": "script", "kind": "apps_script", "on_behalf_of": { "max_body_bytes": 10 } },
             { "name": "twice", "kind": "service_account", "service_accounts": ["a@b"] }
         ])).unwrap_err();
-        let expected = ["callers[0].name", "callers[1].project_number", "callers[2].project_number", "callers[3].service_accounts", "callers[4].on_behalf_of", "callers[4].on_behalf_of.max_body_bytes", "callers[5].service_accounts"];
+        assert!(errors.iter().any(|e| e.starts_with("callers[5].service_accounts: `a@b` overlaps")), "{errors:#?}");
+        let expected = ["callers[0].name", "callers[1].project_number", "callers[2].project_number", "callers[3].service_accounts", "callers[4].on_behalf_of", "callers[4].on_behalf_of.max_body_bytes"];
         for field in expected {
             assert!(errors.iter().any(|e| e.starts_with(&format!("{field}: "))), "{field} missing from {errors:#?}");
         }

@@ -16,7 +16,12 @@ pub fn warn(rules: &[Rule], default: Effect, found: &mut Diagnostics) {
             found.warning(&path, "never changes a decision: the default is already allow");
         }
         if rule.effect == Effect::Deny && rule.subjects.anonymous {
-            found.warning(&path, "denies everyone, verified or not (`anonymous` matches every caller)");
+            let message = if rule.via.is_any() {
+                "denies everyone, verified or not (`anonymous` matches every caller)"
+            } else {
+                "denies every verified caller that came this way, and no anonymous one (`match.callers` needs a verified caller): to refuse anonymous callers too, drop `callers`"
+            };
+            found.warning(&path, message);
         }
     }
 }
