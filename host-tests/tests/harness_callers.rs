@@ -186,3 +186,20 @@ fn with_trailers(path: &str, token: &str, body: &[u8]) -> HttpRequest {
         ..HttpRequest::default()
     }
 }
+
+#[test]
+#[ignore = "needs the built .wasm: run `make harness`"]
+fn a_rule_that_names_a_provider_admits_only_callers_it_verified() {
+    use wsgate_fixtures::configs::{IAP_AUDIENCE, google_and_iap};
+    let policy = json!({"rules": [{"name": "iap-only", "match": {"providers": ["iap"]}, "effect": "allow", "subjects": {"domains": ["example.com"]}}]});
+    let mut plugin = start(&serde_json::to_vec(&google_and_iap(&TestKeys::shared().jwks(), policy)).unwrap());
+    let assertion = TestKeys::shared().ec.sign(&GoogleClaims::iap_assertion("alice@example.com", IAP_AUDIENCE, T0).issued_ago(5).build()).unwrap();
+    let request = |header: &str, value: String| HttpRequest {
+        headers: vec![(":method".into(), "GET".into()), (":path".into(), "/admin".into()), (":authority".into(), "svc.example.com".into()), (header.into(), value)],
+        ..HttpRequest::default()
+    };
+    assert_eq!(plugin.send(&request("x-goog-iap-jwt-assertion", assertion)).unwrap().status, 200);
+    let id_token = signed(GoogleClaims::id_token("alice@example.com", AUDIENCE, T0).issued_ago(5));
+    let exchange = plugin.send(&request("authorization", format!("Bearer {id_token}"))).unwrap();
+    assert_eq!((exchange.status, error_code(&exchange).as_str()), (403, "not_allowed"));
+}

@@ -28,8 +28,12 @@ pub struct ExplainArgs {
     /// directly.
     #[arg(long)]
     via: Option<String>,
+    /// The provider (`providers[].name`) that verified the caller's token, for rules
+    /// with `match.providers`.
+    #[arg(long)]
+    provider: Option<String>,
     /// A token to verify instead of --email/--group (needs a whole configuration).
-    #[arg(long, conflicts_with_all = ["email", "groups", "domain", "via"])]
+    #[arg(long, conflicts_with_all = ["email", "groups", "domain", "via", "provider"])]
     token: Option<String>,
     #[arg(long, default_value = "GET")]
     method: String,
@@ -66,7 +70,7 @@ fn explain_caller(args: &ExplainArgs, document: &Document) -> Result<(), String>
         Some(name) => Some(policy.caller_id(name).ok_or_else(|| format!("--via `{name}` is not in the policy's `callers` (nor `{DIRECT}`)"))?),
     };
     let caller = match &args.email {
-        Some(email) => Caller { via, ..policy.caller(Some(email), domain.as_deref(), &args.groups) },
+        Some(email) => Caller { via, provider: args.provider.as_deref().map(Into::into), ..policy.caller(Some(email), domain.as_deref(), &args.groups) },
         None => Caller::anonymous(),
     };
     let decision = policy.evaluate(&shape, &caller);

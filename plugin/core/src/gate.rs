@@ -495,6 +495,7 @@ impl Gate {
         let mut caller = self.settings.policy.caller(identity.email.as_deref(), identity.domain.as_deref(), &identity.groups);
         let facts = TokenFacts { issuer: &identity.issuer, email: identity.email.as_deref(), audiences: &identity.audiences };
         caller.via = self.settings.policy.recognise(&facts);
+        caller.provider = self.settings.verifier.provider(identity.provider).map(|p| Rc::clone(&p.name));
         let verified = Rc::new(Verified { identity, caller });
         self.cache.insert(token, Rc::clone(&verified), now);
         Ok(verified)
@@ -577,7 +578,7 @@ impl Gate {
         let carrier = outcome.carrier.as_deref().map(|v| &v.identity);
         let provider = identity
             .and_then(|id| self.settings.verifier.provider(id.provider))
-            .map(|p| p.name.as_str());
+            .map(|p| &*p.name);
         DecisionRecord {
             decision: if outcome.reason.admits() { "allow" } else { "deny" },
             status,

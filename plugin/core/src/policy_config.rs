@@ -152,6 +152,10 @@ pub struct MatchConfig {
     /// named caller: the request must have come this way.
     #[serde(default)]
     pub callers: Vec<String>,
+    /// Provider names (`providers[].name`): the caller's token must have been verified
+    /// by one of them (`iap`: only callers IAP vouched for).
+    #[serde(default)]
+    pub providers: Vec<String>,
 }
 
 /// Exactly one of the three.

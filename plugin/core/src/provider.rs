@@ -10,11 +10,12 @@ use jwt_simple::prelude::JWTClaims;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashSet;
+use std::rc::Rc;
 
 /// A validated provider.
 #[derive(Debug)]
 pub struct Provider {
-    pub name: String,
+    pub name: Rc<str>,
     pub issuers: Vec<String>,
     pub audiences: HashSet<String>,
     /// For a remote provider: empty until fetched, and emptied again when the keys

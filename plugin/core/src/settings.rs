@@ -4,7 +4,7 @@
 //! (`providers[0].local_jwks.keys[1]: needs a kid`), and all of them at once, so a
 //! user fixes a config in one pass. Anything doubtful is an error, never a default.
 
-use crate::config::{Config, DecisionLog, DecisionLogTo, GroupLookupConfig, IdentityHeadersConfig, ProviderConfig, RemoteJwksConfig, TokenSourceConfig};
+use crate::config::{Config, DecisionLog, PolicyConfig, DecisionLogTo, GroupLookupConfig, IdentityHeadersConfig, ProviderConfig, RemoteJwksConfig, TokenSourceConfig};
 use crate::diagnostics::{self, Diagnostics};
 use crate::extract::TokenSource;
 use crate::group_lookup::GroupLookup;
@@ -18,6 +18,7 @@ use crate::provider::Provider;
 use crate::verify::Verifier;
 use std::collections::HashSet;
 use std::ops::RangeInclusive;
+use std::rc::Rc;
 
 /// The errors [`Settings::from_json`] returns and the warnings [`Settings`] keeps,
 /// named here too: whoever loads settings (the gate among them) imports them from here.
@@ -98,6 +99,7 @@ impl Settings {
         let providers = check.providers(&config.providers);
         let (policy, policy_diagnostics) = compile(&config.policy, "policy.");
         check.found.absorb(policy_diagnostics);
+        check.rule_providers(&config.policy, &config.providers);
         let token_sources = check.token_sources(&config.token_sources);
         let identity_headers = check.identity_headers(&config.identity_headers, &token_sources);
         check.realm(&config.realm);
@@ -197,7 +199,7 @@ impl Checker {
         self.non_blank_entries(&format!("{path}.allowed_azp"), &config.allowed_azp);
         let (keys, remote) = self.key_source(path, config)?;
         Some(Provider {
-            name: config.name.clone(),
+            name: Rc::from(config.name.as_str()),
             issuers: config.issuers.clone(),
             audiences: config.audiences.iter().cloned().collect(),
             keys,
@@ -248,6 +250,17 @@ impl Checker {
             self.error(format!("{path}.unavailable_status"), "must be 503 (retry later) or 401 (unauthenticated)");
         }
         (self.found.errors.len() == errors_before).then(|| RemoteJwks::from_config(config, format))
+    }
+
+    /// Each provider a rule names (`match.providers`) is configured.
+    fn rule_providers(&mut self, policy: &PolicyConfig, providers: &[ProviderConfig]) {
+        for (index, rule) in policy.rules.iter().enumerate() {
+            for (i, name) in rule.matches.providers.iter().enumerate() {
+                if !providers.iter().any(|p| p.name == *name) {
+                    self.error(format!("policy.rules[{index}].match.providers[{i}]"), format!("`{name}` is not in `providers`"));
+                }
+            }
+        }
     }
 
     fn group_lookup(&mut self, config: &GroupLookupConfig) -> Option<GroupLookup> {

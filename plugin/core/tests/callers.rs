@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use support::*;
 use wsgate_core::mint::{SigningKey, TestKeys};
 use wsgate_core::mint_x509::certificate_pem;
-use wsgate_core::{Action, Gate, Reason, RequestSnapshot, Verdict};
+use wsgate_core::{Action, Gate, Reason, RequestSnapshot, Settings, Verdict};
 use wsgate_fixtures::GoogleClaims;
 use wsgate_fixtures::claims::{CHAT_SIGNER, addon_event};
 use wsgate_fixtures::configs::{ADDON_CLIENT, ADDON_PROJECT, CHAT_PROJECT, PUSH_ACCOUNT, SCRIPT_CLIENT, workspace_callers};
@@ -258,4 +258,20 @@ fn a_chat_app_built_as_an_addon_may_carry_its_user_too() {
     let verdict = gate.decide(&post("/chat/events", &system).with_body(body), ms(NOW));
     assert_eq!(verdict.reason, Reason::Allowed, "{:?}", verdict.log_line);
     assert_eq!((header(&verdict, "x-workspace-email"), header(&verdict, "x-workspace-via")), (Some("dana@example.com"), Some("chat:111111111111")));
+}
+
+#[test]
+fn a_rule_can_require_the_provider_that_verified_the_caller() {
+    let mut config = config();
+    config["policy"] = json!({"rules": [
+        {"name": "iap-only", "match": {"paths": [{"prefix": "/admin"}], "providers": ["iap"]}, "effect": "allow", "subjects": {"domains": ["example.com"]}}
+    ]});
+    let mut gate = Gate::new(settings(&config));
+    let iap = RequestSnapshot::new("GET", "svc.example.com", "/admin").with_header("x-goog-iap-jwt-assertion", es_token(&iap_claims()));
+    assert_eq!(gate.decide(&iap, ms(NOW)).reason, Reason::Allowed);
+    let google = RequestSnapshot::new("GET", "svc.example.com", "/admin").with_header("authorization", format!("Bearer {}", rsa_token(&google_claims())));
+    assert_eq!(gate.decide(&google, ms(NOW)).reason, Reason::NotAllowed, "the same person, vouched for by another provider");
+    config["policy"]["rules"][0]["match"]["providers"] = json!(["iap", "okta"]);
+    let errors = Settings::from_json(config.to_string().as_bytes()).unwrap_err().0;
+    assert!(errors.iter().any(|e| e.to_string() == "policy.rules[0].match.providers[1]: `okta` is not in `providers`"), "{errors:?}");
 }

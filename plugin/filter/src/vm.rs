@@ -50,7 +50,7 @@ impl Vm {
     pub fn configure(config: &[u8]) -> Result<Vm, ConfigErrors> {
         let gate = Gate::from_json(config)?;
         let outbound = Outbound::new(&gate);
-        let provider_name = |index: usize| gate.settings().verifier.provider(index).map_or_else(String::new, |p| p.name.clone());
+        let provider_name = |index: usize| gate.settings().verifier.provider(index).map_or_else(String::new, |p| p.name.to_string());
         let metric_names: Vec<_> = outbound.metrics().into_iter().map(|metric| (metric, metric.name(provider_name))).collect();
         Ok(Vm {
             metrics: Metrics::define(&metric_names),

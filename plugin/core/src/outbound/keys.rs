@@ -56,7 +56,7 @@ impl KeyFetcher {
             .remote_providers()
             .map(|(index, rules)| RemoteProvider {
                 index,
-                name: gate.settings().verifier.provider(index).map_or_else(String::new, |p| p.name.clone()),
+                name: gate.settings().verifier.provider(index).map_or_else(String::new, |p| p.name.to_string()),
                 record_key: format!("wsgate.jwks.{}.{}{}", rules.cluster, rules.authority, rules.path),
                 rules: rules.clone(),
                 installed: 0,

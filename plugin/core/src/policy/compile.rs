@@ -76,11 +76,11 @@ impl Compiler {
                 .filter_map(|(i, p)| self.parsed(&format!("public_paths[{i}]"), PathPattern::prefix(p)))
                 .collect();
             let subjects = Subjects { anonymous: true, ..Subjects::default() };
-            rules.push(Rule { name: "public_paths".into(), effect: Effect::Allow, dry_run: false, hosts: vec![], paths, methods: MethodSet::default(), via: ViaSet::default(), subjects });
+            rules.push(Rule { name: "public_paths".into(), effect: Effect::Allow, dry_run: false, hosts: vec![], paths, methods: MethodSet::default(), via: ViaSet::default(), providers: vec![], subjects });
         }
         if let Some(allow) = &config.allow {
             let subjects = self.subjects("allow", allow);
-            rules.push(Rule { name: "allow".into(), effect: Effect::Allow, dry_run: false, hosts: vec![], paths: vec![], methods: MethodSet::default(), via: ViaSet::default(), subjects });
+            rules.push(Rule { name: "allow".into(), effect: Effect::Allow, dry_run: false, hosts: vec![], paths: vec![], methods: MethodSet::default(), via: ViaSet::default(), providers: vec![], subjects });
         }
         if rules.is_empty() && config.rules.is_empty() && config.default == Effect::Deny {
             self.error("", "admits nobody: add `rules` (or `allow`), or set `default: allow`");
@@ -110,7 +110,9 @@ impl Compiler {
         let methods = self.methods(&format!("{path}.match.methods"), &config.matches.methods);
         let via = self.via(&format!("{path}.match.callers"), &config.matches.callers);
         let subjects = self.subjects(&format!("{path}.subjects"), &config.subjects);
-        Some(Rule { name: Rc::from(config.name.as_str()), effect: config.effect, dry_run: config.dry_run, hosts, paths, methods, via, subjects })
+        self.non_blank(&format!("{path}.match.providers"), &config.matches.providers);
+        let providers = config.matches.providers.iter().map(|name| Rc::from(name.as_str())).collect();
+        Some(Rule { name: Rc::from(config.name.as_str()), effect: config.effect, dry_run: config.dry_run, hosts, paths, methods, via, providers, subjects })
     }
 
     /// Caller names, resolved against `callers`.

@@ -184,7 +184,7 @@ impl Policy {
                 }
             }
         }
-        Caller { authenticated: true, email, domain: domain.map(canonical_domain), groups, via: None }
+        Caller { authenticated: true, email, domain: domain.map(canonical_domain), groups, via: None, provider: None }
     }
 
     /// The named caller a verified token came from, if any: the first definition that

@@ -18,13 +18,21 @@ pub struct Rule {
     pub methods: MethodSet,
     /// The ways the request must have come (`match.callers`); empty: any.
     pub via: ViaSet,
+    /// The providers one of which must have verified the caller (`match.providers`);
+    /// empty: any.
+    pub providers: Vec<Rc<str>>,
     pub subjects: Subjects,
 }
 
 impl Rule {
     /// Whether the rule is about this request and this caller. Cheapest checks first.
     pub fn applies(&self, request: &RequestShape, method: Method, reading: &PathReading, caller: &Caller) -> bool {
-        self.matches_request(request, method, reading) && self.via.admits(caller.authenticated, caller.via) && self.subjects.matches(caller)
+        self.matches_request(request, method, reading) && self.verified_by(caller) && self.via.admits(caller.authenticated, caller.via) && self.subjects.matches(caller)
+    }
+
+    /// Whether one of the rule's providers verified `caller` (any, if it names none).
+    fn verified_by(&self, caller: &Caller) -> bool {
+        self.providers.is_empty() || caller.provider.as_ref().is_some_and(|provider| self.providers.contains(provider))
     }
 
     /// Whether the rule is about this request, read as `method` and `reading`, whoever
@@ -40,6 +48,7 @@ impl Rule {
     pub fn within(&self, other: &Rule) -> bool {
         let hosts = other.hosts.is_empty() || (!self.hosts.is_empty() && self.hosts.iter().all(|h| other.hosts.iter().any(|o| h.within(o))));
         let paths = other.paths.is_empty() || (!self.paths.is_empty() && self.paths.iter().all(|p| other.paths.iter().any(|o| p.within(o))));
-        hosts && paths && self.methods.within(other.methods) && self.via.within(&other.via) && self.subjects.within(&other.subjects)
+        let providers = other.providers.is_empty() || (!self.providers.is_empty() && self.providers.iter().all(|p| other.providers.contains(p)));
+        hosts && paths && providers && self.methods.within(other.methods) && self.via.within(&other.via) && self.subjects.within(&other.subjects)
     }
 }

@@ -3,6 +3,7 @@
 use crate::policy::callers::CallerId;
 use crate::policy::groups::{GroupId, GroupSet};
 use std::collections::HashSet;
+use std::rc::Rc;
 
 /// The caller of a request, resolved once per verified token.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -17,6 +18,8 @@ pub struct Caller {
     pub groups: GroupSet,
     /// The named caller (`callers`) the request came through; `None`: directly.
     pub via: Option<CallerId>,
+    /// The name of the provider that verified the caller's token.
+    pub provider: Option<Rc<str>>,
 }
 
 impl Caller {
@@ -87,7 +90,7 @@ mod tests {
         for id in groups {
             set.insert(*id);
         }
-        Caller { authenticated: true, email: Some(email.into()), domain: domain.map(Into::into), groups: set, via: None }
+        Caller { authenticated: true, email: Some(email.into()), domain: domain.map(Into::into), groups: set, via: None, provider: None }
     }
 
     #[test]
