@@ -155,3 +155,22 @@ fn a_body_that_arrives_while_the_decision_waits_is_held_with_its_headers() {
     assert_eq!(response.status, 503, "{response:?}");
     assert!(stack.upstream.received().is_empty(), "the undecided request reached the service: {:?}", stack.upstream.received());
 }
+
+#[test]
+#[ignore = "needs real Envoy and the built .wasm: run `make e2e`"]
+fn the_example_addon_policy_decides_through_envoy() {
+    let google = GoogleStandIn::start().unwrap();
+    let mut config = workspace_callers(&json!({}), "google");
+    merge_patch(&mut config["providers"][0], &json!({"local_jwks": null, "remote_jwks": google_certs("google")}));
+    config["policy"] = serde_json::from_str(&repo_file("policies/workspace-addon-finance.json")).unwrap();
+    let mut options = options("callers_example_policy", config);
+    options.extra_clusters = http_cluster("google", google.port);
+    let stack = Stack::start_ready(&options).unwrap_or_else(|e| panic!("{e}"));
+    let system = google.mint(&GoogleClaims::addon_system_token(ADDON_PROJECT, AUDIENCE, now()).issued_ago(5).build()).unwrap();
+    let alice = send(&stack, "/addon/claims", &system, &addon_body(&google, &system, Some("alice@example.com")));
+    assert_eq!(upstream_headers(&alice)["x-workspace-via"], "addon:222222222222");
+    let frank = send(&stack, "/addon/claims", &system, &addon_body(&google, &system, Some("frank@example.com")));
+    assert_eq!((frank.status, code(&frank).as_str()), (403, "denied_by_rule"), "a contractor, though in finance");
+    let direct = google.mint(&GoogleClaims::id_token("alice@example.com", AUDIENCE, now()).issued_ago(5).set("azp", ADDON_CLIENT).build()).unwrap();
+    assert_eq!(send(&stack, "/addon/claims", &direct, b"{}").status, 403, "finance, but not through the add-on");
+}

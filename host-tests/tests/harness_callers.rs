@@ -118,10 +118,7 @@ fn addon_refusals_reach_the_client_and_nothing_reaches_the_service() {
 #[ignore = "needs the built .wasm: run `make harness`"]
 fn a_body_that_arrives_while_the_decision_waits_for_keys_is_held_with_the_headers() {
     // Keys fetched, and the endpoint not answering: the request waits, its body with it.
-    let config = json!({"providers": [google_provider_fetching(AUDIENCE, "google")], "policy": {"allow": {"domains": ["example.com"]}}});
-    let mut plugin = start(&serde_json::to_vec(&config).unwrap());
-    plugin.script_http_call("google", ScriptedAnswer { response: Some((vec![(":status".to_owned(), b"503".to_vec())], Vec::new())) });
-    let token = signed(GoogleClaims::id_token("alice@example.com", AUDIENCE, T0).issued_ago(10));
+    let (mut plugin, token) = waiting_for_keys();
     let exchange = post(&mut plugin, "/orders", &token, b"{\"amount\": 1}");
     assert_eq!(exchange.status, 503, "{:?}", exchange.upstream_request);
     assert!(exchange.upstream_request.is_none(), "the body must not carry the undecided headers upstream");
@@ -157,10 +154,7 @@ fn pubsub_push_apps_script_and_chat_endpoint_tokens_reach_only_their_routes() {
 #[ignore = "needs the built .wasm: run `make harness`"]
 fn trailers_that_arrive_while_the_decision_waits_are_held_too_and_end_the_body() {
     // Undecided: keys being fetched, the endpoint failing. Trailers must not let it through.
-    let keys_config = json!({"providers": [google_provider_fetching(AUDIENCE, "google")], "policy": {"allow": {"domains": ["example.com"]}}});
-    let mut plugin = start(&serde_json::to_vec(&keys_config).unwrap());
-    plugin.script_http_call("google", ScriptedAnswer { response: Some((vec![(":status".to_owned(), b"503".to_vec())], Vec::new())) });
-    let token = signed(GoogleClaims::id_token("alice@example.com", AUDIENCE, T0).issued_ago(10));
+    let (mut plugin, token) = waiting_for_keys();
     let exchange = plugin.send(&with_trailers("/orders", &token, b"{\"amount\": 1}")).unwrap();
     assert_eq!(exchange.status, 503);
     assert!(exchange.upstream_request.is_none(), "trailers must not carry undecided headers upstream");
@@ -171,6 +165,15 @@ fn trailers_that_arrive_while_the_decision_waits_are_held_too_and_end_the_body()
     let exchange = plugin.send(&with_trailers("/addon/expenses", &system, &body)).unwrap();
     assert_eq!(exchange.status, 200, "{:?}", exchange.local_reply);
     assert_eq!(upstream(&exchange, "x-workspace-email").as_deref(), Some("alice@example.com"));
+}
+
+/// A plugin whose keys are fetched from an endpoint that fails, and a token it
+/// cannot verify yet: its requests wait, then get 503.
+fn waiting_for_keys() -> (Plugin, String) {
+    let config = json!({"providers": [google_provider_fetching(AUDIENCE, "google")], "policy": {"allow": {"domains": ["example.com"]}}});
+    let mut plugin = start(&serde_json::to_vec(&config).unwrap());
+    plugin.script_http_call("google", ScriptedAnswer { response: Some((vec![(":status".to_owned(), b"503".to_vec())], Vec::new())) });
+    (plugin, signed(GoogleClaims::id_token("alice@example.com", AUDIENCE, T0).issued_ago(10)))
 }
 
 fn with_trailers(path: &str, token: &str, body: &[u8]) -> HttpRequest {
