@@ -33,7 +33,7 @@ pub fn find_token(sources: &[TokenSource], request: &impl RequestHeaders) -> Res
     for (index, source) in sources.iter().enumerate() {
         let found = match source {
             TokenSource::Header { name, prefix } => header_token(request, name, prefix)?,
-            TokenSource::Cookie { name } => cookie_token(request, name)?,
+            TokenSource::Cookie { name } => single_cookie(request, name)?,
         };
         if let Some(token) = found {
             return Ok(Some(FoundToken { source: index, token }));
@@ -59,7 +59,9 @@ fn header_token(request: &impl RequestHeaders, name: &str, prefix: &str) -> Resu
     }
 }
 
-fn cookie_token(request: &impl RequestHeaders, name: &str) -> Result<Option<Vec<u8>>, AmbiguousToken> {
+/// The value of cookie `name` across every `Cookie` header; an error if it is set
+/// more than once, since browsers and upstreams disagree about which one counts.
+pub fn single_cookie(request: &impl RequestHeaders, name: &str) -> Result<Option<Vec<u8>>, AmbiguousToken> {
     let mut found: Option<Vec<u8>> = None;
     for header in request.header_values("cookie") {
         for value in cookie_values(header, name) {

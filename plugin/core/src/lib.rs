@@ -36,6 +36,7 @@ pub mod provider;
 pub mod reason;
 pub mod request;
 pub mod respond;
+pub mod session;
 pub mod settings;
 pub mod verify;
 pub mod x509_keys;
