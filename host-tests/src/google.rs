@@ -56,8 +56,9 @@ struct State {
     faults: Vec<(String, Fault)>,
     issued_tokens: BTreeSet<String>,
     requests: Vec<ReceivedRequest>,
-    /// ID-token keys made so far: `kid`s are never reused, as Google's are not.
+    /// ID-token and Chat keys made so far: `kid`s are never reused, as Google's are not.
     keys_made: usize,
+    chat_keys_made: usize,
 }
 
 /// The running stand-in. Cheap to clone; all clones control the same server.
@@ -122,7 +123,11 @@ impl GoogleStandIn {
     /// Rotates Chat's key as Google rotates a service account's: the new certificate
     /// is published beside the old one and signs from now on. Returns its `kid`.
     pub fn rotate_chat(&self) -> Result<String, String> {
-        let kid = format!("chat-{}", self.state().chat_keys.len() + 1);
+        let kid = {
+            let mut state = self.state();
+            state.chat_keys_made = state.chat_keys_made.max(state.chat_keys.len()) + 1;
+            format!("chat-{}", state.chat_keys_made)
+        };
         let key = chat_key(&kid)?;
         self.state().chat_keys.push(key);
         Ok(kid)
@@ -130,10 +135,7 @@ impl GoogleStandIn {
 
     /// Stops publishing Chat's oldest certificate.
     pub fn retire_oldest_chat(&self) {
-        let mut state = self.state();
-        if state.chat_keys.len() > 1 {
-            state.chat_keys.remove(0);
-        }
+        retire_oldest(&mut self.state().chat_keys);
     }
 
     /// Google's rotation: a new key is published beside the old one and signs from
@@ -152,10 +154,7 @@ impl GoogleStandIn {
 
     /// Stops publishing the oldest ID-token key (the end of a rotation).
     pub fn retire_oldest(&self) {
-        let mut state = self.state();
-        if state.id_keys.len() > 1 {
-            state.id_keys.remove(0);
-        }
+        retire_oldest(&mut self.state().id_keys);
     }
 
     pub fn current_kid(&self) -> Option<String> {
@@ -319,6 +318,13 @@ impl GoogleStandIn {
             }
         }
         false
+    }
+}
+
+/// Drops the oldest of `keys`, never the last one.
+fn retire_oldest<T>(keys: &mut Vec<T>) {
+    if keys.len() > 1 {
+        keys.remove(0);
     }
 }
 

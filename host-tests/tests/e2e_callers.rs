@@ -6,7 +6,7 @@
 
 mod support;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use std::thread;
 use std::time::Duration;
 use support::*;
@@ -20,10 +20,19 @@ use wsgate_host_tests::http::{Response, post};
 use wsgate_host_tests::stack::Stack;
 
 /// The Workspace callers' configuration with Google's and Chat's keys both fetched
-/// from the stand-in through the cluster `google`.
-fn start_callers(test: &str, google: &GoogleStandIn) -> Stack {
+/// through the cluster `google`.
+fn callers_config() -> Value {
     let mut config = workspace_callers(&json!({}), "google");
     merge_patch(&mut config["providers"][0], &json!({"local_jwks": null, "remote_jwks": google_certs("google")}));
+    config
+}
+
+fn start_callers(test: &str, google: &GoogleStandIn) -> Stack {
+    start_with_google(test, callers_config(), google)
+}
+
+/// Envoy with `config`, its cluster `google` reaching the stand-in.
+fn start_with_google(test: &str, config: Value, google: &GoogleStandIn) -> Stack {
     let mut options = options(test, config);
     options.extra_clusters = http_cluster("google", google.port);
     Stack::start_ready(&options).unwrap_or_else(|e| panic!("{e}"))
@@ -147,9 +156,7 @@ fn a_body_that_arrives_while_the_decision_waits_is_held_with_its_headers() {
     let google = GoogleStandIn::start().unwrap();
     google.set_fault("/oauth2/v3/certs", Fault::Status(503));
     let config = json!({"providers": [google_provider_fetching(AUDIENCE, "google")], "policy": {"allow": {"domains": ["example.com"]}}});
-    let mut options = options("callers_held_body", config);
-    options.extra_clusters = http_cluster("google", google.port);
-    let stack = Stack::start_ready(&options).unwrap_or_else(|e| panic!("{e}"));
+    let stack = start_with_google("callers_held_body", config, &google);
     let token = google.mint(&GoogleClaims::id_token("alice@example.com", AUDIENCE, now()).issued_ago(5).build()).unwrap();
     let response = send(&stack, "/orders", &token, br#"{"amount": 100}"#);
     assert_eq!(response.status, 503, "{response:?}");
@@ -160,12 +167,9 @@ fn a_body_that_arrives_while_the_decision_waits_is_held_with_its_headers() {
 #[ignore = "needs real Envoy and the built .wasm: run `make e2e`"]
 fn the_example_addon_policy_decides_through_envoy() {
     let google = GoogleStandIn::start().unwrap();
-    let mut config = workspace_callers(&json!({}), "google");
-    merge_patch(&mut config["providers"][0], &json!({"local_jwks": null, "remote_jwks": google_certs("google")}));
+    let mut config = callers_config();
     config["policy"] = serde_json::from_str(&repo_file("policies/workspace-addon-finance.json")).unwrap();
-    let mut options = options("callers_example_policy", config);
-    options.extra_clusters = http_cluster("google", google.port);
-    let stack = Stack::start_ready(&options).unwrap_or_else(|e| panic!("{e}"));
+    let stack = start_with_google("callers_example_policy", config, &google);
     let system = google.mint(&GoogleClaims::addon_system_token(ADDON_PROJECT, AUDIENCE, now()).issued_ago(5).build()).unwrap();
     let alice = send(&stack, "/addon/claims", &system, &addon_body(&google, &system, Some("alice@example.com")));
     assert_eq!(upstream_headers(&alice)["x-workspace-via"], "addon:222222222222");

@@ -8,7 +8,7 @@ mod support;
 
 use serde_json::{Value, json};
 use support::AUDIENCE;
-use support::wasm::{T0, error_code, start};
+use support::wasm::{T0, bearer_request, error_code, start};
 use wsgate_core::mint::{SigningKey, TestKeys};
 use wsgate_core::mint_x509::certificate_pem;
 use wsgate_fixtures::GoogleClaims;
@@ -28,18 +28,7 @@ fn certificate_map(keys: &[(&str, &SigningKey)]) -> ScriptedAnswer {
 }
 
 fn post(plugin: &mut Plugin, path: &str, token: &str, body: &[u8]) -> Exchange {
-    let request = HttpRequest {
-        headers: vec![
-            (":method".into(), "POST".into()),
-            (":path".into(), path.into()),
-            (":authority".into(), "svc.example.com".into()),
-            ("authorization".into(), format!("Bearer {token}")),
-            ("content-type".into(), "application/json".into()),
-        ],
-        body: body.to_vec(),
-        ..HttpRequest::default()
-    };
-    plugin.send(&request).unwrap()
+    plugin.send(&HttpRequest { body: body.to_vec(), ..bearer_request("POST", path, token) }).unwrap()
 }
 
 fn upstream(exchange: &Exchange, name: &str) -> Option<String> {
@@ -177,17 +166,7 @@ fn waiting_for_keys() -> (Plugin, String) {
 }
 
 fn with_trailers(path: &str, token: &str, body: &[u8]) -> HttpRequest {
-    HttpRequest {
-        headers: vec![
-            (":method".into(), "POST".into()),
-            (":path".into(), path.into()),
-            (":authority".into(), "svc.example.com".into()),
-            ("authorization".into(), format!("Bearer {token}")),
-        ],
-        body: body.to_vec(),
-        trailers: vec![("x-checksum".into(), "abc".into())],
-        ..HttpRequest::default()
-    }
+    HttpRequest { body: body.to_vec(), trailers: vec![("x-checksum".into(), "abc".into())], ..bearer_request("POST", path, token) }
 }
 
 #[test]

@@ -30,16 +30,21 @@ pub fn set_seconds(plugin: &mut Plugin, seconds: u64) {
 
 /// `GET https://api.example.com{path}` with `Authorization: Bearer {token}`.
 pub fn get_with_bearer(plugin: &mut Plugin, path: &str, token: &str) -> Exchange {
-    let request = HttpRequest {
+    plugin.send(&bearer_request("GET", path, token)).unwrap()
+}
+
+/// `{method} https://api.example.com{path}` with `Authorization: Bearer {token}`,
+/// no body.
+pub fn bearer_request(method: &str, path: &str, token: &str) -> HttpRequest {
+    HttpRequest {
         headers: vec![
-            (":method".into(), "GET".into()),
+            (":method".into(), method.into()),
             (":path".into(), path.into()),
             (":authority".into(), "api.example.com".into()),
             ("authorization".into(), format!("Bearer {token}")),
         ],
         ..HttpRequest::default()
-    };
-    plugin.send(&request).unwrap()
+    }
 }
 
 /// A header of an HTTP call the plugin made.

@@ -212,10 +212,11 @@ impl Gate {
         self.settings.verifier.providers().iter().enumerate().filter_map(|(i, p)| Some((i, p.remote.as_ref()?)))
     }
 
-    /// Parses a fetched JWKS and, if it is good, makes it provider `index`'s keys.
+    /// Parses a fetched key document (see [`Gate::parse_fetched_keys`]) and, if it is
+    /// good, makes it provider `index`'s keys.
     /// Returns how many keys it holds; on error the current keys stay.
-    pub fn install_jwks(&mut self, index: usize, body: &[u8]) -> Result<usize, String> {
-        let keys = self.parse_jwks(index, body)?;
+    pub fn install_fetched_keys(&mut self, index: usize, body: &[u8]) -> Result<usize, String> {
+        let keys = self.parse_fetched_keys(index, body)?;
         let count = keys.len();
         self.install_keys(index, keys);
         Ok(count)
@@ -224,7 +225,7 @@ impl Gate {
     /// The keys of a fetched key document (a JWKS, or a certificate map for
     /// `remote_x509`) that provider `index` can use; an error if the document is not
     /// usable for it.
-    pub fn parse_jwks(&self, index: usize, body: &[u8]) -> Result<KeySet, String> {
+    pub fn parse_fetched_keys(&self, index: usize, body: &[u8]) -> Result<KeySet, String> {
         let provider = self.settings.verifier.provider(index).ok_or("no such provider")?;
         match provider.remote.as_ref().map(|remote| remote.format) {
             Some(KeyFormat::X509) => parse_certificate_map(body, &provider.algorithms),
@@ -232,7 +233,7 @@ impl Gate {
         }
     }
 
-    /// Makes `keys` (from [`Gate::parse_jwks`]) provider `index`'s keys.
+    /// Makes `keys` (from [`Gate::parse_fetched_keys`]) provider `index`'s keys.
     pub fn install_keys(&mut self, index: usize, keys: KeySet) {
         self.settings.verifier.install_keys(index, keys);
     }
@@ -309,7 +310,7 @@ impl Gate {
             Ok(token) => (token, false),
             Err(_) => (None, true),
         };
-        let outcome = self.evaluate(&facts, token.as_ref(), ambiguous, request.body(), now_ms, may_wait);
+        let outcome = self.evaluate(&facts, token.as_ref(), ambiguous, request, now_ms, may_wait);
         let explanation = self.explanation(&outcome);
         let mut response_headers = Vec::new();
         let status = self.status(&outcome);
@@ -375,7 +376,7 @@ impl Gate {
         self.next_key_fetch.insert(index, at_ms);
     }
 
-    fn evaluate(&mut self, facts: &RequestFacts, token: Option<&FoundToken>, ambiguous: bool, body: Option<&[u8]>, now_ms: u64, may_wait: bool) -> Outcome {
+    fn evaluate(&mut self, facts: &RequestFacts, token: Option<&FoundToken>, ambiguous: bool, request: &dyn RequestHeaders, now_ms: u64, may_wait: bool) -> Outcome {
         let overrides: Vec<&[u8]> = facts.method_overrides.iter().map(Vec::as_slice).collect();
         let shape = match RequestShape::read(&facts.raw_authority, &facts.raw_path, &facts.raw_method, &overrides) {
             Ok(shape) => shape,
@@ -395,7 +396,7 @@ impl Gate {
         // A caller acting for a user: its token is verified, the user's decides.
         let carrier = verified.as_ref().filter(|v| self.on_behalf_of(v).is_some()).cloned();
         let verified = match &carrier {
-            Some(carrier) => match self.carried_user(carrier, facts, body, now_ms) {
+            Some(carrier) => match self.carried_user(carrier, request, now_ms) {
                 Ok(user) => Some(user),
                 Err(outcome) => return *outcome,
             },
@@ -439,10 +440,10 @@ impl Gate {
     /// The user `carrier` acts for, from the token in the request's body; or the
     /// outcome that ends the decision (the body is still to be read, too large, or
     /// its token missing, refused or not the carrier's).
-    fn carried_user(&mut self, carrier: &Rc<Verified>, facts: &RequestFacts, body: Option<&[u8]>, now_ms: u64) -> Result<Rc<Verified>, Box<Outcome>> {
+    fn carried_user(&mut self, carrier: &Rc<Verified>, request: &dyn RequestHeaders, now_ms: u64) -> Result<Rc<Verified>, Box<Outcome>> {
         let limit = self.on_behalf_of(carrier).map_or(0, |o| o.max_body_bytes);
-        let body = match body {
-            _ if facts.declared_length.is_some_and(|length| length > limit as u64) => return Err(Box::new(Outcome::carried(Reason::BodyTooLarge, carrier))),
+        let body = match request.body() {
+            _ if declared_length(request).is_some_and(|length| length > limit as u64) => return Err(Box::new(Outcome::carried(Reason::BodyTooLarge, carrier))),
             None => return Err(Box::new(Outcome { awaiting_body: Some(limit), ..Outcome::carried(Reason::UserTokenMissing, carrier) })),
             Some(body) if body.len() > limit => return Err(Box::new(Outcome::carried(Reason::BodyTooLarge, carrier))),
             Some(body) => body,
@@ -659,6 +660,12 @@ fn is_service_account(email: &str) -> bool {
     email.ends_with(".gserviceaccount.com")
 }
 
+/// `Content-Length`, when there is exactly one and it is a number.
+fn declared_length(request: &dyn RequestHeaders) -> Option<u64> {
+    let value = request.header("content-length").filter(|_| request.header_count("content-length") == 1)?;
+    std::str::from_utf8(value).ok()?.parse().ok()
+}
+
 /// The user token a Google product carries in its JSON body for the user it acts
 /// for: `authorizationEventObject.userIdToken` (Workspace add-ons, Chat apps). A
 /// body where either name appears twice, or also spelled in another case, has none:
@@ -702,8 +709,6 @@ struct RequestFacts {
     authority: String,
     path: String,
     request_id: String,
-    /// `Content-Length`, when there is exactly one and it is a number.
-    declared_length: Option<u64>,
 }
 
 const LOGGED_FIELD_LIMIT: usize = 512;
@@ -723,9 +728,6 @@ impl RequestFacts {
             authority: printable(&raw_authority),
             path: printable(&raw_path),
             request_id: printable(&raw("x-request-id")),
-            declared_length: (request.header_count("content-length") == 1)
-                .then(|| std::str::from_utf8(request.header("content-length")?).ok()?.parse().ok())
-                .flatten(),
             raw_path,
             raw_authority,
             raw_method,

@@ -23,7 +23,7 @@ const ENDPOINT: &str = AUDIENCE;
 fn callers_gate() -> Gate {
     let mut gate = Gate::from_json(workspace_callers(&TestKeys::shared().jwks(), "google").to_string().as_bytes()).unwrap();
     let map = json!({"rsa-1": certificate_pem(&TestKeys::shared().rsa, CHAT_SIGNER).unwrap()});
-    assert_eq!(gate.install_jwks(1, map.to_string().as_bytes()), Ok(1));
+    assert_eq!(gate.install_fetched_keys(1, map.to_string().as_bytes()), Ok(1));
     gate
 }
 
@@ -239,12 +239,12 @@ fn a_new_certificate_map_replaces_the_old_keys() {
     let mut gate = callers_gate();
     let next = SigningKey::generate_rs256("rsa-2").unwrap();
     let map = json!({"rsa-2": certificate_pem(&next, CHAT_SIGNER).unwrap()});
-    assert_eq!(gate.install_jwks(1, map.to_string().as_bytes()), Ok(1));
+    assert_eq!(gate.install_fetched_keys(1, map.to_string().as_bytes()), Ok(1));
     let old = signed(GoogleClaims::chat_project_token(CHAT_PROJECT, NOW).issued_ago(5));
     assert_eq!(gate.decide(&post("/chat/events", &old), ms(NOW)).reason, Reason::UnknownKeyId);
     let new = next.sign(&GoogleClaims::chat_project_token(CHAT_PROJECT, NOW).issued_ago(5).build()).unwrap();
     assert_eq!(gate.decide(&post("/chat/events", &new), ms(NOW)).reason, Reason::Allowed);
-    assert!(gate.install_jwks(1, TestKeys::shared().jwks().to_string().as_bytes()).is_err(), "a JWKS is not a certificate map");
+    assert!(gate.install_fetched_keys(1, TestKeys::shared().jwks().to_string().as_bytes()).is_err(), "a JWKS is not a certificate map");
 }
 
 #[test]

@@ -56,7 +56,7 @@ fn a_provider_may_answer_missing_keys_with_401_instead() {
 #[test]
 fn fetched_keys_verify_tokens_and_a_new_kid_waits_for_the_next_fetch() {
     let mut gate = remote_keys_gate(json!({}));
-    let count = gate.install_jwks(0, TestKeys::shared().jwks().to_string().as_bytes()).unwrap();
+    let count = gate.install_fetched_keys(0, TestKeys::shared().jwks().to_string().as_bytes()).unwrap();
     assert_eq!(count, 2);
     let verdict = gate.decide(&alice_request(&rsa_token(&google_claims())), ms(NOW));
     assert_eq!(verdict.reason, Reason::Allowed);
@@ -67,7 +67,7 @@ fn fetched_keys_verify_tokens_and_a_new_kid_waits_for_the_next_fetch() {
     assert_eq!(verdict.reason, Reason::UnknownKeyId);
     assert_eq!(verdict.awaiting_keys, Some(0), "new keys could admit it");
 
-    gate.install_jwks(0, jwks(&[&TestKeys::shared().rsa, &rotated]).to_string().as_bytes()).unwrap();
+    gate.install_fetched_keys(0, jwks(&[&TestKeys::shared().rsa, &rotated]).to_string().as_bytes()).unwrap();
     let verdict = gate.decide(&alice_request(&rotated.sign(&google_claims()).unwrap()), ms(NOW));
     assert_eq!(verdict.reason, Reason::Allowed);
 }
@@ -75,8 +75,8 @@ fn fetched_keys_verify_tokens_and_a_new_kid_waits_for_the_next_fetch() {
 #[test]
 fn a_bad_document_is_refused_and_the_keys_in_use_stay() {
     let mut gate = remote_keys_gate(json!({}));
-    gate.install_jwks(0, TestKeys::shared().jwks().to_string().as_bytes()).unwrap();
-    let error = gate.install_jwks(0, b"{\"keys\": [{\"kty\": \"oct\", \"kid\": \"k\"}]}").unwrap_err();
+    gate.install_fetched_keys(0, TestKeys::shared().jwks().to_string().as_bytes()).unwrap();
+    let error = gate.install_fetched_keys(0, b"{\"keys\": [{\"kty\": \"oct\", \"kid\": \"k\"}]}").unwrap_err();
     assert!(error.contains("unsupported kty"), "{error}");
     assert_eq!(gate.decide(&alice_request(&rsa_token(&google_claims())), ms(NOW)).reason, Reason::Allowed);
 }
@@ -84,7 +84,7 @@ fn a_bad_document_is_refused_and_the_keys_in_use_stay() {
 #[test]
 fn dropped_keys_make_uncached_tokens_unverifiable_again() {
     let mut gate = remote_keys_gate(json!({}));
-    gate.install_jwks(0, TestKeys::shared().jwks().to_string().as_bytes()).unwrap();
+    gate.install_fetched_keys(0, TestKeys::shared().jwks().to_string().as_bytes()).unwrap();
     gate.drop_keys(0);
     let verdict = gate.decide(&alice_request(&rsa_token(&google_with(json!({"sub": "another"})))), ms(NOW));
     assert_eq!(verdict.reason, Reason::KeysUnavailable);
@@ -98,7 +98,7 @@ fn configured_keys_never_wait_and_nor_do_other_refusals() {
     assert_eq!(verdict.awaiting_keys, None, "local keys never change");
 
     let mut gate = remote_keys_gate(json!({}));
-    gate.install_jwks(0, TestKeys::shared().jwks().to_string().as_bytes()).unwrap();
+    gate.install_fetched_keys(0, TestKeys::shared().jwks().to_string().as_bytes()).unwrap();
     let expired = rsa_token(&google_with(json!({"iat": NOW - 7200, "exp": NOW - 3600})));
     assert_eq!(gate.decide(&alice_request(&expired), ms(NOW)).awaiting_keys, None);
     let public = RequestSnapshot::new("GET", "api.example.com", "/healthz").with_header("authorization", format!("Bearer {}", rotated.sign(&google_claims()).unwrap()));

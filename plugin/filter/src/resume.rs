@@ -56,10 +56,6 @@ fn decide_again(vm: &Vm, paused: Paused, now: u64) {
             return;
         }
     };
-    let request = match vm.body(paused.context_id) {
-        Some(body) => request.with_body(body),
-        None => request,
-    };
     let attempt = Attempt { now, may_pause: paused.may_wait(now), deadline_at_most: paused.deadline, lookups_from: None };
     match hold::settle(vm, paused.context_id, request, vm.hold(paused.context_id), &attempt) {
         Ok(Settled::Done(Next::Continue)) => {

@@ -205,7 +205,7 @@ impl RemoteProvider {
             self.installed = record.generation;
             let keys = match parsed {
                 Some((generation, keys)) if generation == record.generation => Ok(keys),
-                _ => gate.parse_jwks(self.index, record.jwks.as_bytes()),
+                _ => gate.parse_fetched_keys(self.index, record.jwks.as_bytes()),
             };
             match keys {
                 Ok(keys) => {
@@ -223,7 +223,7 @@ impl RemoteProvider {
             changed = true;
         } else if usable && !self.usable && !changed {
             // Usable again without a new generation: reinstall what was dropped.
-            changed = gate.install_jwks(self.index, record.jwks.as_bytes()).is_ok();
+            changed = gate.install_fetched_keys(self.index, record.jwks.as_bytes()).is_ok();
         }
         self.usable = usable;
         changed
@@ -275,7 +275,7 @@ fn fetched_jwks(gate: &Gate, provider: usize, answer: &Answer) -> Result<Fetched
         return Err(format!("the response is {} bytes, more than {MAX_JWKS_BYTES}", answer.body_size));
     }
     // Checked here, before it is shared: a bad document never replaces good keys.
-    let keys = gate.parse_jwks(provider, &answer.body)?;
+    let keys = gate.parse_fetched_keys(provider, &answer.body)?;
     let text = String::from_utf8(answer.body.clone()).map_err(|_| "the JWKS is not UTF-8".to_owned())?;
     Ok(Fetched { text, max_age: answer.header("cache-control").as_deref().and_then(max_age), keys })
 }

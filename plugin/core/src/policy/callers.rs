@@ -3,7 +3,7 @@
 //! verified token it sends, and what rules require of the way a request came.
 
 use crate::diagnostics::Diagnostics;
-use crate::policy::names::canonical_email;
+use crate::policy::names::{AccountPattern, valid_name};
 use crate::policy_config::{CallerConfig, CallerKind, OnBehalfOfConfig};
 use std::collections::HashSet;
 use std::rc::Rc;
@@ -24,35 +24,18 @@ pub const DIRECT: &str = "direct";
 /// The most body an `on_behalf_of` caller may be given: Envoy's default buffer limit.
 const MAX_BODY_BYTES: std::ops::RangeInclusive<usize> = 1024..=(1 << 20);
 
-/// A token email pattern: exact, or any account of one project (`*@p.iam…`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Account {
-    Exact(String),
-    /// The part after `*`, `@` included.
-    Suffix(String),
+/// Whether some email matches both patterns.
+fn overlaps(a: &AccountPattern, b: &AccountPattern) -> bool {
+    match (a, b) {
+        (AccountPattern::Exact(email), other) | (other, AccountPattern::Exact(email)) => other.matches(email),
+        (AccountPattern::Suffix(a), AccountPattern::Suffix(b)) => a.ends_with(b.as_str()) || b.ends_with(a.as_str()),
+    }
 }
 
-impl Account {
-    fn matches(&self, email: &str) -> bool {
-        match self {
-            Account::Exact(exact) => exact == email,
-            Account::Suffix(suffix) => email.ends_with(suffix.as_str()),
-        }
-    }
-
-    /// Whether some email matches both.
-    fn overlaps(&self, other: &Account) -> bool {
-        match (self, other) {
-            (Account::Exact(a), b) | (b, Account::Exact(a)) => b.matches(a),
-            (Account::Suffix(a), Account::Suffix(b)) => a.ends_with(b.as_str()) || b.ends_with(a.as_str()),
-        }
-    }
-
-    fn describe(&self) -> String {
-        match self {
-            Account::Exact(email) => email.clone(),
-            Account::Suffix(suffix) => format!("*{suffix}"),
-        }
+fn describe(account: &AccountPattern) -> String {
+    match account {
+        AccountPattern::Exact(email) => email.clone(),
+        AccountPattern::Suffix(suffix) => format!("*{suffix}"),
     }
 }
 
@@ -82,7 +65,7 @@ pub struct CallerDefinition {
     /// What the service receives in the via header: `addon:123`, `chat:123`,
     /// `apps_script:NAME`, `service_account:NAME`.
     pub via: Rc<str>,
-    accounts: Vec<Account>,
+    accounts: Vec<AccountPattern>,
     client_ids: HashSet<String>,
     audiences: HashSet<String>,
     pub on_behalf_of: Option<OnBehalfOf>,
@@ -165,8 +148,8 @@ pub fn compile_callers(configs: &[CallerConfig], found: &mut Diagnostics) -> Vec
 fn overlap(path: &str, definition: &CallerDefinition, earlier: &CallerDefinition, found: &mut Diagnostics) {
     let name = &earlier.name;
     for account in &definition.accounts {
-        if let Some(other) = earlier.accounts.iter().find(|other| account.overlaps(other)) {
-            let (mine, theirs) = (account.describe(), other.describe());
+        if let Some(other) = earlier.accounts.iter().find(|other| overlaps(account, other)) {
+            let (mine, theirs) = (describe(account), describe(other));
             found.error(format!("{path}.service_accounts"), format!("`{mine}` overlaps `{theirs}` of caller `{name}`: a token must name one caller"));
         }
     }
@@ -219,16 +202,15 @@ fn project_number(path: &str, config: &CallerConfig, found: &mut Diagnostics) ->
 }
 
 /// The configured accounts, or the kind's documented default.
-fn accounts(path: &str, config: &CallerConfig, project: Option<&str>, found: &mut Diagnostics) -> Vec<Account> {
+fn accounts(path: &str, config: &CallerConfig, project: Option<&str>, found: &mut Diagnostics) -> Vec<AccountPattern> {
     let mut accounts = Vec::new();
     for (i, account) in config.service_accounts.iter().enumerate() {
-        match account.strip_prefix('*') {
-            Some(suffix) if suffix.starts_with('@') && suffix.len() > 1 && !suffix[1..].contains(['*', '@']) => accounts.push(Account::Suffix(suffix.to_ascii_lowercase())),
-            None if account.contains('@') && !account.contains('*') => accounts.push(Account::Exact(canonical_email(account))),
-            _ => found.error(format!("{path}.service_accounts[{i}]"), format!("`{account}` must be an email or `*@project.iam.gserviceaccount.com`")),
+        match AccountPattern::parse(account) {
+            Ok(pattern) => accounts.push(pattern),
+            Err(message) => found.error(format!("{path}.service_accounts[{i}]"), message),
         }
     }
-    if config.kind == CallerKind::ChatApp && accounts.contains(&Account::Exact(CHAT_SIGNER.to_owned())) {
+    if config.kind == CallerKind::ChatApp && accounts.contains(&AccountPattern::Exact(CHAT_SIGNER.to_owned())) {
         found.warning(format!("{path}.service_accounts"), format!("any Chat app pointed at your endpoint URL sends tokens of `{CHAT_SIGNER}`, whatever its project: use the project-number audience, or the project's add-on account"));
     }
     if !config.service_accounts.is_empty() {
@@ -238,7 +220,7 @@ fn accounts(path: &str, config: &CallerConfig, project: Option<&str>, found: &mu
     // tokens of `chat@system.gserviceaccount.com` for it, whatever its project; only
     // the project-number token names the project.
     match (config.kind, project) {
-        (CallerKind::WorkspaceAddon, Some(project)) => vec![Account::Exact(addon_account(project))],
+        (CallerKind::WorkspaceAddon, Some(project)) => vec![AccountPattern::Exact(addon_account(project))],
         (CallerKind::ServiceAccount, _) => {
             found.error(format!("{path}.service_accounts"), "a service_account caller needs the accounts it pushes as");
             accounts
@@ -270,11 +252,6 @@ fn via_label(config: &CallerConfig, project: Option<&str>) -> String {
         CallerKind::AppsScript => format!("apps_script:{}", config.name),
         CallerKind::ServiceAccount => format!("service_account:{}", config.name),
     }
-}
-
-/// Letters, digits, `.`, `_`, `-`: names appear in log lines and headers.
-pub fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
 /// The project number an OAuth client id belongs to (`123-abc.apps.googleusercontent.com`).

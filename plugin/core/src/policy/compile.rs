@@ -11,7 +11,7 @@ use crate::policy::callers::{CallerDefinition, CallerId, DIRECT, ViaSet, compile
 use crate::policy::index::RuleIndex;
 use crate::policy::pattern::{HostPattern, Method, MethodSet, PathPattern};
 use crate::policy::rule::Rule;
-use crate::policy::names::{canonical_domain, canonical_email};
+use crate::policy::names::{AccountPattern, canonical_domain, canonical_email, valid_name};
 use crate::policy::subjects::Subjects;
 use crate::policy::{Policy, lint};
 use crate::policy_config::{Effect, PathConfig, PolicyConfig, RuleConfig, SubjectsConfig};
@@ -89,8 +89,7 @@ impl Compiler {
     }
 
     fn rule(&mut self, path: &str, config: &RuleConfig) -> Option<Rule> {
-        let valid_name = !config.name.is_empty() && config.name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-        if !valid_name {
+        if !valid_name(&config.name) {
             self.error(&format!("{path}.name"), format!("`{}` must be letters, digits, `.`, `_` or `-`: rule names appear in metric names", config.name));
         }
         let hosts = config
@@ -174,14 +173,12 @@ impl Compiler {
         }
         self.non_blank(&format!("{path}.domains"), &config.domains);
         for (i, account) in config.service_accounts.iter().enumerate() {
-            match account.strip_prefix('*') {
-                Some(suffix) if suffix.starts_with('@') && suffix.len() > 1 && !suffix[1..].contains(['*', '@']) => {
-                    subjects.service_account_suffixes.push(suffix.to_ascii_lowercase());
+            match self.parsed(&format!("{path}.service_accounts[{i}]"), AccountPattern::parse(account)) {
+                Some(AccountPattern::Suffix(suffix)) => subjects.service_account_suffixes.push(suffix),
+                Some(AccountPattern::Exact(email)) => {
+                    subjects.service_accounts.insert(email);
                 }
-                None if account.contains('@') && !account.contains('*') => {
-                    subjects.service_accounts.insert(canonical_email(account));
-                }
-                _ => self.error(&format!("{path}.service_accounts[{i}]"), format!("`{account}` must be an email or `*@project.iam.gserviceaccount.com`")),
+                None => {}
             }
         }
         let lists = [&config.users, &config.groups, &config.domains, &config.service_accounts];
