@@ -24,12 +24,12 @@ DEBIAN_WASM_ENV := RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
 	CARGO_TARGET_WASM32_WASIP1_LINKER=/usr/lib/llvm-22/bin/wasm-ld \
 	CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS="-C link-self-contained=no -L native=/usr/lib/wasm32-wasi"
 
-.PHONY: help setup toolchain envoy build wasm cli run-bins run test unit harness e2e replay lint no-wasmtime bench bench-policy bench-harness bench-verify wrk node clean
+.PHONY: help setup toolchain envoy build wasm cli run-bins run test unit harness e2e browser replay lint no-wasmtime bench bench-policy bench-harness bench-verify wrk node clean
 
 help:
 	@echo "make run    start Envoy + wsgate + demo upstream on http://127.0.0.1:8080"
 	@echo "make test   run every test (unit, CLI, the .wasm in wasmtime, end-to-end and adversarial through real Envoy, a fuzz smoke)"
-	@echo "other: setup build cli harness e2e replay lint no-wasmtime fuzz-smoke; long runs: bench bench-policy bench-harness bench-verify profile-envoy fuzz soak; clean"
+	@echo "other: setup build browser cli harness e2e replay lint no-wasmtime fuzz-smoke; long runs: bench bench-policy bench-harness bench-verify profile-envoy fuzz soak; clean"
 
 setup: toolchain envoy
 
@@ -102,16 +102,26 @@ unit:
 # fixture case passing, the .wasm agreeing with the core crate, and the filter's
 # answers when the host fails a call (injected faults).
 harness: build
-	WSGATE_WASM=$(CURDIR)/$(WASM) cargo test -p wsgate-host-tests --test harness --test harness_keys --test harness_groups --test harness_adversarial --test harness_faults --test harness_callers -- --ignored
+	WSGATE_WASM=$(CURDIR)/$(WASM) cargo test -p wsgate-host-tests --test harness --test harness_keys --test harness_groups --test harness_adversarial --test harness_faults --test harness_callers --test harness_browser -- --ignored
 
 # Replays the recorded fixture traffic through the .wasm, as a user would (the full CLI).
 replay: build
 	$(CLI) replay --wasm $(WASM) --config host-tests/cases/config.json \
 		--key host-tests/cases/TEST-ONLY-signing-key.json host-tests/cases/traffic
 
-e2e: setup build
+e2e: setup build browser
 	WSGATE_ENVOY=$(CURDIR)/$(ENVOY) WSGATE_WASM=$(CURDIR)/$(WASM) \
-		cargo test -p wsgate-host-tests --test e2e_envoy --test e2e_policy --test e2e_replay --test e2e_keys --test e2e_groups --test e2e_demo --test e2e_adversarial --test e2e_differential --test e2e_callers -- --ignored --test-threads 2
+		cargo test -p wsgate-host-tests --test e2e_envoy --test e2e_policy --test e2e_replay --test e2e_keys --test e2e_groups --test e2e_demo --test e2e_adversarial --test e2e_differential --test e2e_callers --test e2e_browser -- --ignored --test-threads 2
+
+# A real browser for the sign-in tests: Debian's headless Chromium and its WebDriver.
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then \
+		echo "setup: $$(chromium --version 2>/dev/null | head -1) and chromedriver present"; \
+	else \
+		echo "setup: installing chromium and chromium-driver (a real browser for e2e_browser)"; \
+		$(SUDO) apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
 
 # `make run` must never compile wasmtime: no crate it builds may depend on it, and the
 # CLI it builds (without `replay`) must work and say how to get replay.

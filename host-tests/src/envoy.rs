@@ -39,6 +39,8 @@ pub struct Launch {
     /// `--component-log-level`, e.g. `wasm:trace` to log every call into and out of a
     /// plugin VM (the rest stays at `info`).
     pub component_log_level: Option<String>,
+    /// Variables set in Envoy's environment (secrets `host_env_keys` passes on).
+    pub environment: Vec<(String, String)>,
 }
 
 /// A running Envoy; killed when dropped.
@@ -59,12 +61,12 @@ impl Envoy {
     /// load generator can have the other core, and with `workers` worker threads (one
     /// plugin VM each).
     pub fn start_on(binary: &Path, config: &str, dir: &Path, ports: Ports, cpu: Option<u32>, workers: u32) -> Result<Envoy, String> {
-        Envoy::start_with(binary, config, dir, ports, &Launch { cpu, workers, component_log_level: None })
+        Envoy::start_with(binary, config, dir, ports, &Launch { cpu, workers, component_log_level: None, environment: Vec::new() })
     }
 
     /// Like [`Envoy::start_on`], with every [`Launch`] option.
     pub fn start_with(binary: &Path, config: &str, dir: &Path, ports: Ports, launch: &Launch) -> Result<Envoy, String> {
-        let Launch { cpu, workers, component_log_level } = launch;
+        let Launch { cpu, workers, component_log_level, environment } = launch;
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let config_path = dir.join("envoy.yaml");
         let log_path = dir.join("envoy.log");
@@ -85,6 +87,7 @@ impl Envoy {
         if let Some(levels) = component_log_level {
             command.args(["--component-log-level", levels]);
         }
+        command.envs(environment.iter().map(|(name, value)| (name, value)));
         let child = command
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(|e| e.to_string())?)

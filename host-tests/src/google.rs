@@ -13,10 +13,14 @@
 //!   `GET /v1/groups/{id}/memberships:checkTransitiveMembership?query=member_key_id == '…'`;
 //! - Admin SDK Directory `GET /admin/directory/v1/groups/{groupKey}/hasMember/{memberKey}`.
 //!
+//! - OpenID Connect sign-in: discovery, the authorization page and the token
+//!   endpoint (see [`crate::google_oidc`]).
+//!
 //! Group APIs need a bearer token the metadata endpoint issued; errors use Google's
 //! JSON error shape. Tests can rotate the signing key, change memberships, and inject
 //! faults (a status such as 500 or 429, slow answers, hung or dropped connections).
 
+use crate::google_oidc::{self, Account, OAuthClient, OidcState, Reply};
 use crate::upstream::{ReceivedRequest, read_request};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -59,6 +63,7 @@ struct State {
     /// ID-token and Chat keys made so far: `kid`s are never reused, as Google's are not.
     keys_made: usize,
     chat_keys_made: usize,
+    oidc: OidcState,
 }
 
 /// The running stand-in. Cheap to clone; all clones control the same server.
@@ -207,7 +212,10 @@ impl GoogleStandIn {
             }
             None => self.answer(&request),
         };
-        let mut head = format!("HTTP/1.1 {status} {}\r\ncontent-type: application/json; charset=UTF-8\r\n", reason_phrase(status));
+        let mut head = format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status));
+        if !headers.iter().any(|(name, _)| name == "content-type") {
+            head.push_str("content-type: application/json; charset=UTF-8\r\n");
+        }
         for (name, value) in headers {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
@@ -216,6 +224,9 @@ impl GoogleStandIn {
 
     fn answer(&self, request: &ReceivedRequest) -> (u16, Vec<(String, String)>, String) {
         let (path, query) = request.path.split_once('?').unwrap_or((&request.path, ""));
+        if let Some(reply) = self.oidc(request) {
+            return reply;
+        }
         if request.method != "GET" {
             return google_error(405, "only GET is served here");
         }
@@ -228,6 +239,30 @@ impl GoogleStandIn {
             "/v1/groups:lookup" => self.lookup(query),
             _ => self.membership(path, query),
         }
+    }
+
+    fn oidc(&self, request: &ReceivedRequest) -> Option<Reply> {
+        let base = format!("http://127.0.0.1:{}", self.port);
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let mut state = self.state();
+        let State { oidc, id_keys, .. } = &mut *state;
+        let sign = |claims: &Value| id_keys.last().ok_or_else(|| "no signing key".to_owned())?.sign(claims);
+        google_oidc::answer(oidc, request, &base, &sign, now)
+    }
+
+    /// Registers an OAuth client for sign-in.
+    pub fn register_client(&self, client: OAuthClient) {
+        self.state().oidc.clients.push(client);
+    }
+
+    /// Adds a person who can sign in, in Workspace domain `hosted_domain` (if any).
+    pub fn add_account(&self, email: &str, hosted_domain: Option<&str>) {
+        self.state().oidc.accounts.push(Account { email: email.to_owned(), hosted_domain: hosted_domain.map(str::to_owned) });
+    }
+
+    /// How many codes the token endpoint exchanged.
+    pub fn code_exchanges(&self) -> usize {
+        self.state().oidc.exchanges
     }
 
     fn certs(&self, keys: impl Fn(&State) -> &Vec<SigningKey>) -> (u16, Vec<(String, String)>, String) {

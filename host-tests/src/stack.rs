@@ -1,7 +1,7 @@
 //! Envoy + wsgate.wasm + the echo upstream, started together: what `make run` shows a
 //! user and what every end-to-end test talks to.
 
-use crate::envoy::{Envoy, Ports, render};
+use crate::envoy::{Envoy, Launch, Ports, render};
 use crate::ports::free_port;
 use crate::upstream::EchoUpstream;
 use serde_json::Value;
@@ -26,6 +26,8 @@ pub struct StackOptions {
     pub extra_clusters: String,
     /// Envoy worker threads, each with its own plugin VM (`--concurrency`).
     pub workers: u32,
+    /// Envoy's environment: the secrets `vm_config.environment_variables` passes on.
+    pub environment: Vec<(String, String)>,
 }
 
 pub struct Stack {
@@ -42,7 +44,8 @@ impl Stack {
         let ports = Ports { listen: port(options.listen_port)?, admin: port(options.admin_port)?, upstream: upstream.port };
         let config = render(&options.envoy_template, ports, &options.wasm, &options.plugin_config.to_string(), &options.extra_http_filters)
             .replace("{{EXTRA_CLUSTERS}}", &options.extra_clusters);
-        let envoy = Envoy::start_on(&options.envoy_binary, &config, &options.dir, ports, None, options.workers)?;
+        let launch = Launch { cpu: None, workers: options.workers, component_log_level: None, environment: options.environment.clone() };
+        let envoy = Envoy::start_with(&options.envoy_binary, &config, &options.dir, ports, &launch)?;
         Ok(Stack { upstream, envoy })
     }
 

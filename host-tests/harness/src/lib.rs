@@ -53,7 +53,13 @@ impl Harness {
     /// A new VM: instantiated, started and configured with `plugin_config` at
     /// `unix_nanos`. Fails with the plugin's own log if it refuses the configuration.
     pub fn start(&self, plugin_config: &[u8], unix_nanos: u64) -> wasmtime::Result<Plugin> {
-        Plugin::start(&self.engine, &self.module, &self.linker, self.state(unix_nanos), plugin_config)
+        Plugin::start(&self.engine, &self.module, &self.linker, self.state(unix_nanos, &[]), plugin_config)
+    }
+
+    /// Like [`Harness::start`], with these variables in the VM's environment, as
+    /// Envoy's `vm_config.environment_variables` puts them there (WASI `environ_get`).
+    pub fn start_with_env(&self, plugin_config: &[u8], unix_nanos: u64, environment: &[(String, String)]) -> wasmtime::Result<Plugin> {
+        Plugin::start(&self.engine, &self.module, &self.linker, self.state(unix_nanos, environment), plugin_config)
     }
 
     /// Like [`Harness::start`], with `import` answering `status` from the very first
@@ -62,15 +68,15 @@ impl Harness {
         if !self.module.imports().any(|i| i.name() == import) {
             wasmtime::bail!("{}", NotImported(import.to_owned()));
         }
-        let mut state = self.state(unix_nanos);
+        let mut state = self.state(unix_nanos, &[]);
         state.faults.plan(import, status, Times::Always);
         Plugin::start(&self.engine, &self.module, &self.linker, state, plugin_config)
     }
 
-    fn state(&self, unix_nanos: u64) -> HostState {
+    fn state(&self, unix_nanos: u64, environment: &[(String, String)]) -> HostState {
         let clock = Clock::default();
         clock.set_unix_nanos(unix_nanos);
-        let wasi = wasmtime_wasi::WasiCtxBuilder::new().wall_clock(clock.clone()).build_p1();
+        let wasi = wasmtime_wasi::WasiCtxBuilder::new().wall_clock(clock.clone()).envs(environment).build_p1();
         HostState::new(wasi, clock)
     }
 }

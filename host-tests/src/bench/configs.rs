@@ -62,6 +62,27 @@ pub fn wsgate_filter_logging_to(wasm: &Path, jwks: &Value, token_cache_entries: 
     wasm_filter(wasm, &config)
 }
 
+/// The session key and client secret of the bench's sign-in, as Envoy's environment
+/// holds them (bench only).
+pub const SIGN_IN_ENVIRONMENT: [(&str, &str); 2] = [("WSGATE_CLIENT_SECRET", "GOCSPX-bench"), ("WSGATE_COOKIE_KEYS", "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=")];
+/// The OAuth client of the bench's sign-in.
+pub const BROWSER_CLIENT: &str = "wsgate-bench-browser.apps.googleusercontent.com";
+
+/// wsgate with sign-in on every path and a domain policy (example.com): the same
+/// gate answers bearer callers and signed-in browsers, so the two can be compared.
+pub fn wsgate_sign_in_filter(wasm: &Path, jwks: &Value) -> String {
+    let config = json!({
+        "providers": [patched(google_provider(AUDIENCE, jwks), &json!({"allowed_domains": ["example.com"], "audiences": [AUDIENCE, BROWSER_CLIENT]}))],
+        "policy": {"rules": [{"name": "staff", "effect": "allow", "subjects": {"domains": ["example.com"]}}]},
+        "sign_in": {
+            "provider": "google", "client_id": BROWSER_CLIENT, "client_secret_env": SIGN_IN_ENVIRONMENT[0].0, "cookie_keys_env": SIGN_IN_ENVIRONMENT[1].0,
+            "redirect_uri": "http://127.0.0.1/_wsgate/callback", "token_endpoint": {"cluster": "unused"}, "secure_cookies": false
+        }
+    });
+    let names: Vec<&str> = SIGN_IN_ENVIRONMENT.iter().map(|(name, _)| *name).collect();
+    wasm_filter(wasm, &config).replace("                  vm_id: wsgate\n", &format!("                  vm_id: wsgate\n                  environment_variables: {{ host_env_keys: {names:?} }}\n"))
+}
+
 /// Any proxy-wasm filter in the V8 runtime, as wsgate is configured.
 pub fn wasm_filter(wasm: &Path, config: &Value) -> String {
     let quoted = serde_json::to_string(&config.to_string()).unwrap_or_default();

@@ -48,9 +48,15 @@ fn micros(value: &str) -> Option<f64> {
 
 /// A wrk Lua script sending each request with the next token of `tokens`.
 pub fn token_script(tokens: &[String]) -> String {
-    let list: Vec<String> = tokens.iter().map(|t| format!("  \"{t}\"")).collect();
+    header_script("authorization", "Bearer ", tokens)
+}
+
+/// A wrk Lua script sending each request with header `name`: `prefix` and the next
+/// of `values` (`cookie`, `wsgate-session-0=`: signed-in browsers).
+pub fn header_script(name: &str, prefix: &str, values: &[String]) -> String {
+    let list: Vec<String> = values.iter().map(|t| format!("  \"{t}\"")).collect();
     format!(
-        "tokens = {{\n{}\n}}\ncounter = 0\nrequest = function()\n  counter = counter + 1\n  return wrk.format(\"GET\", \"/\", {{[\"authorization\"] = \"Bearer \" .. tokens[(counter % #tokens) + 1]}})\nend\n",
+        "tokens = {{\n{}\n}}\ncounter = 0\nrequest = function()\n  counter = counter + 1\n  return wrk.format(\"GET\", \"/\", {{[\"{name}\"] = \"{prefix}\" .. tokens[(counter % #tokens) + 1]}})\nend\n",
         list.join(",\n")
     )
 }

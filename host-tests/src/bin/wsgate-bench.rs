@@ -4,7 +4,11 @@ use clap::Parser;
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use wsgate_core::mint::{SigningKey, jwks};
+use wsgate_core::session::Session;
+use wsgate_core::session::seal::SessionKeys;
 use wsgate_fixtures::GoogleClaims;
 use wsgate_host_tests::bench::coldstart::{self, Split};
 use wsgate_host_tests::bench::vm_memory::{self, Point};
@@ -47,6 +51,10 @@ struct Setup {
     wasm: bool,
     /// Writes a file access log with wsgate's decision line.
     access_log: bool,
+    /// The wrk script of this contender's requests, if not the bearer tokens'.
+    script: Option<PathBuf>,
+    /// Envoy's environment (the sign-in's secrets).
+    environment: Vec<(String, String)>,
 }
 
 struct Contender {
@@ -56,6 +64,7 @@ struct Contender {
     cold_start: Duration,
     split: Option<Split>,
     runs: Vec<wrk::Run>,
+    script: Option<PathBuf>,
 }
 
 /// wsgate's VM memory at the three points the bench reads it.
@@ -91,17 +100,17 @@ fn run(args: &Args) -> Result<(), String> {
     // The other build, if any, runs beside this one in both modes.
     let compare = args.compare_wasm.as_deref().map(std::path::absolute).transpose().map_err(|e| e.to_string())?;
     let mut warm_setups = vec![
-        Setup { key: "no_auth", name: "no-auth", filters: String::new(), wasm: false, access_log: false },
-        Setup { key: "native", name: "native", filters: configs::native_filters(&native, &keys, 1000), wasm: false, access_log: false },
-        Setup { key: "wsgate", name: "wsgate", filters: configs::wsgate_filter(&args.wasm, &keys, 4096, "all"), wasm: true, access_log: false },
-        Setup { key: "wsgate_access_log", name: "wsgate, access log", filters: configs::wsgate_filter_logging_to(&args.wasm, &keys, 4096, "all", "access_log"), wasm: true, access_log: true },
-        Setup { key: "wsgate_log_denied", name: "wsgate, log denied", filters: configs::wsgate_filter(&args.wasm, &keys, 4096, "denied"), wasm: true, access_log: false },
-        Setup { key: "empty", name: "empty wasm filter", filters: configs::wasm_filter(&empty, &json!({})), wasm: true, access_log: false },
-        Setup { key: "floor", name: "floor wasm filter", filters: configs::wasm_filter(&floor, &json!({})), wasm: true, access_log: false },
+        Setup { key: "no_auth", name: "no-auth", filters: String::new(), wasm: false, access_log: false, script: None, environment: Vec::new() },
+        Setup { key: "native", name: "native", filters: configs::native_filters(&native, &keys, 1000), wasm: false, access_log: false, script: None, environment: Vec::new() },
+        Setup { key: "wsgate", name: "wsgate", filters: configs::wsgate_filter(&args.wasm, &keys, 4096, "all"), wasm: true, access_log: false, script: None, environment: Vec::new() },
+        Setup { key: "wsgate_access_log", name: "wsgate, access log", filters: configs::wsgate_filter_logging_to(&args.wasm, &keys, 4096, "all", "access_log"), wasm: true, access_log: true, script: None, environment: Vec::new() },
+        Setup { key: "wsgate_log_denied", name: "wsgate, log denied", filters: configs::wsgate_filter(&args.wasm, &keys, 4096, "denied"), wasm: true, access_log: false, script: None, environment: Vec::new() },
+        Setup { key: "empty", name: "empty wasm filter", filters: configs::wasm_filter(&empty, &json!({})), wasm: true, access_log: false, script: None, environment: Vec::new() },
+        Setup { key: "floor", name: "floor wasm filter", filters: configs::wasm_filter(&floor, &json!({})), wasm: true, access_log: false, script: None, environment: Vec::new() },
     ];
     if let Some(other) = &compare {
         let filters = configs::wsgate_filter(other, &keys, 4096, "all");
-        warm_setups.insert(3, Setup { key: "wsgate_compare", name: "wsgate, --compare-wasm", filters, wasm: true, access_log: false });
+        warm_setups.insert(3, Setup { key: "wsgate_compare", name: "wsgate, --compare-wasm", filters, wasm: true, access_log: false, script: None, environment: Vec::new() });
     }
     let mut warm = start_all(args, &template, warm_setups, probe)?;
     let (after_1000, after_100000) = memory_before_run(args, by_key(&warm, "wsgate")?, &tokens)?;
@@ -112,18 +121,30 @@ fn run(args: &Args) -> Result<(), String> {
 
     println!("\ncache-miss mode: every request verifies a signature (native JWT cache off, wsgate token cache off)");
     let mut cold_setups = vec![
-        Setup { key: "native_no_cache", name: "native, no cache", filters: configs::native_filters(&native, &keys, 0), wasm: false, access_log: false },
-        Setup { key: "wsgate_no_cache", name: "wsgate, no cache", filters: configs::wsgate_filter(&args.wasm, &keys, 0, "all"), wasm: true, access_log: false },
+        Setup { key: "native_no_cache", name: "native, no cache", filters: configs::native_filters(&native, &keys, 0), wasm: false, access_log: false, script: None, environment: Vec::new() },
+        Setup { key: "wsgate_no_cache", name: "wsgate, no cache", filters: configs::wsgate_filter(&args.wasm, &keys, 0, "all"), wasm: true, access_log: false, script: None, environment: Vec::new() },
     ];
     if let Some(other) = &compare {
         let filters = configs::wsgate_filter(other, &keys, 0, "all");
-        cold_setups.push(Setup { key: "wsgate_compare_no_cache", name: "wsgate, --compare-wasm, no cache", filters, wasm: true, access_log: false });
+        cold_setups.push(Setup { key: "wsgate_compare_no_cache", name: "wsgate, --compare-wasm, no cache", filters, wasm: true, access_log: false, script: None, environment: Vec::new() });
     }
     let mut cold = start_all(args, &template, cold_setups, probe)?;
     measure(args, &mut cold, &script)?;
 
+    println!("\nsign-in mode: one gate with sign-in, warm bearer tokens against signed-in browsers' session cookies");
+    let sessions = args.out.join("sessions.lua");
+    std::fs::write(&sessions, wrk::header_script("cookie", "wsgate-session-0=", &session_cookies(args.users)?)).map_err(|e| e.to_string())?;
+    let environment: Vec<(String, String)> = configs::SIGN_IN_ENVIRONMENT.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect();
+    let sign_in_filters = configs::wsgate_sign_in_filter(&args.wasm, &keys);
+    let session_setups = vec![
+        Setup { key: "sign_in_bearer", name: "sign-in, bearer", filters: sign_in_filters.clone(), wasm: true, access_log: false, script: None, environment: environment.clone() },
+        Setup { key: "sign_in_session", name: "sign-in, session", filters: sign_in_filters, wasm: true, access_log: false, script: Some(sessions), environment },
+    ];
+    let mut sessions = start_all(args, &template, session_setups, probe)?;
+    measure(args, &mut sessions, &script)?;
+
     let wasm_size = std::fs::metadata(&args.wasm).map(|m| m.len()).unwrap_or(0);
-    let result = report(&warm, &cold, wasm_size, &memory);
+    let result = report(&[&warm, &cold, &sessions], wasm_size, &memory);
     let path = args.out.join("result.json");
     std::fs::write(&path, serde_json::to_string_pretty(&result).unwrap_or_default()).map_err(|e| e.to_string())?;
     println!("\nwrote {}", path.display());
@@ -159,11 +180,11 @@ fn print_point(label: &str, point: &Point) {
 /// Alternating rounds: every contender once per round, in the same order.
 fn measure(args: &Args, contenders: &mut [Contender], script: &Path) -> Result<(), String> {
     for contender in contenders.iter() {
-        wrk::run(&url(contender), script, 1, args.connections)?; // warm-up
+        wrk::run(&url(contender), contender.script.as_deref().unwrap_or(script), 1, args.connections)?; // warm-up
     }
     for round in 1..=args.rounds {
         for contender in contenders.iter_mut() {
-            let run = wrk::run(&url(contender), script, args.seconds, args.connections)?;
+            let run = wrk::run(&url(contender), contender.script.as_deref().unwrap_or(script), args.seconds, args.connections)?;
             println!("round {round}  {:<18} {:>9.0} req/s  p50 {:>7.0} us  p99 {:>7.0} us  non-2xx {}", contender.name, run.requests_per_second, run.p50_micros, run.p99_micros, run.non_2xx);
             contender.runs.push(run);
         }
@@ -176,14 +197,14 @@ fn start(args: &Args, template: &str, setup: Setup, probe: &str) -> Result<Conte
     let dir = args.out.join(setup.name.replace([' ', ','], ""));
     let access_log = setup.access_log.then(|| std::path::absolute(dir.join("access.log"))).transpose().map_err(|e| e.to_string())?;
     let config = configs::render(template, ports.listen, ports.admin, &setup.filters, access_log.as_deref());
-    let launch = Launch { cpu: Some(0), workers: 1, component_log_level: setup.wasm.then(|| "wasm:trace".to_owned()) };
+    let launch = Launch { cpu: Some(0), workers: 1, component_log_level: setup.wasm.then(|| "wasm:trace".to_owned()), environment: setup.environment.clone() };
     let started = Instant::now();
     let mut envoy = Envoy::start_with(&args.envoy, &config, &dir, ports, &launch)?;
     let cold_start = first_served(&mut envoy, setup.name, probe, started)?;
     let split = if setup.wasm { Some(traced_split(&envoy)?) } else { None };
     let detail = split.map(|s| format!("  (log: envoy {}, compile {}, vm_start {}, configure {}, first request {} ms)", s.envoy, s.compile, s.vm_start, s.configure, s.first_request));
     println!("started {:<18} cold start {:>5} ms{}", setup.name, cold_start.as_millis(), detail.unwrap_or_default());
-    Ok(Contender { key: setup.key, name: setup.name, envoy, cold_start, split, runs: Vec::new() })
+    Ok(Contender { key: setup.key, name: setup.name, envoy, cold_start, split, runs: Vec::new(), script: setup.script })
 }
 
 /// Cold start: from starting Envoy to the first request it serves with a valid token.
@@ -244,6 +265,22 @@ fn tokens(key: &SigningKey, users: usize) -> Result<Vec<String>, String> {
         .collect()
 }
 
+/// One signed-in browser's session cookie per user (all at example.com), sealed
+/// with the bench's session key as the gate seals them at sign-in.
+fn session_cookies(users: usize) -> Result<Vec<String>, String> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let key = STANDARD.decode(configs::SIGN_IN_ENVIRONMENT[1].1).map_err(|e| e.to_string())?;
+    let keys = SessionKeys::new(&[key.try_into().map_err(|_| "the bench key is not 32 bytes")?])?;
+    (0..users)
+        .map(|u| {
+            let session = Session { subject: format!("sub-{u}"), email: Some(format!("user{u}@example.com")), domain: Some("example.com".into()), signed_in_at: now, seen_at: now };
+            let mut nonce = [0u8; 12];
+            nonce[..8].copy_from_slice(&(u as u64).to_le_bytes());
+            keys.seal("wsgate-session", &serde_json::to_vec(&session).map_err(|e| e.to_string())?, nonce).ok_or_else(|| "sealing failed".to_owned())
+        })
+        .collect()
+}
+
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values.get(values.len() / 2).copied().unwrap_or(0.0)
@@ -268,7 +305,7 @@ fn summary_of<'a>(summaries: &'a [Value], key: &str) -> &'a Value {
     summaries.iter().find(|v| v["key"] == key).unwrap_or(&Value::Null)
 }
 
-fn ratios(warm: &[Value], cold: &[Value]) -> Value {
+fn ratios(warm: &[Value], cold: &[Value], sign_in: &[Value]) -> Value {
     let rps = |values: &[Value], key: &str| summary_of(values, key)["requests_per_second"].as_f64().unwrap_or(0.0);
     let p99 = |key: &str| summary_of(warm, key)["p99_micros"].as_f64().unwrap_or(0.0);
     let warm_rps = |key: &str| rps(warm, key);
@@ -291,6 +328,8 @@ fn ratios(warm: &[Value], cold: &[Value]) -> Value {
         "wsgate_log_denied_over_native_p99": p99("wsgate_log_denied") / p99("native"),
         "cache_miss_wsgate_over_native_rps": rps(cold, "wsgate_no_cache") / rps(cold, "native_no_cache"),
         "cache_miss_wsgate_over_compare_wasm_rps": rps(cold, "wsgate_no_cache") / rps(cold, "wsgate_compare_no_cache"),
+        "session_over_bearer_rps": rps(sign_in, "sign_in_session") / rps(sign_in, "sign_in_bearer"),
+        "session_over_bearer_p99": summary_of(sign_in, "sign_in_session")["p99_micros"].as_f64().unwrap_or(0.0) / summary_of(sign_in, "sign_in_bearer")["p99_micros"].as_f64().unwrap_or(0.0),
     })
 }
 
@@ -319,9 +358,12 @@ fn memory_json(memory: &Memory) -> (Value, Value) {
     (bytes, points)
 }
 
-fn report(warm: &[Contender], cold: &[Contender], wasm_size: u64, memory: &Memory) -> Value {
+/// `modes`: the warm, cache-miss and sign-in contenders.
+fn report(modes: &[&[Contender]; 3], wasm_size: u64, memory: &Memory) -> Value {
+    let [warm, cold, sign_in] = *modes;
     let warm_summaries: Vec<Value> = warm.iter().map(summary).collect();
     let cold_summaries: Vec<Value> = cold.iter().map(summary).collect();
+    let sign_in_summaries: Vec<Value> = sign_in.iter().map(summary).collect();
     let rps = |v: &Value| v["requests_per_second"].as_f64().unwrap_or(0.0);
     let p99 = |v: &Value| v["p99_micros"].as_f64().unwrap_or(0.0);
     println!("\nmedians (warm tokens):");
@@ -331,12 +373,15 @@ fn report(warm: &[Contender], cold: &[Contender], wasm_size: u64, memory: &Memor
     for v in &cold_summaries {
         println!("  cache-miss {:<18} {:>9.0} req/s  p99 {:>6.0} us", v["name"].as_str().unwrap_or(""), rps(v), p99(v));
     }
-    let ratios = ratios(&warm_summaries, &cold_summaries);
+    for v in &sign_in_summaries {
+        println!("  {:<29} {:>9.0} req/s  p50 {:>6.0} us  p99 {:>6.0} us", v["name"].as_str().unwrap_or(""), rps(v), v["p50_micros"].as_f64().unwrap_or(0.0), p99(v));
+    }
+    let ratios = ratios(&warm_summaries, &cold_summaries, &sign_in_summaries);
     println!("ratios:");
     for (name, value) in ratios.as_object().into_iter().flatten() {
         println!("  {name:<36} {:.3}", value.as_f64().unwrap_or(f64::NAN));
     }
-    let all: Vec<&Contender> = warm.iter().chain(cold).collect();
+    let all: Vec<&Contender> = warm.iter().chain(cold).chain(sign_in).collect();
     print_cold_starts(&all);
     let (cold_start_ms, cold_start_split_ms) = cold_starts(&all);
     println!("\nwsgate.wasm: {wasm_size} bytes");
@@ -344,7 +389,7 @@ fn report(warm: &[Contender], cold: &[Contender], wasm_size: u64, memory: &Memor
     print_point("VM memory after 100,000 requests", &memory.after_100000);
     print_point("VM memory at the end of the run", &memory.end);
     let (vm_memory_bytes, vm_memory_points) = memory_json(memory);
-    json!({"warm": warm_summaries, "cache_miss": cold_summaries, "ratios": ratios, "wasm_bytes": wasm_size,
+    json!({"warm": warm_summaries, "cache_miss": cold_summaries, "sign_in": sign_in_summaries, "ratios": ratios, "wasm_bytes": wasm_size,
            "cold_start_ms": cold_start_ms, "cold_start_split_ms": cold_start_split_ms,
            "vm_memory_bytes": vm_memory_bytes, "vm_memory_points": vm_memory_points})
 }

@@ -64,6 +64,7 @@ fn run(args: &Args) -> Result<(), String> {
             extra_http_filters: String::new(),
             extra_clusters: String::new(),
             workers: 1,
+            environment: Vec::new(),
         },
         policy: read_json(&args.policy)?,
         google_port: args.google_port,

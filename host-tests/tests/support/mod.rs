@@ -56,6 +56,7 @@ pub fn options(test: &str, config: Value) -> StackOptions {
         extra_http_filters: String::new(),
         extra_clusters: String::new(),
         workers: 1,
+        environment: Vec::new(),
     }
 }
 

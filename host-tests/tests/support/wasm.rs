@@ -24,6 +24,11 @@ pub fn start(plugin_config: &[u8]) -> Plugin {
     harness().start(plugin_config, T0 * 1_000_000_000).unwrap()
 }
 
+/// Like [`start`], with `environment` in the VM's environment (secrets).
+pub fn start_with_env(plugin_config: &[u8], environment: &[(String, String)]) -> Plugin {
+    harness().start_with_env(plugin_config, T0 * 1_000_000_000, environment).unwrap()
+}
+
 pub fn set_seconds(plugin: &mut Plugin, seconds: u64) {
     plugin.set_time(seconds * 1_000_000_000);
 }

@@ -29,7 +29,7 @@ pub fn load(path: &Path) -> Result<Loaded, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let is_config = serde_json::from_slice::<Value>(&bytes).is_ok_and(|v| v.get("providers").is_some());
     if is_config {
-        return Ok(Settings::from_json(&bytes).map(|settings| {
+        return Ok(Settings::from_json_with_env(&bytes, &|name| std::env::var(name).ok()).map(|settings| {
             let warnings = settings.warnings.clone();
             (Document::Config(Box::new(settings)), warnings)
         }).map_err(|errors| errors.0));

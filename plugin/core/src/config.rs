@@ -48,6 +48,117 @@ pub struct Config {
     /// neither the token nor the policy's directory vouches for.
     #[serde(default)]
     pub group_lookup: Option<GroupLookupConfig>,
+    /// Sign people in with Google in the browser when they come without a token.
+    #[serde(default)]
+    pub sign_in: Option<SignInConfig>,
+}
+
+/// Browser sign-in: OpenID Connect's code flow with PKCE against Google, a session
+/// cookie sealed by the gate. Secrets are never written here: only the names of the
+/// VM's environment variables that hold them (`vm_config.environment_variables`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignInConfig {
+    /// The provider (`providers[].name`) that verifies the ID tokens Google returns;
+    /// its `audiences` must include `client_id`.
+    pub provider: String,
+    /// The OAuth client's ID (`….apps.googleusercontent.com`).
+    pub client_id: String,
+    /// The environment variable holding the OAuth client's secret.
+    pub client_secret_env: String,
+    /// The environment variable holding the session keys: 32 random bytes each,
+    /// base64, comma-separated; the first seals, every one opens (rotation).
+    pub cookie_keys_env: String,
+    /// The callback URL registered with the OAuth client, e.g.
+    /// `https://app.example.com/_wsgate/callback`; its path is the gate's.
+    pub redirect_uri: String,
+    /// Where browsers are sent to sign in.
+    #[serde(default = "default_authorization_endpoint")]
+    pub authorization_endpoint: String,
+    /// Where the gate exchanges the code, through an Envoy cluster.
+    pub token_endpoint: TokenEndpointConfig,
+    /// Hosts where sign-in applies (`*.example.com` allowed); empty: every host.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Paths where sign-in applies; empty: every path.
+    #[serde(default)]
+    pub paths: Vec<crate::policy_config::PathConfig>,
+    /// The path that signs a browser out.
+    #[serde(default = "default_sign_out_path")]
+    pub sign_out_path: String,
+    /// Where a signed-out browser goes: a path on this origin, or an `https://` URL.
+    #[serde(default = "default_signed_out_url")]
+    pub signed_out_url: String,
+    /// The cookies' base name; `__Host-` is put in front when cookies are secure.
+    #[serde(default = "default_cookie_name")]
+    pub cookie_name: String,
+    /// `Secure` cookies with the `__Host-` prefix. Only a plain-HTTP demo on
+    /// localhost turns this off.
+    #[serde(default = "default_true")]
+    pub secure_cookies: bool,
+    /// A session ends this long after sign-in, however active.
+    #[serde(default = "default_session_lifetime_seconds")]
+    pub session_lifetime_seconds: u64,
+    /// A session ends after this long unused.
+    #[serde(default = "default_session_idle_seconds")]
+    pub session_idle_seconds: u64,
+    /// One Workspace domain: sent to Google as the `hd` hint, and required of the ID
+    /// token's `hd`.
+    #[serde(default)]
+    pub hosted_domain: Option<String>,
+    /// The refusal page names the groups access depends on. Off by default: group
+    /// names can say more than an operator wants refused people to read.
+    #[serde(default)]
+    pub refusal_page_names_groups: bool,
+}
+
+/// Google's token endpoint, reached through an Envoy cluster.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenEndpointConfig {
+    pub cluster: String,
+    #[serde(default = "default_token_authority")]
+    pub authority: String,
+    #[serde(default = "default_token_path")]
+    pub path: String,
+    #[serde(default = "default_token_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_authorization_endpoint() -> String {
+    "https://accounts.google.com/o/oauth2/v2/auth".to_owned()
+}
+
+fn default_sign_out_path() -> String {
+    "/_wsgate/sign_out".to_owned()
+}
+
+fn default_signed_out_url() -> String {
+    "/".to_owned()
+}
+
+fn default_cookie_name() -> String {
+    "wsgate".to_owned()
+}
+
+fn default_session_lifetime_seconds() -> u64 {
+    8 * 3600
+}
+
+fn default_session_idle_seconds() -> u64 {
+    3600
+}
+
+fn default_token_authority() -> String {
+    "oauth2.googleapis.com".to_owned()
+}
+
+fn default_token_path() -> String {
+    "/token".to_owned()
+}
+
+fn default_token_timeout_ms() -> u64 {
+    5000
 }
 
 /// Which decisions are logged. Counters are kept for every decision either way.

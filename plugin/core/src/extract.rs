@@ -61,7 +61,7 @@ fn header_token(request: &impl RequestHeaders, name: &str, prefix: &str) -> Resu
 
 /// The value of cookie `name` across every `Cookie` header; an error if it is set
 /// more than once, since browsers and upstreams disagree about which one counts.
-pub fn single_cookie(request: &impl RequestHeaders, name: &str) -> Result<Option<Vec<u8>>, AmbiguousToken> {
+pub fn single_cookie(request: &(impl RequestHeaders + ?Sized), name: &str) -> Result<Option<Vec<u8>>, AmbiguousToken> {
     let mut found: Option<Vec<u8>> = None;
     for header in request.header_values("cookie") {
         for value in cookie_values(header, name) {

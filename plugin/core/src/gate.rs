@@ -25,6 +25,9 @@ use crate::reason::Reason;
 use crate::request::{RequestHeaders, RequestSnapshot};
 use crate::respond::{LocalResponse, refusal};
 use crate::settings::{ConfigErrors, Settings};
+use crate::session::exchange::ExchangeRequest;
+use crate::session::setup::Environment;
+use crate::session::{RandomSource, Session, cookies};
 use crate::verify::{Identity, Rejection};
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -59,6 +62,8 @@ impl Action {
 pub struct Verified {
     pub identity: Identity,
     pub caller: Caller,
+    /// The browser session this caller came with (`sign_in`); `None` for a token.
+    pub session: Option<Session>,
 }
 
 impl Cacheable for Verified {
@@ -67,7 +72,8 @@ impl Cacheable for Verified {
     }
 
     fn footprint(&self) -> usize {
-        self.identity.footprint() + text_bytes(&self.caller.email) + text_bytes(&self.caller.domain) + self.caller.groups.footprint()
+        let session = self.session.as_ref().map_or(0, |s| std::mem::size_of::<Session>() + s.subject.len() + text_bytes(&s.email) + text_bytes(&s.domain));
+        self.identity.footprint() + text_bytes(&self.caller.email) + text_bytes(&self.caller.domain) + self.caller.groups.footprint() + session
     }
 }
 
@@ -104,28 +110,49 @@ pub struct Verdict {
     /// bytes of it (one more, if there are more) and decide again with the body
     /// ([`RequestHeaders::body`]). Nothing else of this verdict is to be acted on.
     pub awaiting_body: Option<usize>,
+    /// A sign-in callback: make this code exchange, then decide again with its
+    /// answer ([`RequestHeaders::exchanged`]). Nothing else of this verdict is to be
+    /// acted on.
+    pub awaiting_exchange: Option<Box<ExchangeRequest>>,
 }
 
 /// A compiled configuration plus this VM's token cache.
 #[derive(Debug)]
 pub struct Gate {
-    settings: Settings,
-    cache: TokenCache<Verified>,
+    pub(crate) settings: Settings,
+    pub(crate) cache: TokenCache<Verified>,
     /// Live group answers, when `group_lookup` is configured.
     groups: Option<GroupCache>,
     /// When each remote provider's keys are next fetched (Unix ms), by index.
     next_key_fetch: HashMap<usize, u64>,
+    /// Random bytes for sign-ins and session seals; `None` until the proxy gives a source.
+    pub(crate) random: Option<RandomSource>,
+}
+
+/// What the request presents as its caller: a token (or more than one, which makes
+/// it ambiguous), or a person a sign-in just verified.
+pub(crate) struct Credentials<'a> {
+    pub(crate) token: Option<&'a FoundToken>,
+    pub(crate) ambiguous: bool,
+    pub(crate) signed_in: Option<Rc<Verified>>,
+}
+
+impl Credentials<'_> {
+    /// Nothing but who a sign-in verified (or nobody).
+    pub(crate) fn signed_in(person: Option<Rc<Verified>>) -> Self {
+        Credentials { token: None, ambiguous: false, signed_in: person }
+    }
 }
 
 /// What the decision was based on, before it is turned into an action.
-struct Outcome {
-    reason: Reason,
+pub(crate) struct Outcome {
+    pub(crate) reason: Reason,
     rule: Option<DecidingRule>,
     policy_decided: bool,
-    would_deny: Option<(Reason, Option<Rc<str>>)>,
-    verified: Option<Rc<Verified>>,
+    pub(crate) would_deny: Option<(Reason, Option<Rc<str>>)>,
+    pub(crate) verified: Option<Rc<Verified>>,
     /// The remote provider whose keys refused the token (see [`Verdict::awaiting_keys`]).
-    key_provider: Option<usize>,
+    pub(crate) key_provider: Option<usize>,
     /// The caller's groups with live memberships added, when any were looked at.
     live_groups: Option<GroupSet>,
     awaiting_groups: bool,
@@ -138,7 +165,7 @@ struct Outcome {
 }
 
 impl Outcome {
-    fn early(reason: Reason) -> Self {
+    pub(crate) fn early(reason: Reason) -> Self {
         Outcome {
             reason,
             rule: None,
@@ -173,11 +200,21 @@ impl Gate {
     pub fn new(settings: Settings) -> Self {
         let cache = TokenCache::new(settings.token_cache_entries, settings.token_cache_bytes);
         let groups = settings.group_lookup.clone().map(GroupCache::new);
-        Self { settings, cache, groups, next_key_fetch: HashMap::new() }
+        Self { settings, cache, groups, next_key_fetch: HashMap::new(), random: None }
     }
 
     pub fn from_json(json: &[u8]) -> Result<Self, ConfigErrors> {
         Settings::from_json(json).map(Gate::new)
+    }
+
+    /// A gate whose secrets (`sign_in`'s) are read from `env`.
+    pub fn from_json_with_env(json: &[u8], env: Environment<'_>) -> Result<Self, ConfigErrors> {
+        Settings::from_json_with_env(json, env).map(Gate::new)
+    }
+
+    /// Where sign-ins and session seals draw their random bytes.
+    pub fn set_random_source(&mut self, source: RandomSource) {
+        self.random = Some(source);
     }
 
     pub fn settings(&self) -> &Settings {
@@ -305,18 +342,33 @@ impl Gate {
 
     fn decide_with(&mut self, request: &impl RequestHeaders, now_ms: u64, may_wait: bool) -> Verdict {
         let facts = RequestFacts::read(request);
+        if let Some(door) = self.browser_door(&facts, request, now_ms) {
+            return self.through_door(door, facts, request, now_ms, may_wait);
+        }
         // A source holding two tokens makes the caller anonymous, like a bad token.
         let (token, ambiguous) = match find_token(&self.settings.token_sources, request) {
             Ok(token) => (token, false),
             Err(_) => (None, true),
         };
-        let outcome = self.evaluate(&facts, token.as_ref(), ambiguous, request, now_ms, may_wait);
+        let credentials = Credentials { token: token.as_ref(), ambiguous, signed_in: None };
+        let mut outcome = self.evaluate(&facts, &credentials, request, now_ms, may_wait);
+        let local = self.browser_answer(&facts, &mut outcome, request, now_ms);
+        self.verdict(&facts, outcome, &credentials, local, request, now_ms)
+    }
+
+    /// The verdict on `outcome`: forwarded with the identity headers, or answered
+    /// here (with `local`, when the browser door chose the answer).
+    pub(crate) fn verdict(&mut self, facts: &RequestFacts, outcome: Outcome, credentials: &Credentials<'_>, local: Option<LocalResponse>, request: &impl RequestHeaders, now_ms: u64) -> Verdict {
+        let Credentials { token, ambiguous, .. } = *credentials;
         let explanation = self.explanation(&outcome);
         let mut response_headers = Vec::new();
-        let status = self.status(&outcome);
-        let action = if outcome.reason.admits() {
+        let status = local.as_ref().map_or_else(|| self.status(&outcome), |response| response.status);
+        let action = if let Some(response) = local {
+            Action::Respond(response)
+        } else if outcome.reason.admits() {
             response_headers.extend(explanation);
-            self.forward(&outcome, token.as_ref(), request)
+            response_headers.extend(self.session_refresh(outcome.verified.as_deref(), now_ms));
+            self.forward(&outcome, token, request)
         } else {
             let mut response = refusal(outcome.reason, status, token.is_some() || ambiguous, &self.settings.realm, &facts.request_id);
             if status == 503 {
@@ -325,7 +377,7 @@ impl Gate {
             response.headers.extend(explanation);
             Action::Respond(response)
         };
-        let log_line = (self.logs(&outcome) && outcome.awaiting_body.is_none()).then(|| self.log_line(&facts, &outcome, status));
+        let log_line = (self.logs(&outcome) && outcome.awaiting_body.is_none()).then(|| self.log_line(facts, &outcome, status));
         let awaiting_keys = outcome.key_provider.filter(|_| matches!(outcome.reason, Reason::UnknownKeyId | Reason::KeysUnavailable));
         Verdict {
             reason: outcome.reason,
@@ -338,13 +390,14 @@ impl Gate {
             awaiting_keys,
             awaiting_groups: outcome.awaiting_groups,
             awaiting_body: outcome.awaiting_body,
+            awaiting_exchange: None,
         }
     }
 
     /// The status a decision gets: the reason's, except where the configuration picks
     /// it: a provider may answer missing keys with 401 instead of 503, and
     /// `group_lookup.on_failure` picks 403 or 503 for unresolvable groups.
-    fn status(&self, outcome: &Outcome) -> u16 {
+    pub(crate) fn status(&self, outcome: &Outcome) -> u16 {
         if outcome.reason == Reason::GroupsUnavailable {
             return self.group_lookup().map_or(outcome.reason.status(), GroupLookup::failure_status);
         }
@@ -376,7 +429,10 @@ impl Gate {
         self.next_key_fetch.insert(index, at_ms);
     }
 
-    fn evaluate(&mut self, facts: &RequestFacts, token: Option<&FoundToken>, ambiguous: bool, request: &dyn RequestHeaders, now_ms: u64, may_wait: bool) -> Outcome {
+    /// The decision on the caller: `token`'s, or `signed_in` (a sign-in's person),
+    /// or the browser session's where sign-in applies, or nobody.
+    pub(crate) fn evaluate(&mut self, facts: &RequestFacts, credentials: &Credentials<'_>, request: &dyn RequestHeaders, now_ms: u64, may_wait: bool) -> Outcome {
+        let Credentials { token, ambiguous, ref signed_in } = *credentials;
         let overrides: Vec<&[u8]> = facts.method_overrides.iter().map(Vec::as_slice).collect();
         let shape = match RequestShape::read(&facts.raw_authority, &facts.raw_path, &facts.raw_method, &overrides) {
             Ok(shape) => shape,
@@ -386,7 +442,10 @@ impl Gate {
         // Why the caller is anonymous: no token, or one that failed; None once verified.
         let (verified, token_failure, key_provider) = match token {
             None if ambiguous => (None, Some(Reason::AmbiguousToken), None),
-            None => (None, Some(Reason::MissingToken), None),
+            None => match signed_in.clone().or_else(|| self.session_of(request, &shape, now_ms)) {
+                Some(person) => (Some(person), None, None),
+                None => (None, Some(Reason::MissingToken), None),
+            },
             // Tokens count whole seconds (RFC 7519 NumericDate).
             Some(token) => match self.authenticate(&token.token, now_ms / 1000) {
                 Ok(verified) => (Some(verified), None, None),
@@ -484,11 +543,11 @@ impl Gate {
         Outcome { reason, would_deny, verified, awaiting_groups: awaiting, ..Outcome::early(reason) }
     }
 
-    fn is_remote(&self, provider: usize) -> bool {
+    pub(crate) fn is_remote(&self, provider: usize) -> bool {
         self.settings.verifier.provider(provider).is_some_and(|p| p.remote.is_some())
     }
 
-    fn authenticate(&mut self, token: &[u8], now: u64) -> Result<Rc<Verified>, Rejection> {
+    pub(crate) fn authenticate(&mut self, token: &[u8], now: u64) -> Result<Rc<Verified>, Rejection> {
         if let Some(verified) = self.cache.get(token, now) {
             return Ok(verified);
         }
@@ -497,7 +556,7 @@ impl Gate {
         let facts = TokenFacts { issuer: &identity.issuer, email: identity.email.as_deref(), audiences: &identity.audiences };
         caller.via = self.settings.policy.recognise(&facts);
         caller.provider = self.settings.verifier.provider(identity.provider).map(|p| Rc::clone(&p.name));
-        let verified = Rc::new(Verified { identity, caller });
+        let verified = Rc::new(Verified { identity, caller, session: None });
         self.cache.insert(token, Rc::clone(&verified), now);
         Ok(verified)
     }
@@ -505,7 +564,7 @@ impl Gate {
     fn forward(&self, outcome: &Outcome, token: Option<&FoundToken>, request: &impl RequestHeaders) -> Action {
         let mut set = Vec::new();
         let mut remove = Vec::new();
-        if let Some(Verified { identity, caller }) = outcome.verified.as_deref() {
+        if let Some(Verified { identity, caller, .. }) = outcome.verified.as_deref() {
             let names = &self.settings.identity_headers;
             push_header(&mut set, &names.email, identity.email.as_deref());
             push_header(&mut set, &names.subject, Some(&identity.subject));
@@ -513,10 +572,39 @@ impl Gate {
             push_header(&mut set, &names.groups, Some(&self.groups_header(outcome.live_groups.as_ref().unwrap_or(&caller.groups))));
             push_header(&mut set, &names.via, self.via_label(outcome.via()));
         }
-        if let Some(token) = token.filter(|_| self.settings.strip_token) {
-            self.strip(token, request, &mut set, &mut remove);
+        if let Some(TokenSource::Header { name, .. }) = token.filter(|_| self.settings.strip_token).and_then(|t| self.settings.token_sources.get(t.source)) {
+            remove.push(name.clone());
+        }
+        match self.cookies_forwarded(token, request) {
+            Some(Some(rest)) => set.push(("cookie".to_owned(), rest)),
+            Some(None) => remove.push("cookie".to_owned()),
+            None => {}
         }
         Action::Forward { set, remove }
+    }
+
+    /// The `Cookie` header the upstream gets, if it differs from the request's
+    /// (`Some(None)`: none at all): without the token's cookie when `strip_token`, and
+    /// never with the gate's own cookies.
+    fn cookies_forwarded(&self, token: Option<&FoundToken>, request: &impl RequestHeaders) -> Option<Option<Vec<u8>>> {
+        let token_cookie = match token.filter(|_| self.settings.strip_token).and_then(|t| self.settings.token_sources.get(t.source)) {
+            Some(TokenSource::Cookie { name }) => Some(name.as_str()),
+            _ => None,
+        };
+        let headers = request.header_values("cookie");
+        let own = self.settings.sign_in.as_ref().map(|s| &s.cookies).filter(|names| cookies::has_own(&headers, names));
+        if token_cookie.is_none() && own.is_none() {
+            return None;
+        }
+        // Every Cookie header, joined as RFC 6265 §5.4 does: a cookie may be in any.
+        let mut rest = Some(headers.join(&b"; "[..]));
+        if let Some(name) = token_cookie {
+            rest = rest.and_then(|cookies| cookie_header_without(&cookies, name));
+        }
+        if let Some(names) = own {
+            rest = rest.and_then(|cookies| cookies::without_own(&[&cookies], names));
+        }
+        Some(rest)
     }
 
     /// The caller's referenced groups, comma-separated, cut at a group boundary.
@@ -532,22 +620,6 @@ impl Gate {
             header.push_str(name);
         }
         header
-    }
-
-    fn strip(&self, token: &FoundToken, request: &impl RequestHeaders, set: &mut Vec<(String, Vec<u8>)>, remove: &mut Vec<String>) {
-        match self.settings.token_sources.get(token.source) {
-            Some(TokenSource::Header { name, .. }) => remove.push(name.clone()),
-            Some(TokenSource::Cookie { name }) => {
-                // Every Cookie header, joined as RFC 6265 §5.4 does: the token may be in any.
-                let cookies = request.header_values("cookie").join(&b"; "[..]);
-                let rest = cookie_header_without(&cookies, name);
-                match rest {
-                    Some(rest) => set.push(("cookie".to_owned(), rest)),
-                    None => remove.push("cookie".to_owned()),
-                }
-            }
-            None => {}
-        }
     }
 
     /// The opt-in explanation header: `deny; reason=not_allowed; rule=default`.
@@ -581,7 +653,9 @@ impl Gate {
             .and_then(|id| self.settings.verifier.provider(id.provider))
             .map(|p| &*p.name);
         DecisionRecord {
-            decision: if outcome.reason.admits() { "allow" } else { "deny" },
+            // A sign-in that ends with the person admitted is an allow, though the
+            // browser is sent back (302) rather than forwarded.
+            decision: if outcome.reason.admits() || outcome.reason == Reason::SignedIn { "allow" } else { "deny" },
             status,
             reason: outcome.reason.code(),
             rule: outcome.policy_decided.then(|| rule_label(outcome)),
@@ -591,6 +665,7 @@ impl Gate {
             via: self.via_label(outcome.via()),
             via_email: carrier.map(|id| id.email.as_deref().unwrap_or(&id.subject)),
             failed_token: outcome.user_token_failed.then_some("user"),
+            credential: outcome.verified.as_ref().and_then(|v| v.session.as_ref()).map(|_| "session"),
             would_deny: outcome.would_deny.as_ref().map(|(reason, _)| reason.code()),
             would_deny_rule: outcome.would_deny.as_ref().map(|(_, rule)| rule.as_deref().unwrap_or("default")),
             method: &facts.method,
@@ -699,16 +774,16 @@ fn user_token_in(body: &[u8]) -> Option<String> {
 }
 
 /// The request line, read once, made safe for logs and response bodies.
-struct RequestFacts {
+pub(crate) struct RequestFacts {
     /// Values of the method-override headers frameworks route by.
-    method_overrides: Vec<Vec<u8>>,
-    raw_path: Vec<u8>,
-    raw_authority: Vec<u8>,
-    raw_method: Vec<u8>,
-    method: String,
-    authority: String,
-    path: String,
-    request_id: String,
+    pub(crate) method_overrides: Vec<Vec<u8>>,
+    pub(crate) raw_path: Vec<u8>,
+    pub(crate) raw_authority: Vec<u8>,
+    pub(crate) raw_method: Vec<u8>,
+    pub(crate) method: String,
+    pub(crate) authority: String,
+    pub(crate) path: String,
+    pub(crate) request_id: String,
 }
 
 const LOGGED_FIELD_LIMIT: usize = 512;
@@ -736,7 +811,7 @@ impl RequestFacts {
 }
 
 /// Lossy, bounded, control characters replaced: logs must not be forgeable.
-fn printable(bytes: &[u8]) -> String {
+pub(crate) fn printable(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes)
         .chars()
         .take(LOGGED_FIELD_LIMIT)

@@ -9,6 +9,16 @@ pub enum HeaderEdit<'a> {
     Remove(&'a str),
     /// The header ends up with this one value, whatever it had.
     Set(&'a str, &'a [u8]),
+    /// One more value, beside any the header had (`Set-Cookie`).
+    Add(&'a str, &'a [u8]),
+}
+
+impl<'a> HeaderEdit<'a> {
+    /// The edit that puts a response header the gate asks for: `Set-Cookie` is
+    /// added beside the upstream's own cookies, anything else replaces.
+    pub fn for_response(name: &'a str, value: &'a [u8]) -> Self {
+        if name.eq_ignore_ascii_case("set-cookie") { HeaderEdit::Add(name, value) } else { HeaderEdit::Set(name, value) }
+    }
 }
 
 /// Applies `edit` to `headers` as Envoy's header map does: names compare without
@@ -20,6 +30,7 @@ pub fn apply(headers: &mut Vec<(String, Vec<u8>)>, edit: HeaderEdit<'_>) {
             headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
             headers.push((name.to_owned(), value.to_vec()));
         }
+        HeaderEdit::Add(name, value) => headers.push((name.to_owned(), value.to_vec())),
     }
 }
 

@@ -10,6 +10,7 @@
 //! answers and ticks; the glue only carries them. One clock: Unix milliseconds.
 
 pub mod backoff;
+pub mod browser;
 pub mod cache;
 pub mod config;
 pub mod diagnostics;

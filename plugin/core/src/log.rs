@@ -27,6 +27,9 @@ pub struct DecisionRecord<'a> {
     /// "user" when the reason is about the user token a caller carried, not its own.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed_token: Option<&'static str>,
+    /// `"session"` when the caller came with a browser session (`sign_in`), not a token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential: Option<&'static str>,
     /// Dry-run: the reason the request would have been refused, and by which rule.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub would_deny: Option<&'static str>,

@@ -93,11 +93,32 @@ pub enum Reason {
     /// The policy is in dry-run: the request would have been refused (the log says
     /// why) but was let through.
     DryRun,
+
+    // --- browser sign-in (`sign_in`) ------------------------------------------------
+    /// 302: a browser's navigation without a session, sent to Google to sign in.
+    SignInStarted,
+    /// 302: the sign-in callback verified the person and set the session; the browser
+    /// goes back where it started.
+    SignedIn,
+    /// 302: the session was cleared at the sign-out path.
+    SignedOut,
+    /// 400: a sign-in callback without `code` and `state`, or whose `state` matches no
+    /// sign-in this browser started (expired, tampered, or another browser's).
+    SignInStateInvalid,
+    /// 401: Google answered the sign-in with an error (the person cancelled, or the
+    /// client is not allowed).
+    SignInCancelled,
+    /// 502: the token endpoint did not exchange the code: no answer, an error, or an
+    /// answer without an ID token.
+    SignInExchangeFailed,
+    /// 401: the ID token verified but is not this sign-in's: another `nonce`, another
+    /// client, another provider, or not the hosted domain.
+    SignInTokenMismatch,
 }
 
 impl Reason {
     /// Every reason, for defining metrics up front and for documentation tests.
-    pub const ALL: [Reason; 33] = [
+    pub const ALL: [Reason; 40] = [
         Reason::Allowed,
         Reason::PublicPath,
         Reason::MissingToken,
@@ -131,6 +152,13 @@ impl Reason {
         Reason::AmbiguousToken,
         Reason::BodyTooLarge,
         Reason::DryRun,
+        Reason::SignInStarted,
+        Reason::SignedIn,
+        Reason::SignedOut,
+        Reason::SignInStateInvalid,
+        Reason::SignInCancelled,
+        Reason::SignInExchangeFailed,
+        Reason::SignInTokenMismatch,
     ];
 
     /// The stable, snake_case code used in logs, metrics and response bodies.
@@ -169,6 +197,13 @@ impl Reason {
             Reason::AmbiguousHost => "ambiguous_host",
             Reason::AmbiguousToken => "ambiguous_token",
             Reason::DryRun => "dry_run",
+            Reason::SignInStarted => "sign_in_started",
+            Reason::SignedIn => "signed_in",
+            Reason::SignedOut => "signed_out",
+            Reason::SignInStateInvalid => "sign_in_state_invalid",
+            Reason::SignInCancelled => "sign_in_cancelled",
+            Reason::SignInExchangeFailed => "sign_in_exchange_failed",
+            Reason::SignInTokenMismatch => "sign_in_token_mismatch",
         }
     }
 
@@ -180,6 +215,9 @@ impl Reason {
             Reason::KeysUnavailable => 503,
             Reason::AmbiguousPath | Reason::AmbiguousHost | Reason::AmbiguousToken => 400,
             Reason::BodyTooLarge => 413,
+            Reason::SignInStarted | Reason::SignedIn | Reason::SignedOut => 302,
+            Reason::SignInStateInvalid => 400,
+            Reason::SignInExchangeFailed => 502,
             _ => 401,
         }
     }
@@ -227,6 +265,13 @@ impl Reason {
             Reason::AmbiguousHost => "the host is ambiguous",
             Reason::AmbiguousToken => "the request carries more than one token",
             Reason::DryRun => "dry run",
+            Reason::SignInStarted => "sign in with Google",
+            Reason::SignedIn => "signed in",
+            Reason::SignedOut => "signed out",
+            Reason::SignInStateInvalid => "the sign-in is not one this browser started, or it expired",
+            Reason::SignInCancelled => "the sign-in was cancelled",
+            Reason::SignInExchangeFailed => "the sign-in could not be completed with Google",
+            Reason::SignInTokenMismatch => "the sign-in's ID token is not this sign-in's",
         }
     }
 }

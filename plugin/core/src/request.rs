@@ -4,6 +4,7 @@
 //! into a [`RequestSnapshot`]; tests, the CLI and the harness build snapshots directly.
 
 use crate::header_pairs::HeaderPairs;
+use crate::session::exchange::ExchangeAnswer;
 
 /// Read access to a request's headers (pseudo-headers such as `:path` included).
 pub trait RequestHeaders {
@@ -27,6 +28,12 @@ pub trait RequestHeaders {
     fn body(&self) -> Option<&[u8]> {
         None
     }
+
+    /// The token endpoint's answer to this sign-in callback's code exchange, once
+    /// the gate asked for it (`Verdict::awaiting_exchange`).
+    fn exchanged(&self) -> Option<&ExchangeAnswer> {
+        None
+    }
 }
 
 /// A request held in memory.
@@ -34,6 +41,7 @@ pub trait RequestHeaders {
 pub struct RequestSnapshot {
     headers: Vec<(String, Vec<u8>)>,
     body: Option<Vec<u8>>,
+    exchange: Option<ExchangeAnswer>,
 }
 
 impl RequestSnapshot {
@@ -48,12 +56,18 @@ impl RequestSnapshot {
     /// A request from the host's header map (see [`crate::header_pairs`]).
     pub fn from_pairs(pairs: HeaderPairs) -> Self {
         let headers = pairs.into_iter().map(|(name, value)| (name.to_ascii_lowercase(), value)).collect();
-        Self { headers, body: None }
+        Self { headers, body: None, exchange: None }
     }
 
     /// The request with its body read (see [`RequestHeaders::body`]).
     pub fn with_body(mut self, body: Vec<u8>) -> Self {
         self.body = Some(body);
+        self
+    }
+
+    /// The request with its code exchange answered (see [`RequestHeaders::exchanged`]).
+    pub fn with_exchange(mut self, answer: ExchangeAnswer) -> Self {
+        self.exchange = Some(answer);
         self
     }
 
@@ -99,5 +113,9 @@ impl RequestHeaders for RequestSnapshot {
 
     fn body(&self) -> Option<&[u8]> {
         self.body.as_deref()
+    }
+
+    fn exchanged(&self) -> Option<&ExchangeAnswer> {
+        self.exchange.as_ref()
     }
 }

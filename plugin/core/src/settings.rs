@@ -15,6 +15,7 @@ use crate::policy::Policy;
 use crate::policy::compile::compile;
 use crate::policy::names::canonical_domain;
 use crate::provider::Provider;
+use crate::session::setup::{Environment, SignIn, no_environment};
 use crate::verify::Verifier;
 use std::collections::HashSet;
 use std::ops::RangeInclusive;
@@ -75,6 +76,8 @@ pub struct Settings {
     pub decision_log_to: DecisionLogTo,
     /// Live group membership, if configured.
     pub group_lookup: Option<GroupLookup>,
+    /// Browser sign-in, if configured.
+    pub sign_in: Option<SignIn>,
     /// Not fatal; shown by `wsgate validate` and logged when the filter loads.
     pub warnings: Vec<ConfigError>,
 }
@@ -88,13 +91,24 @@ const TOKEN_CACHE_BYTES_RANGE: std::ops::RangeInclusive<usize> = (64 << 10)..=(1
 const MAX_REFRESH_SECONDS: u64 = 7 * 86_400;
 
 impl Settings {
-    /// Parses and checks a JSON configuration.
+    /// Parses and checks a JSON configuration that needs no secrets (a `sign_in`
+    /// section is refused for want of them).
     pub fn from_json(json: &[u8]) -> Result<Settings, ConfigErrors> {
+        Settings::from_json_with_env(json, &no_environment)
+    }
+
+    /// Parses and checks a JSON configuration, its secrets read from `env` (the VM's
+    /// environment variables).
+    pub fn from_json_with_env(json: &[u8], env: Environment<'_>) -> Result<Settings, ConfigErrors> {
         let config: Config = diagnostics::from_json(json).map_err(|error| ConfigErrors(vec![error]))?;
-        Settings::from_config(config)
+        Settings::from_config_with_env(config, env)
     }
 
     pub fn from_config(config: Config) -> Result<Settings, ConfigErrors> {
+        Settings::from_config_with_env(config, &no_environment)
+    }
+
+    pub fn from_config_with_env(config: Config, env: Environment<'_>) -> Result<Settings, ConfigErrors> {
         let mut check = Checker::default();
         let providers = check.providers(&config.providers);
         let (policy, policy_diagnostics) = compile(&config.policy, "policy.");
@@ -105,6 +119,7 @@ impl Settings {
         check.realm(&config.realm);
         check.bounds(&config);
         let group_lookup = config.group_lookup.as_ref().and_then(|g| check.group_lookup(g));
+        let sign_in = config.sign_in.as_ref().and_then(|s| crate::session::setup::check(s, &config.providers, env, &mut check.found));
         let Diagnostics { errors, warnings, .. } = check.found;
         let Some(policy) = policy.filter(|_| errors.is_empty()) else {
             return Err(ConfigErrors(errors));
@@ -121,6 +136,7 @@ impl Settings {
             decision_log: config.decision_log,
             decision_log_to: config.decision_log_to,
             group_lookup,
+            sign_in,
             warnings,
         })
     }

@@ -7,8 +7,10 @@
 use crate::decide::{self, Decision};
 use crate::host::{self, BodyNext, Next};
 use crate::vm::{Hold, Stage, Vm};
-use wsgate_core::RequestSnapshot;
-use wsgate_core::outbound::Paused;
+use crate::outbound;
+use wsgate_core::outbound::{Paused, WaitingFor};
+use wsgate_core::session::exchange::ExchangeRequest;
+use wsgate_core::{RequestSnapshot, Verdict};
 
 /// Where a request stands after a decision was attempted.
 pub enum Settled {
@@ -43,6 +45,9 @@ impl Attempt {
 /// Envoy already holds whole is read here.
 pub fn settle(vm: &Vm, context_id: u32, mut request: RequestSnapshot, mut hold: Hold, attempt: &Attempt) -> Result<Settled, String> {
     let Attempt { now, may_pause, deadline_at_most, lookups_from } = *attempt;
+    if let Some(answer) = vm.outbound.try_borrow_mut().map_err(|_| "the engine is busy")?.exchange_answer(context_id, may_pause) {
+        request = request.with_exchange(answer);
+    }
     for _ in 0..2 {
         match decide::decide(vm, &request, now, may_pause, lookups_from).ok_or("the gate is busy")? {
             Decision::Pause { waiting_for, deadline } => {
@@ -51,6 +56,7 @@ pub fn settle(vm: &Vm, context_id: u32, mut request: RequestSnapshot, mut hold: 
                 vm.outbound.try_borrow_mut().map_err(|_| "the engine is busy")?.pause(Paused { context_id, waiting_for, deadline });
                 return Ok(Settled::Held);
             }
+            Decision::Final(Verdict { awaiting_exchange: Some(exchange), .. }) => return exchange_code(vm, context_id, hold, &exchange, now),
             Decision::Final(verdict) => match verdict.awaiting_body {
                 None => return Ok(Settled::Done(decide::conclude(vm, verdict, now, context_id))),
                 Some(limit) if hold.body_complete || hold.body_size > limit => request = request.with_body(read_body(vm, context_id, &hold, limit)?),
@@ -63,6 +69,19 @@ pub fn settle(vm: &Vm, context_id: u32, mut request: RequestSnapshot, mut hold: 
         }
     }
     Err("the decision asked for the body twice".to_owned())
+}
+
+/// Starts the sign-in callback's code exchange from context `context_id` (effective)
+/// and holds the request until it answers, or its timeout and a second more pass.
+fn exchange_code(vm: &Vm, context_id: u32, hold: Hold, exchange: &ExchangeRequest, now: u64) -> Result<Settled, String> {
+    if !vm.outbound.try_borrow_mut().map_err(|_| "the engine is busy")?.start_exchange(context_id, exchange) {
+        return Err("the sign-in asked for a second code exchange".to_owned());
+    }
+    outbound::carry(vm, now);
+    vm.set_stage(context_id, Stage::Open(Hold { body_limit: None, ..hold }))?;
+    let deadline = now.saturating_add(exchange.timeout_ms).saturating_add(1000);
+    vm.outbound.try_borrow_mut().map_err(|_| "the engine is busy")?.pause(Paused { context_id, waiting_for: WaitingFor::Exchange(context_id), deadline });
+    Ok(Settled::Held)
 }
 
 /// More body arrived for context `context_id`: `body_size` bytes held in all, the

@@ -22,6 +22,7 @@ unsafe extern "C" {
     fn proxy_get_header_map_pairs(map_type: u32, return_data: *mut *mut u8, return_size: *mut usize) -> u32;
     fn proxy_remove_header_map_value(map_type: u32, key: *const u8, key_size: usize) -> u32;
     fn proxy_replace_header_map_value(map_type: u32, key: *const u8, key_size: usize, value: *const u8, value_size: usize) -> u32;
+    fn proxy_add_header_map_value(map_type: u32, key: *const u8, key_size: usize, value: *const u8, value_size: usize) -> u32;
     fn proxy_send_local_response(
         status: u32,
         details: *const u8,
@@ -238,6 +239,8 @@ pub fn edit_header(map: Map, edit: HeaderEdit<'_>) -> HostResult<()> {
     match edit {
         HeaderEdit::Remove(name) => remove_header(map, name),
         HeaderEdit::Set(name, value) => set_header(map, name, value),
+        // SAFETY: both pointers are valid for their lengths for the duration of the call.
+        HeaderEdit::Add(name, value) => status(unsafe { proxy_add_header_map_value(map as u32, ptr(name.as_bytes()), name.len(), ptr(value), value.len()) }),
     }
 }
 

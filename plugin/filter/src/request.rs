@@ -79,7 +79,7 @@ impl RequestContext {
         let explanation = self.vm.as_deref().map(|vm| vm.take_explanation(self.context_id)).unwrap_or_default();
         for (name, value) in &explanation {
             // A header the host refuses is an explanation lost, not a reason to fail.
-            let _ = host::edit_header(Map::Response, HeaderEdit::Set(name, value.as_bytes()));
+            let _ = host::edit_header(Map::Response, HeaderEdit::for_response(name, value.as_bytes()));
         }
     }
 }

@@ -7,6 +7,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use wsgate_core::config::DecisionLogTo;
 use wsgate_core::outbound::Outbound;
+use wsgate_core::session::RandomSource;
 use wsgate_core::{ConfigErrors, Gate};
 
 /// Where one request stands. Its body and trailers pass only once it is
@@ -48,7 +49,10 @@ pub struct Vm {
 impl Vm {
     /// Parses and checks the plugin configuration.
     pub fn configure(config: &[u8]) -> Result<Vm, ConfigErrors> {
-        let gate = Gate::from_json(config)?;
+        // Secrets (`sign_in`'s) come from the VM's environment: Envoy's
+        // `vm_config.environment_variables`, read through WASI.
+        let mut gate = Gate::from_json_with_env(config, &|name| std::env::var(name).ok())?;
+        gate.set_random_source(RandomSource::new(|bytes| getrandom::fill(bytes).is_ok()));
         let outbound = Outbound::new(&gate);
         let provider_name = |index: usize| gate.settings().verifier.provider(index).map_or_else(String::new, |p| p.name.to_string());
         let metric_names: Vec<_> = outbound.metrics().into_iter().map(|metric| (metric, metric.name(provider_name))).collect();

@@ -78,7 +78,7 @@ impl Executor for NativeExecutor {
         }
         let mut response: Vec<(String, Vec<u8>)> = upstream.1.iter().map(|(n, v)| (n.clone(), v.clone().into_bytes())).collect();
         for (name, value) in &verdict.response_headers {
-            header_edit::apply(&mut response, HeaderEdit::Set(name, value.as_bytes()));
+            header_edit::apply(&mut response, HeaderEdit::for_response(name, value.as_bytes()));
         }
         let text = |pairs: Vec<(String, Vec<u8>)>| pairs.into_iter().map(|(n, v)| (n, String::from_utf8_lossy(&v).into_owned())).collect::<Vec<_>>();
         let mut response_headers = vec![(":status".to_owned(), upstream.0.to_string())];

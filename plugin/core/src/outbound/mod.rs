@@ -11,6 +11,7 @@
 pub mod access_token;
 pub mod call;
 pub mod effects;
+pub mod exchange;
 pub mod groups;
 pub mod keys;
 pub mod paused;
@@ -23,7 +24,9 @@ pub use paused::{Paused, WaitingFor};
 pub use shared::SharedRecords;
 
 use crate::gate::Gate;
+use crate::session::exchange::{ExchangeAnswer, ExchangeRequest, MAX_ANSWER_BYTES};
 use effects::Outbox;
+use exchange::Exchanges;
 use groups::GroupLookups;
 use keys::KeyFetcher;
 use paused::PausedRequests;
@@ -38,6 +41,7 @@ pub struct Outbound {
     keys: KeyFetcher,
     groups: Option<GroupLookups>,
     paused: PausedRequests,
+    exchanges: Exchanges,
     outbox: Outbox,
     /// The proxy's token of each call started, to the engine's id.
     started: HashMap<u32, CallId>,
@@ -53,6 +57,7 @@ impl Outbound {
             keys: KeyFetcher::new(gate),
             groups: GroupLookups::new(gate),
             paused: PausedRequests::default(),
+            exchanges: Exchanges::default(),
             outbox: Outbox::default(),
             started: HashMap::new(),
             keys_checked_at: 0,
@@ -92,7 +97,10 @@ impl Outbound {
 
     /// Call `id` could not be made (`why`: the proxy's status).
     pub fn call_not_started(&mut self, gate: &mut Gate, store: &mut dyn SharedRecords, id: CallId, why: &str, now: u64) {
-        if let Some(provider) = self.keys.not_started(gate, store, &mut self.outbox, id, why, now) {
+        if let Some(context_id) = self.exchanges.answered(id, &Answer::none()) {
+            self.outbox.log(Level::Warn, format!("wsgate: the sign-in's code exchange could not be sent: {why}"));
+            self.paused.wake(WaitingFor::Exchange(context_id), true, now);
+        } else if let Some(provider) = self.keys.not_started(gate, store, &mut self.outbox, id, why, now) {
             self.paused.wake(WaitingFor::Keys(provider), true, now);
         } else if let Some(groups) = self.groups.as_mut()
             && groups.not_started(gate, &mut self.outbox, id, why, now) == Some(true)
@@ -122,6 +130,8 @@ impl Outbound {
         let id = *self.started.get(&token)?;
         if self.keys.owns(id) {
             Some(keys::MAX_JWKS_BYTES)
+        } else if self.exchanges.owns(id) {
+            Some(MAX_ANSWER_BYTES)
         } else {
             self.groups.as_ref().filter(|g| g.owns(id)).map(|_| groups::MAX_ANSWER_BYTES)
         }
@@ -131,7 +141,9 @@ impl Outbound {
     /// `context_id`. Calls it leads to are made from that context.
     pub fn answered(&mut self, gate: &mut Gate, store: &mut dyn SharedRecords, token: u32, answer: &Answer, now: u64, context_id: u32) {
         let Some(id) = self.started.remove(&token) else { return };
-        if let Some(provider) = self.keys.answered(gate, store, &mut self.outbox, id, answer, now) {
+        if let Some(context_id) = self.exchanges.answered(id, answer) {
+            self.paused.wake(WaitingFor::Exchange(context_id), true, now);
+        } else if let Some(provider) = self.keys.answered(gate, store, &mut self.outbox, id, answer, now) {
             // Fetched or failed, the wait is over for requests paused for these keys.
             self.paused.wake(WaitingFor::Keys(provider), true, now);
         } else if let Some(groups) = self.groups.as_mut()
@@ -189,6 +201,18 @@ impl Outbound {
         }
     }
 
+    /// Queues the code exchange of sign-in callback `context_id`, to be made from
+    /// that context once the glue carries the call out; false if it has one already.
+    pub fn start_exchange(&mut self, context_id: u32, request: &ExchangeRequest) -> bool {
+        self.exchanges.start(&mut self.outbox, context_id, request)
+    }
+
+    /// The answer to the code exchange of request `context_id`, once there is one
+    /// (see [`Exchanges::answer_for`]).
+    pub fn exchange_answer(&mut self, context_id: u32, may_wait: bool) -> Option<ExchangeAnswer> {
+        self.exchanges.answer_for(context_id, may_wait)
+    }
+
     pub fn pause(&mut self, paused: Paused) {
         self.paused.pause(paused);
     }
@@ -203,6 +227,7 @@ impl Outbound {
     /// by Envoy (their lookups are made again by the root).
     pub fn context_done(&mut self, context_id: u32) {
         self.paused.forget(context_id);
+        self.exchanges.context_done(context_id);
         if let Some(groups) = self.groups.as_mut() {
             groups.context_done(context_id);
         }
@@ -211,7 +236,7 @@ impl Outbound {
 
     /// Tokens of calls no machine waits for any more (cancelled, or lapsed).
     fn forget_unowned_tokens(&mut self) {
-        let (keys, groups) = (&self.keys, &self.groups);
-        self.started.retain(|_, id| keys.owns(*id) || groups.as_ref().is_some_and(|g| g.owns(*id)));
+        let (keys, groups, exchanges) = (&self.keys, &self.groups, &self.exchanges);
+        self.started.retain(|_, id| keys.owns(*id) || exchanges.owns(*id) || groups.as_ref().is_some_and(|g| g.owns(*id)));
     }
 }

@@ -8,6 +8,8 @@ pub enum WaitingFor {
     Keys(usize),
     /// Live group lookups.
     Groups,
+    /// The code exchange of this request (its context id).
+    Exchange(u32),
 }
 
 /// One paused request.

@@ -60,6 +60,17 @@ struct Compiler {
     callers: Vec<CallerDefinition>,
 }
 
+/// The pattern a path entry (`{"prefix": "/admin"}`) describes; on error, the field
+/// at fault (`.prefix`, or empty for the entry) and why.
+pub fn path_pattern(config: &PathConfig) -> Result<PathPattern, (&'static str, String)> {
+    match (&config.exact, &config.prefix, &config.template) {
+        (Some(p), None, None) => PathPattern::exact(p).map_err(|m| (".exact", m)),
+        (None, Some(p), None) => PathPattern::prefix(p).map_err(|m| (".prefix", m)),
+        (None, None, Some(p)) => PathPattern::template(p).map_err(|m| (".template", m)),
+        _ => Err(("", "set exactly one of `exact`, `prefix`, `template`".to_owned())),
+    }
+}
+
 impl Compiler {
     fn error(&mut self, path: &str, message: impl Into<String>) {
         self.diagnostics.error(path, message);
@@ -128,15 +139,7 @@ impl Compiler {
     }
 
     fn path(&mut self, path: &str, config: &PathConfig) -> Option<PathPattern> {
-        match (&config.exact, &config.prefix, &config.template) {
-            (Some(p), None, None) => self.parsed(&format!("{path}.exact"), PathPattern::exact(p)),
-            (None, Some(p), None) => self.parsed(&format!("{path}.prefix"), PathPattern::prefix(p)),
-            (None, None, Some(p)) => self.parsed(&format!("{path}.template"), PathPattern::template(p)),
-            _ => {
-                self.error(path, "set exactly one of `exact`, `prefix`, `template`");
-                None
-            }
-        }
+        path_pattern(config).map_err(|(field, message)| self.error(&format!("{path}{field}"), message)).ok()
     }
 
     /// What `result` holds, or its error reported at `path`.

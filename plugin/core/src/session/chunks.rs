@@ -30,7 +30,7 @@ pub fn unused(name: &str, used: usize) -> Vec<String> {
 
 /// The value the request's `NAME-i` cookies carry, joined; `None` if there is none,
 /// or a chunk appears twice (two browsers' cookies, or a planted one).
-pub fn join(name: &str, request: &impl RequestHeaders) -> Option<Vec<u8>> {
+pub fn join(name: &str, request: &(impl RequestHeaders + ?Sized)) -> Option<Vec<u8>> {
     let mut value = Vec::new();
     for i in 0..MAX_CHUNKS {
         match single_cookie(request, &chunk_name(name, i)).ok()? {

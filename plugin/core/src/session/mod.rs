@@ -1,12 +1,19 @@
-//! Signed-in browsers (issue 15, the building blocks; not wired into the filter yet):
-//! a person's session sealed into cookies only this gate can read, split below the
-//! browser's per-cookie limit; the PKCE values of a sign-in; which requests may be
-//! sent to sign in and where a browser may come back to. Pure and I/O-free: the
-//! caller supplies the time and the randomness.
+//! Signed-in browsers: a person's session sealed into cookies only this gate can
+//! read, split below the browser's per-cookie limit; each sign-in's own sealed
+//! cookie with its PKCE verifier, `state` and `nonce`; which requests may be sent to
+//! sign in and where a browser may come back to; the code exchange's request and
+//! answer; the pages a person sees. Pure and I/O-free: the caller supplies the time
+//! and the randomness.
 
 pub mod chunks;
+pub mod cookies;
+pub mod exchange;
+pub mod flow;
+pub mod form;
+pub mod page;
 pub mod pkce;
 pub mod seal;
+pub mod setup;
 pub mod signin;
 
 use serde::{Deserialize, Serialize};
@@ -30,7 +37,45 @@ pub struct Lifetimes {
     pub idle_seconds: u64,
 }
 
+/// Where the gate's random bytes come from (state, nonce, PKCE verifier, seal
+/// nonces): the proxy's CSPRNG (WASI `random_get`) in the filter. False: none could
+/// be drawn, and nothing that needs them is done.
+pub struct RandomSource(Box<Fill>);
+
+/// Fills the buffer with random bytes; false if it could not.
+type Fill = dyn FnMut(&mut [u8]) -> bool;
+
+impl RandomSource {
+    pub fn new(fill: impl FnMut(&mut [u8]) -> bool + 'static) -> Self {
+        Self(Box::new(fill))
+    }
+
+    /// `N` random bytes, or `None` if the source failed.
+    pub fn bytes<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let mut bytes = [0; N];
+        (self.0)(&mut bytes).then_some(bytes)
+    }
+}
+
+impl std::fmt::Debug for RandomSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RandomSource")
+    }
+}
+
 impl Session {
+    /// When the session stops being valid if not used again (Unix seconds).
+    pub fn expires_at(&self, lifetimes: Lifetimes) -> u64 {
+        (self.signed_in_at.saturating_add(lifetimes.absolute_seconds)).min(self.seen_at.saturating_add(lifetimes.idle_seconds))
+    }
+
+    /// Whether the cookie should be sealed again with `seen_at` moved to `now`, so an
+    /// active person's session does not idle out: once a quarter of the idle timeout
+    /// has passed (a new cookie every request would cost a seal each).
+    pub fn due_for_refresh(&self, now: u64, lifetimes: Lifetimes) -> bool {
+        now.saturating_sub(self.seen_at) >= (lifetimes.idle_seconds / 4).max(1)
+    }
+
     /// Whether the session may still be used at `now` (Unix seconds). A session from
     /// the future (a clock that jumped, a forged time) is not.
     pub fn valid_at(&self, now: u64, lifetimes: Lifetimes) -> bool {

@@ -2,6 +2,7 @@
 //! navigation, never an API call), the authorization request they are sent with,
 //! and where a browser may be sent back afterwards (this origin only).
 
+use super::form;
 use crate::request::RequestHeaders;
 
 /// The longest path a browser is sent back to; longer ones go to `/`.
@@ -68,23 +69,8 @@ impl AuthorizationRequest<'_> {
         ];
         params.extend(self.hosted_domain.map(|hd| ("hd", hd)));
         params.extend(self.login_hint.map(|hint| ("login_hint", hint)));
-        format!("{endpoint}?{}", form_encode(&params))
+        format!("{endpoint}?{}", form::encode(&params))
     }
-}
-
-/// `application/x-www-form-urlencoded` (WHATWG URL §5.2): unreserved bytes as they
-/// are, space as `+`, everything else percent-encoded.
-pub fn form_encode(pairs: &[(&str, &str)]) -> String {
-    let encode = |text: &str| {
-        text.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => (b as char).to_string(),
-                b' ' => "+".to_owned(),
-                _ => format!("%{b:02X}"),
-            })
-            .collect::<String>()
-    };
-    pairs.iter().map(|(name, value)| format!("{}={}", encode(name), encode(value))).collect::<Vec<_>>().join("&")
 }
 
 #[cfg(test)]
