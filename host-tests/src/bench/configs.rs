@@ -71,16 +71,20 @@ pub const BROWSER_CLIENT: &str = "wsgate-bench-browser.apps.googleusercontent.co
 /// wsgate with sign-in on every path and a domain policy (example.com): the same
 /// gate answers bearer callers and signed-in browsers, so the two can be compared.
 pub fn wsgate_sign_in_filter(wasm: &Path, jwks: &Value) -> String {
-    let config = json!({
+    let names: Vec<&str> = SIGN_IN_ENVIRONMENT.iter().map(|(name, _)| *name).collect();
+    wasm_filter(wasm, &sign_in_config(jwks)).replace("                  vm_id: wsgate\n", &format!("                  vm_id: wsgate\n                  environment_variables: {{ host_env_keys: {names:?} }}\n"))
+}
+
+/// The settings of [`wsgate_sign_in_filter`]; the bench's sessions are sealed for them.
+pub fn sign_in_config(jwks: &Value) -> Value {
+    json!({
         "providers": [patched(google_provider(AUDIENCE, jwks), &json!({"allowed_domains": ["example.com"], "audiences": [AUDIENCE, BROWSER_CLIENT]}))],
         "policy": {"rules": [{"name": "staff", "effect": "allow", "subjects": {"domains": ["example.com"]}}]},
         "sign_in": {
             "provider": "google", "client_id": BROWSER_CLIENT, "client_secret_env": SIGN_IN_ENVIRONMENT[0].0, "cookie_keys_env": SIGN_IN_ENVIRONMENT[1].0,
             "redirect_uri": "http://127.0.0.1/_wsgate/callback", "token_endpoint": {"cluster": "unused"}, "secure_cookies": false
         }
-    });
-    let names: Vec<&str> = SIGN_IN_ENVIRONMENT.iter().map(|(name, _)| *name).collect();
-    wasm_filter(wasm, &config).replace("                  vm_id: wsgate\n", &format!("                  vm_id: wsgate\n                  environment_variables: {{ host_env_keys: {names:?} }}\n"))
+    })
 }
 
 /// Any proxy-wasm filter in the V8 runtime, as wsgate is configured.

@@ -4,11 +4,9 @@ use clap::Parser;
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use wsgate_core::Settings;
 use wsgate_core::mint::{SigningKey, jwks};
 use wsgate_core::session::Session;
-use wsgate_core::session::seal::SessionKeys;
 use wsgate_fixtures::GoogleClaims;
 use wsgate_host_tests::bench::coldstart::{self, Split};
 use wsgate_host_tests::bench::vm_memory::{self, Point};
@@ -133,7 +131,7 @@ fn run(args: &Args) -> Result<(), String> {
 
     println!("\nsign-in mode: one gate with sign-in, warm bearer tokens against signed-in browsers' session cookies");
     let sessions = args.out.join("sessions.lua");
-    std::fs::write(&sessions, wrk::header_script("cookie", "wsgate-session-0=", &session_cookies(args.users)?)).map_err(|e| e.to_string())?;
+    std::fs::write(&sessions, wrk::header_script("cookie", "wsgate-session-0=", &session_cookies(&keys, args.users)?)).map_err(|e| e.to_string())?;
     let environment: Vec<(String, String)> = configs::SIGN_IN_ENVIRONMENT.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect();
     let sign_in_filters = configs::wsgate_sign_in_filter(&args.wasm, &keys);
     let session_setups = vec![
@@ -266,17 +264,18 @@ fn tokens(key: &SigningKey, users: usize) -> Result<Vec<String>, String> {
 }
 
 /// One signed-in browser's session cookie per user (all at example.com), sealed
-/// with the bench's session key as the gate seals them at sign-in.
-fn session_cookies(users: usize) -> Result<Vec<String>, String> {
+/// for the bench's sign-in settings as the gate seals them at sign-in.
+fn session_cookies(jwks: &Value, users: usize) -> Result<Vec<String>, String> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let key = STANDARD.decode(configs::SIGN_IN_ENVIRONMENT[1].1).map_err(|e| e.to_string())?;
-    let keys = SessionKeys::new(&[key.try_into().map_err(|_| "the bench key is not 32 bytes")?])?;
+    let env = |name: &str| configs::SIGN_IN_ENVIRONMENT.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).to_owned());
+    let settings = Settings::from_json_with_env(configs::sign_in_config(jwks).to_string().as_bytes(), &env).map_err(|e| e.to_string())?;
+    let sign_in = settings.sign_in.ok_or("the bench's settings have no sign_in")?;
     (0..users)
         .map(|u| {
             let session = Session { subject: format!("sub-{u}"), email: Some(format!("user{u}@example.com")), domain: Some("example.com".into()), signed_in_at: now, seen_at: now };
             let mut nonce = [0u8; 12];
             nonce[..8].copy_from_slice(&(u as u64).to_le_bytes());
-            keys.seal("wsgate-session", &serde_json::to_vec(&session).map_err(|e| e.to_string())?, nonce).ok_or_else(|| "sealing failed".to_owned())
+            sign_in.seal_session(&session, nonce).ok_or_else(|| "sealing failed".to_owned())
         })
         .collect()
 }

@@ -7,10 +7,10 @@ use crate::gate::{Credentials, Gate, Outcome, RequestFacts, Verdict, Verified, p
 use crate::request::RequestHeaders;
 use crate::respond::LocalResponse;
 use crate::session::exchange::{self, Callback, ExchangeAnswer, ExchangeRequest};
-use crate::session::flow::{FLOW_RANDOM_BYTES, Flow, cookie_name};
+use crate::session::flow::{self, FLOW_RANDOM_BYTES, Flow, cookie_name};
 use crate::session::page::{self, Refusal};
 use crate::session::setup::SignIn;
-use crate::session::signin::{AuthorizationRequest, is_navigation, return_path};
+use crate::session::signin::{AuthorizationRequest, is_cross_origin_write, is_navigation, return_path};
 use crate::session::{Session, chunks, cookies, pkce};
 use crate::extract::single_cookie;
 use crate::policy::pattern::RequestShape;
@@ -48,7 +48,7 @@ impl Gate {
             return Some(failed(Reason::SignInCancelled));
         }
         let (Some(code), Some(state)) = (callback.code, callback.state) else { return Some(failed(Reason::SignInStateInvalid)) };
-        let Some(flow) = Flow::find(request, &state, &sign_in.keys, &sign_in.cookies, now_ms / 1000) else { return Some(failed(Reason::SignInStateInvalid)) };
+        let Some(flow) = Flow::find(request, &state, sign_in, now_ms / 1000) else { return Some(failed(Reason::SignInStateInvalid)) };
         Some(match request.exchanged() {
             Some(answer) => Door::Callback(Box::new(flow), answer.clone()),
             None => Door::Exchange(ExchangeRequest::new(sign_in, &code, &flow.verifier)),
@@ -56,7 +56,10 @@ impl Gate {
     }
 
     /// The verdict on a request the door took.
-    pub(crate) fn through_door(&mut self, door: Door, facts: RequestFacts, request: &impl RequestHeaders, now_ms: u64, may_wait: bool) -> Verdict {
+    pub(crate) fn through_door(&mut self, door: Door, mut facts: RequestFacts, request: &impl RequestHeaders, now_ms: u64, may_wait: bool) -> Verdict {
+        // The callback's query holds the authorization code: never logged.
+        let path = facts.raw_path.split(|&b| b == b'?').next().unwrap_or_default();
+        facts.path = printable(path);
         match door {
             Door::Answer(reason, response) => self.verdict(&facts, Outcome::early(reason), &Credentials::signed_in(None), Some(response), request, now_ms),
             Door::Exchange(exchange) => {
@@ -126,12 +129,15 @@ impl Gate {
     pub(crate) fn session_of(&mut self, request: &dyn RequestHeaders, shape: &RequestShape, now_ms: u64) -> Option<Rc<Verified>> {
         let sign_in = self.settings.sign_in.as_ref().filter(|s| s.applies_to(shape))?;
         let sealed = chunks::join(&sign_in.cookies.session, request)?;
+        if is_cross_origin_write(request) {
+            return None;
+        }
         let key = [SESSION_CACHE_TAG, &sealed].concat();
         let now = now_ms / 1000;
         if let Some(verified) = self.cache.get(&key, now) {
             return Some(verified);
         }
-        let session: Session = serde_json::from_slice(&sign_in.keys.open(&sign_in.cookies.session, &sealed)?).ok()?;
+        let session = sign_in.open_session(&sealed)?;
         if !session.valid_at(now, sign_in.lifetimes) {
             return None;
         }
@@ -175,7 +181,7 @@ impl Gate {
         if outcome.reason != Reason::MissingToken {
             return None;
         }
-        let response = self.start_sign_in(facts, now_ms / 1000)?;
+        let response = self.start_sign_in(facts, request, now_ms / 1000)?;
         outcome.reason = Reason::SignInStarted;
         Some(response)
     }
@@ -183,12 +189,12 @@ impl Gate {
     /// A 302 to Google's authorization endpoint with this sign-in's own cookie, for a
     /// request where sign-in applies; `None` where it does not, or no random bytes
     /// could be drawn (the caller then gets the usual 401).
-    fn start_sign_in(&mut self, facts: &RequestFacts, now: u64) -> Option<LocalResponse> {
+    fn start_sign_in(&mut self, facts: &RequestFacts, request: &impl RequestHeaders, now: u64) -> Option<LocalResponse> {
         let shape = RequestShape::new(&facts.raw_authority, &facts.raw_path, &facts.raw_method).ok()?;
         let random = self.random.as_mut()?.bytes::<FLOW_RANDOM_BYTES>()?;
-        let sign_in = self.settings.sign_in.as_ref().filter(|s| s.applies_to(&shape))?;
+        let sign_in = self.settings.sign_in.as_ref().filter(|s| s.applies_to(&shape) && s.starts_on(&facts.raw_authority))?;
         let (flow, seal_nonce) = Flow::begin(&random, return_path(&facts.raw_path), now);
-        let (name, value) = flow.cookie(&sign_in.keys, &sign_in.cookies, seal_nonce)?;
+        let (name, value) = flow.cookie(sign_in, seal_nonce)?;
         let url = AuthorizationRequest {
             client_id: &sign_in.client_id,
             redirect_uri: &sign_in.redirect_uri,
@@ -200,7 +206,9 @@ impl Gate {
         }
         .url(&sign_in.authorization_endpoint);
         let mut response = redirect(&url);
-        response.headers.push(("set-cookie".to_owned(), cookies::set(&sign_in.cookies, &name, &value, crate::session::flow::FLOW_SECONDS)));
+        let dropped = flow::to_drop(request, sign_in).into_iter().map(|old| ("set-cookie".to_owned(), cookies::clear(&sign_in.cookies, &old)));
+        response.headers.extend(dropped);
+        response.headers.push(("set-cookie".to_owned(), cookies::set(&sign_in.cookies, &name, &value, flow::FLOW_SECONDS)));
         Some(response)
     }
 
@@ -227,7 +235,7 @@ impl Gate {
         let seal_nonce = self.random.as_mut()?.bytes::<12>()?;
         let sign_in = self.settings.sign_in.as_ref()?;
         let names = &sign_in.cookies;
-        let sealed = sign_in.keys.seal(&names.session, &serde_json::to_vec(session).ok()?, seal_nonce)?;
+        let sealed = sign_in.seal_session(session, seal_nonce)?;
         let pieces = chunks::split(&names.session, &sealed)?;
         let max_age = session.signed_in_at.saturating_add(sign_in.lifetimes.absolute_seconds).saturating_sub(now);
         let mut headers: Vec<(String, String)> = pieces.iter().map(|(name, value)| ("set-cookie".to_owned(), cookies::set(names, name, value, max_age))).collect();
@@ -277,8 +285,9 @@ fn sign_out(sign_in: &SignIn, request: &impl RequestHeaders) -> LocalResponse {
     let names = &sign_in.cookies;
     let mut response = redirect(&sign_in.signed_out_url);
     let carried = chunks::unused(&names.session, 0).into_iter().filter(|name| single_cookie(request, name).map_or(true, |v| v.is_some()));
+    // Not `Clear-Site-Data`: browsers apply it to the whole registrable domain, so one
+    // link to this path would sign a person out of every sibling app.
     response.headers.extend(carried.map(|name| ("set-cookie".to_owned(), cookies::clear(names, &name))));
-    response.headers.push(("clear-site-data".to_owned(), "\"cookies\"".to_owned()));
     response
 }
 

@@ -467,11 +467,71 @@ fn sign_in_configuration_is_refused_naming_the_field_and_never_showing_a_secret(
 }
 
 #[test]
-fn a_plain_http_demo_drops_secure_and_the_host_prefix_only_when_told() {
+fn a_plain_http_demo_on_localhost_alone_may_drop_secure_and_the_host_prefix() {
     let mut config = config();
     config["sign_in"]["secure_cookies"] = json!(false);
+    let error = Gate::from_json_with_env(config.to_string().as_bytes(), &|name| sign_in_environment().into_iter().find(|(n, _)| n == name).map(|(_, v)| v)).unwrap_err().to_string();
+    assert!(error.contains("sign_in.secure_cookies: may be false only for a redirect_uri on localhost"), "{error}");
+    config["sign_in"]["redirect_uri"] = json!("http://127.0.0.1:8080/_wsgate/callback");
     let mut gate = gate_with(&config, &sign_in_environment());
-    let start = Browser::default().navigate(&mut gate, "/app", NOW);
-    let set_cookie = &response(&start).headers.iter().find(|(n, _)| n == "set-cookie").unwrap().1;
+    let request = RequestSnapshot::new("GET", "127.0.0.1:8080", "/app").with_header("sec-fetch-mode", "navigate");
+    let start = gate.decide(&request, ms(NOW));
+    let set_cookie = &response(&start).headers.iter().find(|(n, _)| n == "set-cookie").expect("a sign-in started").1;
     assert!(set_cookie.starts_with("wsgate-flow-") && !set_cookie.contains("Secure"), "{set_cookie}");
+}
+
+#[test]
+fn sign_in_starts_only_on_the_redirect_uris_host_where_its_cookie_comes_back() {
+    let mut gate = gate();
+    let request = RequestSnapshot::new("GET", "other.example.com", "/app").with_header("sec-fetch-mode", "navigate");
+    let verdict = gate.decide(&request, ms(NOW));
+    assert_eq!((verdict.reason, status(&verdict)), (Reason::MissingToken, 401), "no endless loop through Google");
+    let upper = RequestSnapshot::new("GET", "APP.example.com", "/app").with_header("sec-fetch-mode", "navigate");
+    assert_eq!(gate.decide(&upper, ms(NOW)).reason, Reason::SignInStarted, "hosts compare without case");
+}
+
+#[test]
+fn a_session_does_not_authenticate_writes_or_websockets_from_other_origins() {
+    let mut gate = gate();
+    let browser = signed_in(&mut gate, "alice@example.com");
+    let with = |method: &str, headers: &[(&str, &str)]| headers.iter().fold(browser.request(method, "/app/items", "cors"), |r, (n, v)| r.with_header(n, v));
+    let sibling_post = gate.decide(&with("POST", &[("sec-fetch-site", "same-site")]), ms(NOW + 1));
+    assert_eq!((sibling_post.reason, status(&sibling_post)), (Reason::MissingToken, 401), "a sibling subdomain's form post");
+    let socket = gate.decide(&with("GET", &[("sec-fetch-site", "same-site"), ("upgrade", "websocket")]), ms(NOW + 1));
+    assert_eq!(socket.reason, Reason::MissingToken, "a sibling's WebSocket");
+    assert_eq!(gate.decide(&with("POST", &[("sec-fetch-site", "same-origin")]), ms(NOW + 1)).reason, Reason::Allowed, "the app's own page");
+    assert_eq!(gate.decide(&with("GET", &[("sec-fetch-site", "same-site")]), ms(NOW + 1)).reason, Reason::Allowed, "reads are what Lax allows");
+}
+
+#[test]
+fn a_session_opens_only_for_the_sign_in_configuration_that_sealed_it() {
+    let mut gate = gate();
+    let browser = signed_in(&mut gate, "alice@example.com");
+    let mut stricter = config();
+    stricter["sign_in"]["hosted_domain"] = json!("corp.example");
+    let mut other = gate_with(&stricter, &sign_in_environment());
+    assert_eq!(browser.clone().navigate(&mut other, "/app", NOW + 1).reason, Reason::SignInStarted, "same keys, another hosted domain");
+}
+
+#[test]
+fn abandoned_sign_ins_never_pile_up_past_a_few_cookies() {
+    let mut gate = gate();
+    let mut browser = Browser::default();
+    for i in 0..10 {
+        browser.navigate(&mut gate, &format!("/app/{i}"), NOW + i);
+        assert!(browser.jar.len() <= 4, "{} flow cookies after {} sign-ins", browser.jar.len(), i + 1);
+    }
+    let newest = location(&browser.navigate(&mut gate, "/app/last", NOW + 20));
+    let (done, _) = browser.come_back(&mut gate, &newest, NOW + 21, id_token_answer("alice@example.com", json!({})));
+    assert_eq!(done.reason, Reason::SignedIn, "the newest still finishes");
+}
+
+#[test]
+fn the_authorization_code_never_reaches_the_log() {
+    let mut gate = gate();
+    let browser = Browser::default();
+    let verdict = gate.decide(&browser.request("GET", "/_wsgate/callback?code=4%2F0secretcode&state=AAAAAAAAAAAAAAAAAAAAAA", "navigate"), ms(NOW));
+    assert_eq!(verdict.reason, Reason::SignInStateInvalid);
+    let line = verdict.log_line.unwrap();
+    assert!(!line.contains("secretcode") && line.contains("\"path\":\"/_wsgate/callback\""), "{line}");
 }

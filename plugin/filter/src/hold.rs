@@ -9,7 +9,7 @@ use crate::host::{self, BodyNext, Next};
 use crate::vm::{Hold, Stage, Vm};
 use crate::outbound;
 use wsgate_core::outbound::{Paused, WaitingFor};
-use wsgate_core::session::exchange::ExchangeRequest;
+use wsgate_core::session::exchange::{ExchangeAnswer, ExchangeRequest};
 use wsgate_core::{RequestSnapshot, Verdict};
 
 /// Where a request stands after a decision was attempted.
@@ -56,7 +56,11 @@ pub fn settle(vm: &Vm, context_id: u32, mut request: RequestSnapshot, mut hold: 
                 vm.outbound.try_borrow_mut().map_err(|_| "the engine is busy")?.pause(Paused { context_id, waiting_for, deadline });
                 return Ok(Settled::Held);
             }
-            Decision::Final(Verdict { awaiting_exchange: Some(exchange), .. }) => return exchange_code(vm, context_id, hold, &exchange, now),
+            Decision::Final(Verdict { awaiting_exchange: Some(exchange), .. }) => match exchange_code(vm, context_id, hold, &exchange, now)? {
+                // Failed on the spot: decide with that at once.
+                Some(answer) => request = request.with_exchange(answer),
+                None => return Ok(Settled::Held),
+            },
             Decision::Final(verdict) => match verdict.awaiting_body {
                 None => return Ok(Settled::Done(decide::conclude(vm, verdict, now, context_id))),
                 Some(limit) if hold.body_complete || hold.body_size > limit => request = request.with_body(read_body(vm, context_id, &hold, limit)?),
@@ -72,16 +76,22 @@ pub fn settle(vm: &Vm, context_id: u32, mut request: RequestSnapshot, mut hold: 
 }
 
 /// Starts the sign-in callback's code exchange from context `context_id` (effective)
-/// and holds the request until it answers, or its timeout and a second more pass.
-fn exchange_code(vm: &Vm, context_id: u32, hold: Hold, exchange: &ExchangeRequest, now: u64) -> Result<Settled, String> {
-    if !vm.outbound.try_borrow_mut().map_err(|_| "the engine is busy")?.start_exchange(context_id, exchange) {
-        return Err("the sign-in asked for a second code exchange".to_owned());
+/// and holds the request until it answers, or its timeout and a second more pass
+/// (`None`). `Some`: the answer to decide with now, a failure, when the exchange could
+/// not be made (too many under way, or the call refused on the spot).
+fn exchange_code(vm: &Vm, context_id: u32, hold: Hold, exchange: &ExchangeRequest, now: u64) -> Result<Option<ExchangeAnswer>, String> {
+    let engine = || vm.outbound.try_borrow_mut().map_err(|_| "the engine is busy");
+    if !engine()?.start_exchange(context_id, exchange) {
+        return Ok(Some(ExchangeAnswer::default()));
     }
     outbound::carry(vm, now);
+    if let Some(answer) = engine()?.exchange_answer(context_id, true) {
+        return Ok(Some(answer));
+    }
     vm.set_stage(context_id, Stage::Open(Hold { body_limit: None, ..hold }))?;
     let deadline = now.saturating_add(exchange.timeout_ms).saturating_add(1000);
-    vm.outbound.try_borrow_mut().map_err(|_| "the engine is busy")?.pause(Paused { context_id, waiting_for: WaitingFor::Exchange(context_id), deadline });
-    Ok(Settled::Held)
+    engine()?.pause(Paused { context_id, waiting_for: WaitingFor::Exchange(context_id), deadline });
+    Ok(None)
 }
 
 /// More body arrived for context `context_id`: `body_size` bytes held in all, the

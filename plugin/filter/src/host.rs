@@ -218,6 +218,11 @@ pub fn request_headers() -> HostResult<RequestSnapshot> {
     header_map(Map::Request)
 }
 
+/// The upstream response's headers (read only when the gate adds a cookie to them).
+pub fn response_headers() -> HostResult<RequestSnapshot> {
+    header_map(Map::Response)
+}
+
 /// The headers of the HTTP call response being delivered (none when the call failed).
 pub fn call_response_headers() -> HostResult<RequestSnapshot> {
     header_map(Map::CallResponse)

@@ -9,7 +9,8 @@ use crate::outbound;
 use crate::resume;
 use crate::vm::{Hold, Vm};
 use std::rc::Rc;
-use wsgate_core::RequestSnapshot;
+use wsgate_core::session::cookies;
+use wsgate_core::{RequestHeaders, RequestSnapshot};
 use wsgate_core::header_edit::HeaderEdit;
 
 pub struct RequestContext {
@@ -76,7 +77,14 @@ impl RequestContext {
     }
 
     pub fn on_response_headers(&self) {
-        let explanation = self.vm.as_deref().map(|vm| vm.take_explanation(self.context_id)).unwrap_or_default();
+        let mut explanation = self.vm.as_deref().map(|vm| vm.take_explanation(self.context_id)).unwrap_or_default();
+        if explanation.iter().any(|(name, _)| name == "set-cookie") {
+            // A session refresh: not onto a response a shared cache may keep.
+            let response = host::response_headers().unwrap_or_default();
+            if !cookies::may_set_on_response(&response.header_values("cache-control")) {
+                explanation.retain(|(name, _)| name != "set-cookie");
+            }
+        }
         for (name, value) in &explanation {
             // A header the host refuses is an explanation lost, not a reason to fail.
             let _ = host::edit_header(Map::Response, HeaderEdit::for_response(name, value.as_bytes()));

@@ -5,6 +5,7 @@ use crate::Harness;
 use crate::plugin::{HttpRequest, Plugin};
 use crate::replay::outcome::Outcome;
 use wsgate_core::header_edit::{self, HeaderEdit};
+use wsgate_core::session::cookies;
 use wsgate_core::{Action, Gate, RequestSnapshot};
 
 pub trait Executor {
@@ -77,7 +78,9 @@ impl Executor for NativeExecutor {
             header_edit::apply(&mut request, edit);
         }
         let mut response: Vec<(String, Vec<u8>)> = upstream.1.iter().map(|(n, v)| (n.clone(), v.clone().into_bytes())).collect();
-        for (name, value) in &verdict.response_headers {
+        let cache_control: Vec<&[u8]> = response.iter().filter(|(n, _)| n.eq_ignore_ascii_case("cache-control")).map(|(_, v)| v.as_slice()).collect();
+        let cookies_allowed = cookies::may_set_on_response(&cache_control);
+        for (name, value) in verdict.response_headers.iter().filter(|(name, _)| cookies_allowed || name != "set-cookie") {
             header_edit::apply(&mut response, HeaderEdit::for_response(name, value.as_bytes()));
         }
         let text = |pairs: Vec<(String, Vec<u8>)>| pairs.into_iter().map(|(n, v)| (n, String::from_utf8_lossy(&v).into_owned())).collect::<Vec<_>>();

@@ -14,6 +14,10 @@ enum State {
     Done(ExchangeAnswer),
 }
 
+/// At most this many code exchanges are in flight per VM: callbacks with made-up
+/// codes cost a token-endpoint call each, and must not get the client throttled.
+pub const MAX_IN_FLIGHT: usize = 64;
+
 /// The exchanges of one VM, by the context of the callback that made each.
 #[derive(Debug, Default)]
 pub struct Exchanges {
@@ -21,9 +25,11 @@ pub struct Exchanges {
 }
 
 impl Exchanges {
-    /// Queues the exchange of request `context_id`; false if it already has one.
+    /// Queues the exchange of request `context_id`; false if it already has one, or
+    /// [`MAX_IN_FLIGHT`] are under way.
     pub fn start(&mut self, outbox: &mut Outbox, context_id: u32, request: &ExchangeRequest) -> bool {
-        if self.by_context.contains_key(&context_id) {
+        let in_flight = self.by_context.values().filter(|state| matches!(state, State::Pending(_))).count();
+        if self.by_context.contains_key(&context_id) || in_flight >= MAX_IN_FLIGHT {
             return false;
         }
         let id = outbox.call(|id| OutboundCall::post_form(id, request));
@@ -104,6 +110,18 @@ mod tests {
         assert_eq!(exchanges.answer_for(7, false).and_then(|a| a.status), Some(200), "kept for later rounds");
         exchanges.context_done(7);
         assert_eq!(exchanges.answer_for(7, false), None);
+    }
+
+    #[test]
+    fn exchanges_in_flight_are_bounded() {
+        let (mut exchanges, mut outbox) = (Exchanges::default(), Outbox::default());
+        for context in 0..MAX_IN_FLIGHT as u32 {
+            assert!(exchanges.start(&mut outbox, context, &request()));
+        }
+        assert!(!exchanges.start(&mut outbox, 999, &request()), "one more waits for none: it fails");
+        let Some(Effect::Call(first)) = outbox.take() else { panic!("a call") };
+        exchanges.answered(first.id, &Answer::none());
+        assert!(exchanges.start(&mut outbox, 999, &request()), "an answered one makes room");
     }
 
     #[test]

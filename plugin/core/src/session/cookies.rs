@@ -35,6 +35,17 @@ pub fn without_own(headers: &[&[u8]], names: &CookieNames) -> Option<Vec<u8>> {
     (!kept.is_empty()).then(|| kept.join(&b"; "[..]))
 }
 
+/// Whether a session cookie may be added to an upstream response with this
+/// `Cache-Control`: not to one a shared cache may store (`public`, `s-maxage`), which
+/// would hand one person's session to others. The refresh waits for another response.
+pub fn may_set_on_response(cache_control: &[&[u8]]) -> bool {
+    let shared = |value: &&[u8]| {
+        let text = String::from_utf8_lossy(value).to_ascii_lowercase();
+        text.split(',').map(str::trim).any(|directive| directive == "public" || directive.starts_with("s-maxage"))
+    };
+    !cache_control.iter().any(shared)
+}
+
 /// Whether any `Cookie` header holds one of the gate's cookies.
 pub fn has_own(headers: &[&[u8]], names: &CookieNames) -> bool {
     // Runs for every request a sign-in gate forwards: compared in place, no copies.
@@ -55,6 +66,14 @@ mod tests {
     fn cookies_are_host_only_http_only_and_lax_and_secure_unless_turned_off() {
         assert_eq!(set(&names(true), "__Host-wsgate-session-0", "v", 60), "__Host-wsgate-session-0=v; Path=/; Max-Age=60; HttpOnly; SameSite=Lax; Secure");
         assert_eq!(clear(&names(false), "wsgate-session-0"), "wsgate-session-0=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax");
+    }
+
+    #[test]
+    fn no_session_cookie_on_a_response_a_shared_cache_may_keep() {
+        assert!(may_set_on_response(&[]));
+        assert!(may_set_on_response(&[b"private, max-age=60"]));
+        assert!(!may_set_on_response(&[b"Public, max-age=600"]));
+        assert!(!may_set_on_response(&[b"max-age=0", b"s-maxage=300"]));
     }
 
     #[test]

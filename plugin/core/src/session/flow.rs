@@ -5,8 +5,8 @@
 //! §10.12: the `state` is bound to the browser that started the sign-in).
 
 use super::pkce;
-use super::seal::SessionKeys;
-use super::setup::CookieNames;
+use super::setup::{CookieNames, SignIn};
+use super::CLOCK_SKEW_SECONDS;
 use crate::extract::single_cookie;
 use crate::request::RequestHeaders;
 use serde::{Deserialize, Serialize};
@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 /// A sign-in must come back within this long (Google's own page stays open longer;
 /// a stale one starts again).
 pub const FLOW_SECONDS: u64 = 600;
+/// At most this many sign-ins run at once in one browser (tabs); starting another
+/// drops the oldest, so abandoned ones never add up to more cookie than a proxy accepts.
+pub const MAX_FLOWS: usize = 4;
 /// The random bytes a sign-in draws: `state`, `nonce`, the code verifier, and the
 /// seal's nonce.
 pub const FLOW_RANDOM_BYTES: usize = 16 + 16 + 32 + 12;
@@ -42,22 +45,44 @@ impl Flow {
         (Flow { state, nonce, verifier, return_to, started_at: now }, seal_nonce)
     }
 
-    /// The `Set-Cookie` value of this flow's cookie, or `None` if it cannot be sealed.
-    pub fn cookie(&self, keys: &SessionKeys, names: &CookieNames, seal_nonce: [u8; 12]) -> Option<(String, String)> {
-        let name = cookie_name(names, &self.state)?;
+    /// The name and value of this flow's cookie, or `None` if it cannot be sealed.
+    pub fn cookie(&self, sign_in: &SignIn, seal_nonce: [u8; 12]) -> Option<(String, String)> {
+        let name = cookie_name(&sign_in.cookies, &self.state)?;
         let plain = serde_json::to_vec(self).ok()?;
-        Some((name.clone(), keys.seal(&name, &plain, seal_nonce)?))
+        Some((name.clone(), sign_in.keys.seal(&sign_in.seal_context(&name), &plain, seal_nonce)?))
     }
 
     /// The flow `state` names, if this browser holds its cookie, sealed by this gate,
     /// and it is neither stale nor from the future (`now` in Unix seconds).
-    pub fn find(request: &impl RequestHeaders, state: &str, keys: &SessionKeys, names: &CookieNames, now: u64) -> Option<Flow> {
-        let name = cookie_name(names, state)?;
-        let sealed = single_cookie(request, &name).ok()??;
-        let flow: Flow = serde_json::from_slice(&keys.open(&name, &sealed)?).ok()?;
-        let fresh = flow.started_at <= now && now - flow.started_at < FLOW_SECONDS;
+    pub fn find(request: &impl RequestHeaders, state: &str, sign_in: &SignIn, now: u64) -> Option<Flow> {
+        let name = cookie_name(&sign_in.cookies, state)?;
+        let flow = open(request, &name, sign_in)?;
+        let fresh = flow.started_at <= now.saturating_add(CLOCK_SKEW_SECONDS) && now.saturating_sub(flow.started_at) < FLOW_SECONDS;
         (fresh && flow.state == state).then_some(flow)
     }
+}
+
+/// The flow cookie `name` holds, if this gate sealed it.
+fn open(request: &impl RequestHeaders, name: &str, sign_in: &SignIn) -> Option<Flow> {
+    let sealed = single_cookie(request, name).ok()??;
+    serde_json::from_slice(&sign_in.keys.open(&sign_in.seal_context(name), &sealed)?).ok()
+}
+
+/// The flow cookies to drop before a new sign-in starts, so that with it at most
+/// [`MAX_FLOWS`] remain: the oldest, and any that do not open.
+pub fn to_drop(request: &impl RequestHeaders, sign_in: &SignIn) -> Vec<String> {
+    let mut held: Vec<(u64, String)> = request
+        .header_values("cookie")
+        .iter()
+        .flat_map(|header| header.split(|&b| b == b';'))
+        .filter_map(|pair| std::str::from_utf8(pair.split(|&b| b == b'=').next()?.trim_ascii()).ok())
+        .filter(|name| name.starts_with(&sign_in.cookies.flow))
+        .map(|name| (open(request, name, sign_in).map_or(0, |flow| flow.started_at), name.to_owned()))
+        .collect();
+    held.sort();
+    held.dedup();
+    let excess = held.len().saturating_sub(MAX_FLOWS - 1);
+    held.into_iter().take(excess).map(|(_, name)| name).collect()
 }
 
 /// The cookie of the flow `state` names; `None` for a `state` that is not one of

@@ -37,6 +37,10 @@ pub struct Lifetimes {
     pub idle_seconds: u64,
 }
 
+/// How far another proxy instance's clock may be ahead of this one's when it sealed a
+/// session or started a sign-in.
+pub const CLOCK_SKEW_SECONDS: u64 = 60;
+
 /// Where the gate's random bytes come from (state, nonce, PKCE verifier, seal
 /// nonces): the proxy's CSPRNG (WASI `random_get`) in the filter. False: none could
 /// be drawn, and nothing that needs them is done.
@@ -77,12 +81,14 @@ impl Session {
     }
 
     /// Whether the session may still be used at `now` (Unix seconds). A session from
-    /// the future (a clock that jumped, a forged time) is not.
+    /// the future beyond [`CLOCK_SKEW_SECONDS`] (a clock that jumped) is not; within
+    /// it, another instance's clock may simply be ahead of this one's.
     pub fn valid_at(&self, now: u64, lifetimes: Lifetimes) -> bool {
-        let not_ahead = self.signed_in_at <= now && self.seen_at <= now && self.signed_in_at <= self.seen_at;
+        let later = now.saturating_add(CLOCK_SKEW_SECONDS);
+        let not_ahead = self.signed_in_at <= later && self.seen_at <= later && self.signed_in_at <= self.seen_at;
         not_ahead
-            && now - self.signed_in_at < lifetimes.absolute_seconds
-            && now - self.seen_at < lifetimes.idle_seconds
+            && now.saturating_sub(self.signed_in_at) < lifetimes.absolute_seconds
+            && now.saturating_sub(self.seen_at) < lifetimes.idle_seconds
     }
 }
 
@@ -107,6 +113,7 @@ mod tests {
     #[test]
     fn a_session_from_the_future_is_not_valid() {
         assert!(!session(2000, 2000).valid_at(1000, LIFETIMES));
+        assert!(session(1030, 1030).valid_at(1000, LIFETIMES), "another instance's clock 30 s ahead");
         assert!(!session(1000, 900).valid_at(1000, LIFETIMES), "seen before it began");
     }
 }

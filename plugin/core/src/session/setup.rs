@@ -69,8 +69,15 @@ pub struct SignIn {
     pub client_secret: Secret,
     pub keys: SessionKeys,
     pub redirect_uri: String,
+    /// `redirect_uri`'s authority: the one host sign-ins start on (its cookies are
+    /// that host's only, and Google comes back there).
+    pub redirect_authority: String,
     /// `redirect_uri`'s path: the gate answers it.
     pub callback_path: String,
+    /// Bound into every seal beside the cookie's name (the client, the hosted domain,
+    /// the host): a cookie sealed for another sign-in configuration with the same
+    /// keys opens to nothing here.
+    binding: String,
     pub authorization_endpoint: String,
     pub token_endpoint: TokenEndpoint,
     hosts: Vec<HostPattern>,
@@ -84,6 +91,29 @@ pub struct SignIn {
 }
 
 impl SignIn {
+    /// The associated data of cookie `name`'s seal.
+    pub fn seal_context(&self, name: &str) -> String {
+        format!("{name}\n{}", self.binding)
+    }
+
+    /// `session` sealed for the session cookie with `nonce`.
+    pub fn seal_session(&self, session: &super::Session, nonce: [u8; 12]) -> Option<String> {
+        let plain = serde_json::to_vec(session).ok()?;
+        self.keys.seal(&self.seal_context(&self.cookies.session), &plain, nonce)
+    }
+
+    /// The session a sealed session cookie holds, if this gate sealed it for this
+    /// sign-in configuration.
+    pub fn open_session(&self, sealed: &[u8]) -> Option<super::Session> {
+        serde_json::from_slice(&self.keys.open(&self.seal_context(&self.cookies.session), sealed)?).ok()
+    }
+
+    /// Whether a request for `authority` may start a sign-in: only the redirect URI's
+    /// host gets the browser back with its sign-in's cookie.
+    pub fn starts_on(&self, authority: &[u8]) -> bool {
+        authority.eq_ignore_ascii_case(self.redirect_authority.as_bytes())
+    }
+
     /// Whether sign-in applies to a request of this shape: its host, and one of the
     /// ways an upstream may read its path.
     pub fn applies_to(&self, shape: &RequestShape) -> bool {
@@ -104,6 +134,10 @@ pub fn check(config: &SignInConfig, providers: &[ProviderConfig], env: Environme
     let client_secret = secret(found, "sign_in.client_secret_env", &config.client_secret_env, env);
     let keys = secret(found, "sign_in.cookie_keys_env", &config.cookie_keys_env, env).and_then(|value| session_keys(found, &config.cookie_keys_env, value.expose()));
     let callback_path = callback_path(found, &config.redirect_uri);
+    let redirect_authority = url_authority(&config.redirect_uri);
+    if !config.secure_cookies && !redirect_authority.as_deref().is_some_and(is_loopback) {
+        found.error("sign_in.secure_cookies", "may be false only for a redirect_uri on localhost, 127.0.0.1 or [::1] (a plain-HTTP demo): elsewhere cookies without `Secure` and `__Host-` can be planted from sibling hosts");
+    }
     check_urls(config, found);
     let (hosts, paths) = routes(config, found);
     let cookies = cookie_names(config, found);
@@ -117,7 +151,9 @@ pub fn check(config: &SignInConfig, providers: &[ProviderConfig], env: Environme
         client_secret: client_secret?,
         keys: keys?,
         redirect_uri: config.redirect_uri.clone(),
+        redirect_authority: redirect_authority.clone()?,
         callback_path: callback_path?,
+        binding: format!("{}\n{}\n{}", config.client_id, config.hosted_domain.as_deref().unwrap_or_default().to_ascii_lowercase(), redirect_authority?.to_ascii_lowercase()),
         authorization_endpoint: config.authorization_endpoint.clone(),
         token_endpoint: TokenEndpoint {
             cluster: config.token_endpoint.cluster.clone(),
@@ -195,6 +231,19 @@ fn callback_path(found: &mut Diagnostics, redirect_uri: &str) -> Option<String> 
         found.error("sign_in.redirect_uri", "must be the absolute URL registered with the OAuth client, e.g. https://app.example.com/_wsgate/callback");
     }
     path
+}
+
+/// The authority of an absolute `http(s)://authority/path` URL.
+fn url_authority(url: &str) -> Option<String> {
+    absolute_url_path(url)?;
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
+    rest.split('/').next().map(str::to_owned)
+}
+
+/// Whether an authority names this machine.
+fn is_loopback(authority: &str) -> bool {
+    let host = authority.rsplit_once(':').filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit())).map_or(authority, |(host, _)| host);
+    ["localhost", "127.0.0.1", "[::1]"].contains(&host.to_ascii_lowercase().as_str())
 }
 
 /// `/path` of `http(s)://authority/path`, if the URL has that shape and only

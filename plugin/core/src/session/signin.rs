@@ -5,8 +5,10 @@
 use super::form;
 use crate::request::RequestHeaders;
 
-/// The longest path a browser is sent back to; longer ones go to `/`.
-const MAX_RETURN_PATH: usize = 2048;
+/// The longest path a browser is sent back to; longer ones go to `/`. Each sign-in's
+/// cookie carries it, and a browser holds a few of them at once: kept short so they
+/// never add up to more header than a proxy accepts.
+const MAX_RETURN_PATH: usize = 512;
 
 /// Whether `request` is a browser navigating to a page: `GET` or `HEAD`, and either
 /// `Sec-Fetch-Mode: navigate` or, from browsers that do not send fetch metadata, an
@@ -25,6 +27,29 @@ pub fn is_navigation(request: &impl RequestHeaders) -> bool {
     match text("sec-fetch-mode") {
         Some(mode) => mode == "navigate",
         None => text("accept").is_some_and(|accept| accept.contains("text/html")),
+    }
+}
+
+/// Whether `request` writes (any method but `GET`, `HEAD` and `OPTIONS`, a method
+/// override, or a WebSocket upgrade) from a page of another origin, as the browser
+/// tells it: `Sec-Fetch-Site` other than `same-origin` or `none`, or, from a browser
+/// without fetch metadata, an `Origin` whose host is not the request's. `SameSite=Lax`
+/// lets pages of the same site (a sibling subdomain) send the session cookie with
+/// such requests; the session must not authenticate them.
+pub fn is_cross_origin_write(request: &(impl RequestHeaders + ?Sized)) -> bool {
+    let method = request.header(":method").unwrap_or_default();
+    let overridden = ["x-http-method-override", "x-http-method", "x-method-override"].iter().any(|name| request.header(name).is_some());
+    if matches!(method, b"GET" | b"HEAD" | b"OPTIONS") && !overridden && request.header("upgrade").is_none() {
+        return false;
+    }
+    match (request.header("sec-fetch-site"), request.header("origin")) {
+        (Some(site), _) => !(site.eq_ignore_ascii_case(b"same-origin") || site.eq_ignore_ascii_case(b"none")),
+        (None, Some(origin)) => {
+            let host = origin.split(|&b| b == b'/').nth(2).unwrap_or_default();
+            !request.header(":authority").is_some_and(|authority| authority.eq_ignore_ascii_case(host))
+        }
+        // No browser sends neither on a write: an API client with a cookie of its own.
+        (None, None) => false,
     }
 }
 
@@ -92,6 +117,20 @@ mod tests {
         assert!(!is_navigation(&request("GET", &[("accept", "text/html"), ("x-requested-with", "XMLHttpRequest")])));
         assert!(!is_navigation(&request("POST", &[("sec-fetch-mode", "navigate"), ("accept", "text/html")])), "a form post is not sent away");
         assert!(!is_navigation(&request("GET", &[])), "an API client");
+    }
+
+    #[test]
+    fn writes_and_websockets_from_other_origins_are_told_apart() {
+        let write = |method: &str, headers: &[(&str, &str)]| is_cross_origin_write(&request(method, headers));
+        assert!(!write("GET", &[("sec-fetch-site", "cross-site")]), "a read is not a write");
+        assert!(write("POST", &[("sec-fetch-site", "same-site")]), "a sibling subdomain's form");
+        assert!(write("GET", &[("sec-fetch-site", "same-site"), ("upgrade", "websocket")]));
+        assert!(write("GET", &[("sec-fetch-site", "cross-site"), ("x-http-method-override", "DELETE")]));
+        assert!(!write("POST", &[("sec-fetch-site", "same-origin")]));
+        assert!(!write("DELETE", &[("origin", "https://APP.example.com")]), "no fetch metadata: Origin decides");
+        assert!(write("DELETE", &[("origin", "https://evil.example.com")]));
+        assert!(write("POST", &[("origin", "null")]));
+        assert!(!write("POST", &[]), "an API client");
     }
 
     #[test]
