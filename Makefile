@@ -14,6 +14,9 @@ ENVOY         := $(VENV)/bin/envoy
 WASM          := target/wsgate.wasm
 WASM_BUILT    := target/wasm/wasm32-wasip1/release/wsgate.wasm
 CLI           := target/debug/wsgate
+REGISTRY      := target/tools/docker-registry/usr/bin/docker-registry
+OCI_TAG       := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+OCI_IMAGE     ?= REGISTRY.example/platform/wsgate:$(OCI_TAG)
 DEBIAN_WASM_PACKAGES := rustc-web cargo-web rust-web-src lld-22 wasi-libc
 SUDO          := $(if $(filter 0,$(shell id -u)),,sudo)
 export CARGO_TERM_COLOR ?= never
@@ -24,12 +27,12 @@ DEBIAN_WASM_ENV := RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
 	CARGO_TARGET_WASM32_WASIP1_LINKER=/usr/lib/llvm-22/bin/wasm-ld \
 	CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS="-C link-self-contained=no -L native=/usr/lib/wasm32-wasi"
 
-.PHONY: help setup toolchain envoy build wasm cli run-bins run test unit harness e2e browser replay lint no-wasmtime bench bench-policy bench-harness bench-verify wrk node clean
+.PHONY: help setup toolchain envoy build wasm cli run-bins run test unit harness e2e browser oci oci-tools oci-test istio-check replay lint no-wasmtime bench bench-policy bench-harness bench-verify wrk node clean
 
 help:
 	@echo "make run    start Envoy + wsgate + demo upstream on http://127.0.0.1:8080"
 	@echo "make test   run every test (unit, CLI, the .wasm in wasmtime, end-to-end and adversarial through real Envoy, a fuzz smoke)"
-	@echo "other: setup build browser cli harness e2e replay lint no-wasmtime fuzz-smoke; long runs: bench bench-policy bench-harness bench-verify profile-envoy fuzz soak; clean"
+	@echo "other: setup build browser cli harness e2e oci oci-test istio-check replay lint no-wasmtime fuzz-smoke; long runs: bench bench-policy bench-harness bench-verify profile-envoy fuzz soak; clean"
 
 setup: toolchain envoy
 
@@ -93,7 +96,7 @@ run: setup wasm run-bins
 	@target/debug/wsgate-demo --envoy $(ENVOY) --wasm $(WASM) --cli $(CLI) \
 		--config envoy/demo-wsgate.template.json --policy policies/demo.json --envoy-template envoy/demo.yaml
 
-test: setup build lint no-wasmtime unit harness e2e fuzz-smoke
+test: setup build lint no-wasmtime unit harness e2e oci-test istio-check fuzz-smoke
 
 unit:
 	cargo test --workspace
@@ -112,6 +115,46 @@ replay: build
 e2e: setup build browser
 	WSGATE_ENVOY=$(CURDIR)/$(ENVOY) WSGATE_WASM=$(CURDIR)/$(WASM) \
 		cargo test -p wsgate-host-tests --test e2e_envoy --test e2e_policy --test e2e_replay --test e2e_keys --test e2e_groups --test e2e_demo --test e2e_adversarial --test e2e_differential --test e2e_callers --test e2e_browser -- --ignored --test-threads 2
+
+# The plugin as an OCI image layout under target/oci/, in both forms Istio's Wasm
+# fetcher accepts (envoy/istio/oci-layout.sh), and the Istio kit's WasmPlugin pinned to
+# its manifest digest (target/oci/wasmplugin.yaml; OCI_IMAGE=your.registry/path/wsgate:TAG).
+oci: wasm
+	@bash envoy/istio/oci-layout.sh $(WASM) target/oci $(OCI_TAG)
+	@for manifest in wasmplugin wasmplugin-gateway-api; do \
+		sed -e 's|{{IMAGE}}|$(OCI_IMAGE)|' -e "s|{{SHA256}}|$$(cat target/oci/$(OCI_TAG).sha256)|" envoy/istio/$$manifest.yaml > target/oci/$$manifest.yaml; \
+	done
+	@echo "oci: target/oci/wasmplugin.yaml pins oci://$(OCI_IMAGE) by its manifest digest; push with skopeo (envoy/istio/README.md)"
+
+# skopeo from Debian; Debian's docker-registry (the CNCF distribution registry) unpacked
+# into target/tools, the binary only: no service is installed or started.
+oci-tools:
+	@command -v skopeo >/dev/null || { echo "setup: installing skopeo"; $(SUDO) apt-get update -qq; DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq skopeo >/dev/null; }
+	@test -x $(REGISTRY) || { \
+		echo "setup: unpacking Debian's docker-registry into target/tools (binary only, no service)"; \
+		mkdir -p target/tools && cd target/tools && rm -f docker-registry_*.deb && \
+		{ apt-get download -q docker-registry >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && apt-get download -q docker-registry >/dev/null; }; } && \
+		dpkg-deb -x docker-registry_*.deb docker-registry; }
+
+# `make oci`'s layout pushed to a real registry on 127.0.0.1 and pulled back.
+oci-test: oci oci-tools
+	WSGATE_OCI=$(CURDIR)/target/oci WSGATE_OCI_TAG=$(OCI_TAG) WSGATE_WASM=$(CURDIR)/$(WASM) WSGATE_REGISTRY=$(CURDIR)/$(REGISTRY) \
+		cargo test -p wsgate-host-tests --test oci_registry -- --ignored
+
+# The Istio kit's manifests (as `make oci` renders them) against Istio's published
+# WasmPlugin CRD: its schema (unknown fields refused, as kubectl --validate=strict does)
+# and its CEL rules, each pluginConfig through `wsgate validate`, and known-bad variants
+# refused. Python packages pinned, in a venv of their own under target/.
+KIT_VENV := target/kit-venv
+istio-check: oci cli $(KIT_VENV)/bin/jsonschema-ok
+	$(KIT_VENV)/bin/python envoy/istio/validate_manifests.py envoy/istio/crd/wasmplugin-istio-1.30.3.yaml $(CLI) \
+		target/oci/wasmplugin.yaml target/oci/wasmplugin-gateway-api.yaml
+
+$(KIT_VENV)/bin/jsonschema-ok:
+	@echo "setup: installing pyyaml==6.0.3 and jsonschema==4.26.0 from PyPI into $(KIT_VENV) (the Istio manifests' check)"
+	@python3 -m venv $(KIT_VENV)
+	@$(KIT_VENV)/bin/pip install -q --disable-pip-version-check pyyaml==6.0.3 jsonschema==4.26.0
+	@touch $@
 
 # A real browser for the sign-in tests: Debian's headless Chromium and its WebDriver.
 browser:
