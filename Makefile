@@ -114,7 +114,7 @@ replay: build
 
 e2e: setup build browser
 	WSGATE_ENVOY=$(CURDIR)/$(ENVOY) WSGATE_WASM=$(CURDIR)/$(WASM) \
-		cargo test -p wsgate-host-tests --test e2e_envoy --test e2e_policy --test e2e_replay --test e2e_keys --test e2e_groups --test e2e_demo --test e2e_adversarial --test e2e_differential --test e2e_callers --test e2e_browser -- --ignored --test-threads 2
+		cargo test -p wsgate-host-tests --test e2e_envoy --test e2e_policy --test e2e_replay --test e2e_keys --test e2e_groups --test e2e_demo --test e2e_adversarial --test e2e_differential --test e2e_callers --test e2e_browser --test e2e_cloud_run -- --ignored --test-threads 2
 
 # The plugin as an OCI image layout under target/oci/, in both forms Istio's Wasm
 # fetcher accepts (envoy/istio/oci-layout.sh), and the Istio kit's WasmPlugin pinned to

@@ -97,6 +97,21 @@ impl Envoy {
         Ok(Envoy { child, ports, log_path })
     }
 
+    /// Runs `command`, which starts Envoy itself (a kit's entrypoint script), logging
+    /// to `dir/envoy.log`; `ports` are the ports its configuration uses.
+    pub fn start_command(mut command: Command, dir: &Path, ports: Ports) -> Result<Envoy, String> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let log_path = dir.join("envoy.log");
+        let log = File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("cannot start {command:?}: {e}"))?;
+        Ok(Envoy { child, ports, log_path })
+    }
+
     /// Waits until the admin endpoint answers `/ready` with 200, or fails with the
     /// log's tail if Envoy exits or takes longer than `timeout`.
     pub fn wait_ready(&mut self, timeout: Duration) -> Result<(), String> {
