@@ -106,6 +106,8 @@ unit:
 # answers when the host fails a call (injected faults).
 harness: build
 	WSGATE_WASM=$(CURDIR)/$(WASM) cargo test -p wsgate-host-tests --test harness --test harness_keys --test harness_groups --test harness_adversarial --test harness_faults --test harness_callers --test harness_browser -- --ignored
+	@echo "harness: the Service Extensions profile under its limits (per-hook times printed)"
+	WSGATE_WASM=$(CURDIR)/$(WASM) cargo test -p wsgate-host-tests --test harness_service_extensions -- --ignored --nocapture
 
 # Replays the recorded fixture traffic through the .wasm, as a user would (the full CLI).
 replay: build

@@ -73,6 +73,18 @@ impl Harness {
         Plugin::start(&self.engine, &self.module, &self.linker, state, plugin_config)
     }
 
+    /// A VM as a restricted host runs it: every import in `refused` answers `status`
+    /// from the first call (the host calls that host does not offer), and linear memory
+    /// is capped at `memory_bytes`. Fails as [`Harness::start`] does.
+    pub fn start_restricted(&self, plugin_config: &[u8], unix_nanos: u64, refused: &[&str], status: Status, memory_bytes: usize) -> wasmtime::Result<Plugin> {
+        let mut state = self.state(unix_nanos, &[]);
+        for import in refused {
+            state.faults.plan(import, status, Times::Always);
+        }
+        state.limits = wasmtime::StoreLimitsBuilder::new().memory_size(memory_bytes).build();
+        Plugin::start(&self.engine, &self.module, &self.linker, state, plugin_config)
+    }
+
     fn state(&self, unix_nanos: u64, environment: &[(String, String)]) -> HostState {
         let clock = Clock::default();
         clock.set_unix_nanos(unix_nanos);

@@ -45,6 +45,9 @@ pub struct Exchange {
     pub http_calls: Vec<PendingCall>,
     /// How long the plugin held the request (harness clock, ms) before deciding.
     pub held_ms: u64,
+    /// Wall time spent inside the request hooks (headers, body, trailers), in this
+    /// harness's compiled code: what a per-callback CPU budget is measured against.
+    pub request_hooks: std::time::Duration,
 }
 
 /// context, token, header count, body size, trailer count.
@@ -84,6 +87,7 @@ pub struct Plugin {
 impl Plugin {
     pub(crate) fn start(engine: &Engine, module: &Module, linker: &Linker<HostState>, state: HostState, config: &[u8]) -> wasmtime::Result<Plugin> {
         let mut store = Store::new(engine, state);
+        store.limiter(|state| &mut state.limits);
         store.data_mut().buffers.insert(buffer_type::PLUGIN_CONFIGURATION, config.to_vec());
         store.data_mut().buffers.insert(buffer_type::VM_CONFIGURATION, Vec::new());
         let instance = linker.instantiate(&mut store, module)?;
@@ -160,7 +164,9 @@ impl Plugin {
         let logs_before = self.store.data().logs.len();
         call_hook(&self.hooks.on_context_create, &mut self.store, (context, ROOT_CONTEXT), ())?;
         self.store.data_mut().effective_context = context as u32;
+        let started = std::time::Instant::now();
         let action = self.request_phase(context, request)?;
+        let request_hooks = started.elapsed();
         let mut calls = self.answer_http_calls()?;
         let held_ms = self.wait_while_held(action, &mut calls)?;
         let state = self.store.data();
@@ -169,14 +175,14 @@ impl Plugin {
         let exchange = if forwarded {
             self.forward(context, request)?
         } else if let Some(reply) = self.store.data_mut().local_reply.take() {
-            Exchange { status: reply.status, response_headers: reply.headers.clone(), local_reply: Some(reply), upstream_request: None, upstream_body: vec![], logs: vec![], http_calls: vec![], held_ms: 0 }
+            Exchange { status: reply.status, response_headers: reply.headers.clone(), local_reply: Some(reply), upstream_request: None, upstream_body: vec![], logs: vec![], http_calls: vec![], held_ms: 0, request_hooks: std::time::Duration::ZERO }
         } else {
             wasmtime::bail!("the plugin paused the request and never resumed or answered it");
         };
         self.finish(context)?;
         let logs = self.store.data().logs[logs_before..].to_vec();
         let upstream_body = if exchange.upstream_request.is_some() { upstream_body } else { Vec::new() };
-        Ok(Exchange { logs, http_calls: calls, upstream_body, held_ms, ..exchange })
+        Ok(Exchange { logs, http_calls: calls, upstream_body, held_ms, request_hooks, ..exchange })
     }
 
     /// While the plugin holds the request without an answer, time passes as in
@@ -261,7 +267,7 @@ impl Plugin {
         call_hook(&self.hooks.on_response_headers, &mut self.store, (context, count, 1), ACTION_CONTINUE)?;
         let response_headers = text_pairs(self.store.data_mut().map(map_type::HTTP_RESPONSE_HEADERS));
         let status = response_headers.iter().find(|(n, _)| n == ":status").and_then(|(_, v)| v.parse().ok()).unwrap_or(status);
-        Ok(Exchange { status, local_reply: None, upstream_request: Some(upstream_request), upstream_body: vec![], response_headers, logs: vec![], http_calls: vec![], held_ms: 0 })
+        Ok(Exchange { status, local_reply: None, upstream_request: Some(upstream_request), upstream_body: vec![], response_headers, logs: vec![], http_calls: vec![], held_ms: 0, request_hooks: std::time::Duration::ZERO })
     }
 
     fn finish(&mut self, context: i32) -> wasmtime::Result<()> {

@@ -96,6 +96,8 @@ pub struct HostState {
     pub unimplemented: Vec<String>,
     /// Host calls a test made fail.
     pub faults: Faults,
+    /// Caps on the VM's linear memory (Service Extensions: 16 MiB); none by default.
+    pub limits: wasmtime::StoreLimits,
 }
 
 impl HostState {
@@ -119,6 +121,7 @@ impl HostState {
             effective_context: 0,
             unimplemented: Vec::new(),
             faults: Faults::default(),
+            limits: wasmtime::StoreLimits::default(),
         }
     }
 

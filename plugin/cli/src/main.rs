@@ -2,6 +2,7 @@
 
 mod document;
 mod explain;
+mod inline_keys;
 mod keys;
 #[cfg(feature = "replay")]
 mod replay;
@@ -36,6 +37,9 @@ enum Command {
     },
     /// Show what a policy decides for one request and caller, and which rule decided.
     Explain(explain::ExplainArgs),
+    /// Write a provider's keys into a configuration as `local_jwks`, from a fetched
+    /// JWKS (for plugins that cannot fetch: the service_extensions profile).
+    InlineKeys(inline_keys::InlineKeysArgs),
     /// Replay recorded traffic (case files, Envoy tap traces) through the real .wasm.
     Replay(replay::ReplayArgs),
 }
@@ -46,6 +50,7 @@ fn main() -> ExitCode {
         Command::Mint(args) => keys::mint(&args),
         Command::Validate { config } => validate::validate(&config),
         Command::Explain(args) => explain::explain(&args),
+        Command::InlineKeys(args) => inline_keys::inline_keys(&args),
         Command::Replay(args) => replay::replay(&args),
     };
     match result {

@@ -124,3 +124,53 @@ fn replay_shows_a_diff_and_fails_when_a_case_does_not_hold() {
     assert_eq!((report["passed"].as_u64(), report["failed"].as_u64()), (Some(0), Some(1)));
     assert_eq!(report["cases"][0]["differences"][0], "status: expected \"401\", got \"200\"");
 }
+
+#[test]
+fn inline_keys_puts_a_fetched_jwks_into_the_configuration_for_the_service_extensions_profile() {
+    let dir = scratch("inline-keys");
+    assert!(wsgate(&["keygen", "--out", path(&dir)]).status.success());
+    let config_path = dir.join("wsgate.json");
+    let mut config = config_trusting(json!({"keys": []}));
+    let provider = config["providers"][0].as_object_mut().unwrap();
+    provider.remove("local_jwks");
+    provider.insert("remote_jwks".into(), json!({"cluster": "googleapis", "authority": "www.googleapis.com", "path": "/oauth2/v3/certs"}));
+    config["profile"] = json!("service_extensions");
+    config["token_cache_bytes"] = json!(1 << 20);
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    let refused = wsgate(&["validate", path(&config_path)]);
+    assert!(!refused.status.success(), "remote keys are refused under service_extensions");
+
+    let done = wsgate(&["inline-keys", path(&config_path), "--provider", "google", "--jwks", path(&dir.join("jwks.json"))]);
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    assert!(String::from_utf8_lossy(&done.stdout).contains("provider `google` now has 1 inline keys"));
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+    assert!(written["providers"][0].get("remote_jwks").is_none());
+    assert_eq!(written["providers"][0]["local_jwks"]["keys"][0]["kid"], "wsgate-demo-1");
+    let valid = wsgate(&["validate", path(&config_path)]);
+    assert!(valid.status.success(), "{}{}", String::from_utf8_lossy(&valid.stdout), String::from_utf8_lossy(&valid.stderr));
+
+    std::fs::write(dir.join("bad.json"), r#"{"keys": [{"kty": "RSA", "kid": "x"}]}"#).unwrap();
+    let bad = wsgate(&["inline-keys", path(&config_path), "--provider", "google", "--jwks", path(&dir.join("bad.json"))]);
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("the JWKS is not usable"));
+    let other = wsgate(&["inline-keys", path(&config_path), "--provider", "okta", "--jwks", path(&dir.join("jwks.json"))]);
+    assert!(String::from_utf8_lossy(&other.stderr).contains("no provider named `okta`"));
+}
+
+#[test]
+fn the_service_extensions_template_validates_once_its_keys_are_inline() {
+    let dir = scratch("service-extensions");
+    std::fs::create_dir_all(dir.join("rsa")).unwrap();
+    std::fs::create_dir_all(dir.join("ec")).unwrap();
+    assert!(wsgate(&["keygen", "--out", path(&dir.join("rsa"))]).status.success());
+    assert!(wsgate(&["keygen", "--out", path(&dir.join("ec")), "--alg", "es256", "--kid", "iap-1"]).status.success());
+    let config = dir.join("wsgate.json");
+    let template = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../envoy/service-extensions/wsgate.template.json");
+    std::fs::copy(template, &config).unwrap();
+    assert!(!wsgate(&["validate", path(&config)]).status.success(), "no keys yet");
+    for (provider, keys) in [("google", "rsa"), ("iap", "ec")] {
+        let done = wsgate(&["inline-keys", path(&config), "--provider", provider, "--jwks", path(&dir.join(keys).join("jwks.json"))]);
+        assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    }
+    let valid = wsgate(&["validate", path(&config)]);
+    assert!(valid.status.success(), "{}{}", String::from_utf8_lossy(&valid.stdout), String::from_utf8_lossy(&valid.stderr));
+}

@@ -51,6 +51,22 @@ pub struct Config {
     /// Sign people in with Google in the browser when they come without a token.
     #[serde(default)]
     pub sign_in: Option<SignInConfig>,
+    /// Where the plugin runs, and so which host calls it may count on.
+    #[serde(default)]
+    pub profile: Profile,
+}
+
+/// The proxy that runs the plugin.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Profile {
+    /// Envoy or Istio: every proxy-wasm host call.
+    #[default]
+    Envoy,
+    /// Google Cloud Service Extensions on Google's load balancers: no outbound calls,
+    /// no timers, no shared data, no custom metrics, no filter state. The plugin is
+    /// self-contained: inline keys, the policy's directory, no live lookups, no sign-in.
+    ServiceExtensions,
 }
 
 /// Browser sign-in: OpenID Connect's code flow with PKCE against Google, a session

@@ -4,7 +4,7 @@
 //! (`providers[0].local_jwks.keys[1]: needs a kid`), and all of them at once, so a
 //! user fixes a config in one pass. Anything doubtful is an error, never a default.
 
-use crate::config::{Config, DecisionLog, PolicyConfig, DecisionLogTo, GroupLookupConfig, IdentityHeadersConfig, ProviderConfig, RemoteJwksConfig, TokenSourceConfig};
+use crate::config::{Config, DecisionLog, PolicyConfig, DecisionLogTo, GroupLookupConfig, IdentityHeadersConfig, Profile, ProviderConfig, RemoteJwksConfig, TokenSourceConfig};
 use crate::diagnostics::{self, Diagnostics};
 use crate::extract::TokenSource;
 use crate::group_lookup::GroupLookup;
@@ -78,6 +78,8 @@ pub struct Settings {
     pub group_lookup: Option<GroupLookup>,
     /// Browser sign-in, if configured.
     pub sign_in: Option<SignIn>,
+    /// Where the plugin runs.
+    pub profile: Profile,
     /// Not fatal; shown by `wsgate validate` and logged when the filter loads.
     pub warnings: Vec<ConfigError>,
 }
@@ -89,6 +91,8 @@ const MAX_CACHE_ENTRIES: usize = 1_000_000;
 /// 64 KiB to 1 GiB: below, not even a few dozen tokens fit.
 const TOKEN_CACHE_BYTES_RANGE: std::ops::RangeInclusive<usize> = (64 << 10)..=(1 << 30);
 const MAX_REFRESH_SECONDS: u64 = 7 * 86_400;
+/// The token cache's share of a Service Extensions VM's 16 MiB.
+const SERVICE_EXTENSIONS_CACHE_BYTES: usize = 4 << 20;
 
 impl Settings {
     /// Parses and checks a JSON configuration that needs no secrets (a `sign_in`
@@ -120,6 +124,7 @@ impl Settings {
         check.bounds(&config);
         let group_lookup = config.group_lookup.as_ref().and_then(|g| check.group_lookup(g));
         let sign_in = config.sign_in.as_ref().and_then(|s| crate::session::setup::check(s, &config.providers, env, &mut check.found));
+        check.profile(&config);
         let Diagnostics { errors, warnings, .. } = check.found;
         let Some(policy) = policy.filter(|_| errors.is_empty()) else {
             return Err(ConfigErrors(errors));
@@ -137,6 +142,7 @@ impl Settings {
             decision_log_to: config.decision_log_to,
             group_lookup,
             sign_in,
+            profile: config.profile,
             warnings,
         })
     }
@@ -406,6 +412,34 @@ impl Checker {
         let quotable = realm.bytes().all(is_quotable_byte);
         if realm.is_empty() || !quotable {
             self.error("realm", "must be non-empty printable ASCII without `\"` or `\\`");
+        }
+    }
+
+    /// Under Service Extensions, nothing that needs a host call its proxy lacks: an
+    /// outbound call (fetched keys, live groups, the sign-in's code exchange), a timer,
+    /// or filter state (the decision line through the access log).
+    fn profile(&mut self, config: &Config) {
+        if config.profile != Profile::ServiceExtensions {
+            return;
+        }
+        const WHY: &str = "Service Extensions plugins make no outbound calls";
+        for (index, provider) in config.providers.iter().enumerate() {
+            let remote = if provider.remote_jwks.is_some() { Some("remote_jwks") } else { provider.remote_x509.as_ref().map(|_| "remote_x509") };
+            if let Some(field) = remote {
+                self.error(format!("providers[{index}].{field}"), format!("{WHY}: give the keys inline in local_jwks (refresh them with `wsgate keys inline`)"));
+            }
+        }
+        if config.group_lookup.is_some() {
+            self.error("group_lookup", format!("{WHY}: put the groups in the policy's directory, or in the token's groups claim"));
+        }
+        if config.sign_in.is_some() {
+            self.error("sign_in", format!("{WHY}: sign people in with IAP in front of the load balancer instead"));
+        }
+        if config.decision_log_to == DecisionLogTo::AccessLog {
+            self.error("decision_log_to", "Service Extensions plugins cannot set filter state: use envoy_log (the plugin's log)");
+        }
+        if config.token_cache_bytes > SERVICE_EXTENSIONS_CACHE_BYTES {
+            self.error("token_cache_bytes", format!("must be at most {SERVICE_EXTENSIONS_CACHE_BYTES} under service_extensions: a VM has 16 MiB for everything"));
         }
     }
 

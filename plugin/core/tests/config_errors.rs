@@ -232,3 +232,33 @@ fn the_realm_is_printable_ascii_without_quote_or_backslash() {
         assert_refused(|c| c["realm"] = json!(bad), "realm: must be non-empty printable ASCII");
     }
 }
+
+#[test]
+fn the_service_extensions_profile_refuses_what_would_need_a_host_call_it_lacks() {
+    let mut config = config();
+    config["profile"] = serde_json::json!("service_extensions");
+    config["providers"][0].as_object_mut().unwrap().remove("local_jwks");
+    config["providers"][0]["remote_jwks"] = serde_json::json!({"cluster": "googleapis", "authority": "www.googleapis.com", "path": "/oauth2/v3/certs"});
+    config["group_lookup"] = serde_json::json!({"backend": "cloud_identity", "cluster": "cloudidentity"});
+    config["decision_log_to"] = serde_json::json!("access_log");
+    let message = Settings::from_json(config.to_string().as_bytes()).unwrap_err().to_string();
+    for expected in [
+        "providers[0].remote_jwks: Service Extensions plugins make no outbound calls",
+        "group_lookup: Service Extensions plugins make no outbound calls",
+        "decision_log_to: Service Extensions plugins cannot set filter state",
+        "token_cache_bytes: must be at most 4194304 under service_extensions",
+    ] {
+        assert!(message.contains(expected), "{expected}\n{message}");
+    }
+    let mut inline = support_config_for_service_extensions();
+    assert!(Settings::from_json(inline.to_string().as_bytes()).is_ok(), "inline keys and a bounded cache are fine");
+    inline["profile"] = serde_json::json!("lambda");
+    assert!(Settings::from_json(inline.to_string().as_bytes()).unwrap_err().to_string().contains("profile"));
+}
+
+fn support_config_for_service_extensions() -> serde_json::Value {
+    let mut config = config();
+    config["profile"] = serde_json::json!("service_extensions");
+    config["token_cache_bytes"] = serde_json::json!(1 << 20);
+    config
+}

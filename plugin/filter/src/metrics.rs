@@ -32,6 +32,9 @@ pub struct Metrics {
     flushed_at: Cell<u64>,
     /// The outbound engine's metrics.
     outbound: HashMap<Metric, u32>,
+    /// False where the host has no custom metrics (Service Extensions): nothing is
+    /// defined, counted or handed over.
+    enabled: bool,
 }
 
 /// Past this many distinct pending counters (a policy with many rules), hand over now
@@ -64,8 +67,15 @@ fn counter(name: &str) -> Option<u32> {
 }
 
 impl Metrics {
+    /// Metrics for a host without custom metrics: every call a no-op.
+    pub fn disabled() -> Self {
+        Self::define(&[], false)
+    }
+
     /// Defines the fixed counters up front, so dashboards see zeros rather than gaps.
-    pub fn define(outbound: &[(Metric, String)]) -> Self {
+    pub fn define(outbound: &[(Metric, String)], enabled: bool) -> Self {
+        let define = |kind: MetricType, name: &str| if enabled { define(kind, name) } else { None };
+        let counter = |name: &str| define(MetricType::Counter, name);
         let kind = |metric: Metric| match metric.kind() {
             MetricKind::Counter => MetricType::Counter,
             MetricKind::Gauge => MetricType::Gauge,
@@ -85,6 +95,7 @@ impl Metrics {
             requests: Cell::new(0),
             pending: RefCell::default(),
             flushed_at: Cell::new(0),
+            enabled,
         }
     }
 
@@ -100,6 +111,9 @@ impl Metrics {
 
     /// Samples the VM's memory now and then: enough to see growth, free per request.
     pub fn sample_memory(&self) {
+        if !self.enabled {
+            return;
+        }
         let seen = self.requests.get();
         self.requests.set(seen.wrapping_add(1));
         if seen.is_multiple_of(MEMORY_SAMPLE_EVERY) {
@@ -109,6 +123,9 @@ impl Metrics {
 
     /// Counts a decision made at `now_ms` (Unix ms); counts are handed over once a second.
     pub fn count(&self, verdict: &Verdict, now_ms: u64) {
+        if !self.enabled {
+            return;
+        }
         let second = now_ms / 1000;
         let total = if verdict.reason.admits() { self.allowed } else { self.denied };
         let dry_run = verdict.would_deny.as_ref().and(self.would_deny);

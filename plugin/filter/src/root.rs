@@ -6,6 +6,7 @@ use crate::host::{self, LogLevel};
 use crate::outbound::{self, HostRecords};
 use crate::resume;
 use crate::vm::Vm;
+use wsgate_core::config::Profile;
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -61,7 +62,10 @@ impl Root {
                 // made then never answers.
                 let idle = vm.outbound.borrow().is_idle();
                 let period = if idle { TICK_PERIOD_MS } else { BUSY_TICK_PERIOD_MS };
-                if let Err(error) = host::set_tick_period_ms(period) {
+                // Service Extensions has no timers; the profile needs none (nothing is
+                // fetched, and no counters are handed over).
+                let timers = vm.gate.borrow().settings().profile != Profile::ServiceExtensions;
+                if timers && let Err(error) = host::set_tick_period_ms(period) {
                     // Without ticks no key is ever fetched and counts wait for traffic.
                     host::log(LogLevel::Critical, &format!("wsgate: cannot set the tick period: {error}"));
                     return false;

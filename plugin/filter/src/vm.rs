@@ -5,7 +5,7 @@
 use crate::metrics::Metrics;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use wsgate_core::config::DecisionLogTo;
+use wsgate_core::config::{DecisionLogTo, Profile};
 use wsgate_core::outbound::Outbound;
 use wsgate_core::session::RandomSource;
 use wsgate_core::{ConfigErrors, Gate};
@@ -57,7 +57,7 @@ impl Vm {
         let provider_name = |index: usize| gate.settings().verifier.provider(index).map_or_else(String::new, |p| p.name.to_string());
         let metric_names: Vec<_> = outbound.metrics().into_iter().map(|metric| (metric, metric.name(provider_name))).collect();
         Ok(Vm {
-            metrics: Metrics::define(&metric_names),
+            metrics: if gate.settings().profile == Profile::ServiceExtensions { Metrics::disabled() } else { Metrics::define(&metric_names, true) },
             decision_log_to: gate.settings().decision_log_to,
             gate: RefCell::new(gate),
             outbound: RefCell::new(outbound),
