@@ -21,6 +21,7 @@
 //! faults (a status such as 500 or 429, slow answers, hung or dropped connections).
 
 use crate::google_oidc::{self, Account, OAuthClient, OidcState, Reply};
+use crate::percent::percent_decode;
 use crate::upstream::{ReceivedRequest, read_request};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -388,29 +389,6 @@ fn query_param(query: &str, name: &str) -> Option<String> {
     query.split('&').filter_map(|pair| pair.split_once('=')).find(|(n, _)| *n == name).map(|(_, v)| percent_decode(v))
 }
 
-fn percent_decode(value: &str) -> String {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (b'+', _) => {
-                out.push(b' ');
-                i += 1;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
 
 /// Google's JSON error body: `{"error": {"code", "message", "status"}}`.
 fn google_error(code: u16, message: &str) -> (u16, Vec<(String, String)>, String) {

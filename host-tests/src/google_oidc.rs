@@ -12,6 +12,7 @@
 //!   with an ID token (`nonce`, `hd`, `email_verified`) signed by the stand-in's key.
 //!   Errors are RFC 6749 §5.2's JSON (`invalid_grant`, `invalid_client`).
 
+use crate::percent::{percent_decode, percent_encode};
 use crate::upstream::ReceivedRequest;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -101,7 +102,7 @@ fn authorization_page(state: &OidcState, query: &str) -> Reply {
         .iter()
         .map(|account| {
             let preselected = if hint == Some(account.email.as_str()) { " class=\"preselected\" autofocus" } else { "" };
-            let link = format!("/o/oauth2/v2/auth/choose?{query}&account={}", encode(&account.email));
+            let link = format!("/o/oauth2/v2/auth/choose?{query}&account={}", percent_encode(&account.email));
             format!("<li><a id=\"{id}\" href=\"{href}\"{preselected}>{email}</a></li>", id = account_id(&account.email), href = escape(&link), email = escape(&account.email))
         })
         .collect();
@@ -129,7 +130,7 @@ fn choose(state: &mut OidcState, query: &str) -> Reply {
     state.grants.insert(code.clone(), grant);
     let mut back = vec![("code", code.as_str()), ("scope", "email openid https://www.googleapis.com/auth/userinfo.email"), ("authuser", "0"), ("prompt", "consent")];
     back.extend(params.get("state").map(|s| ("state", s.as_str())));
-    let query: Vec<String> = back.iter().map(|(n, v)| format!("{n}={}", encode(v))).collect();
+    let query: Vec<String> = back.iter().map(|(n, v)| format!("{n}={}", percent_encode(v))).collect();
     let location = format!("{}?{}", params["redirect_uri"], query.join("&"));
     (302, vec![("location".into(), location), ("content-type".into(), "text/html; charset=UTF-8".into())], String::new())
 }
@@ -197,37 +198,11 @@ fn form(text: &str) -> BTreeMap<String, String> {
     let mut pairs = BTreeMap::new();
     for pair in text.split('&').filter(|p| !p.is_empty()) {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        pairs.entry(decode(name)).or_insert_with(|| decode(value));
+        pairs.entry(percent_decode(name)).or_insert_with(|| percent_decode(value));
     }
     pairs
 }
 
-fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|hex| u8::from_str_radix(hex, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn encode(text: &str) -> String {
-    text.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
-}
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")

@@ -10,6 +10,7 @@ pub mod envoy;
 pub mod google;
 pub mod google_oidc;
 pub mod http;
+pub mod percent;
 pub mod memory;
 pub mod ports;
 pub mod soak;

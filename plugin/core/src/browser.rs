@@ -12,7 +12,6 @@ use crate::session::page::{self, Refusal};
 use crate::session::setup::SignIn;
 use crate::session::signin::{AuthorizationRequest, is_cross_origin_write, is_navigation, return_path};
 use crate::session::{Session, chunks, cookies, pkce};
-use crate::extract::single_cookie;
 use crate::policy::pattern::RequestShape;
 use crate::reason::Reason;
 use crate::verify::{Identity, Rejection};
@@ -35,7 +34,7 @@ impl Gate {
     /// The door's answer when the request is for the sign-out or callback path.
     pub(crate) fn browser_door(&self, facts: &RequestFacts, request: &impl RequestHeaders, now_ms: u64) -> Option<Door> {
         let sign_in = self.settings.sign_in.as_ref()?;
-        let path = facts.raw_path.split(|&b| b == b'?').next().unwrap_or_default();
+        let path = facts.path_without_query();
         if path == sign_in.sign_out_path.as_bytes() {
             return Some(Door::Answer(Reason::SignedOut, sign_out(sign_in, request)));
         }
@@ -58,8 +57,7 @@ impl Gate {
     /// The verdict on a request the door took.
     pub(crate) fn through_door(&mut self, door: Door, mut facts: RequestFacts, request: &impl RequestHeaders, now_ms: u64, may_wait: bool) -> Verdict {
         // The callback's query holds the authorization code: never logged.
-        let path = facts.raw_path.split(|&b| b == b'?').next().unwrap_or_default();
-        facts.path = printable(path);
+        facts.path = printable(facts.path_without_query());
         match door {
             Door::Answer(reason, response) => self.verdict(&facts, Outcome::early(reason), &Credentials::signed_in(None), Some(response), request, now_ms),
             Door::Exchange(exchange) => {
@@ -239,8 +237,7 @@ impl Gate {
         let pieces = chunks::split(&names.session, &sealed)?;
         let max_age = session.signed_in_at.saturating_add(sign_in.lifetimes.absolute_seconds).saturating_sub(now);
         let mut headers: Vec<(String, String)> = pieces.iter().map(|(name, value)| ("set-cookie".to_owned(), cookies::set(names, name, value, max_age))).collect();
-        let left_over = chunks::unused(&names.session, pieces.len()).into_iter().filter(|name| single_cookie(request, name).map_or(true, |v| v.is_some()));
-        headers.extend(left_over.map(|name| ("set-cookie".to_owned(), cookies::clear(names, &name))));
+        headers.extend(chunks::carried_from(&names.session, pieces.len(), request).into_iter().map(|name| ("set-cookie".to_owned(), cookies::clear(names, &name))));
         Some(headers)
     }
 
@@ -258,6 +255,11 @@ impl Gate {
 }
 
 impl RequestFacts {
+    /// The path without its query.
+    fn path_without_query(&self) -> &[u8] {
+        self.raw_path.split(|&b| b == b'?').next().unwrap_or_default()
+    }
+
     /// The facts of a `GET` of `path` on the same host: the page a person asked for
     /// before signing in, decided when they come back.
     fn for_page(facts: &RequestFacts, path: &str) -> RequestFacts {
@@ -284,10 +286,10 @@ fn redirect(location: &str) -> LocalResponse {
 fn sign_out(sign_in: &SignIn, request: &impl RequestHeaders) -> LocalResponse {
     let names = &sign_in.cookies;
     let mut response = redirect(&sign_in.signed_out_url);
-    let carried = chunks::unused(&names.session, 0).into_iter().filter(|name| single_cookie(request, name).map_or(true, |v| v.is_some()));
+    let carried = chunks::carried_from(&names.session, 0, request);
     // Not `Clear-Site-Data`: browsers apply it to the whole registrable domain, so one
     // link to this path would sign a person out of every sibling app.
-    response.headers.extend(carried.map(|name| ("set-cookie".to_owned(), cookies::clear(names, &name))));
+    response.headers.extend(carried.into_iter().map(|name| ("set-cookie".to_owned(), cookies::clear(names, &name))));
     response
 }
 
@@ -298,7 +300,7 @@ fn failure_page(reason: Reason, facts: &RequestFacts) -> LocalResponse {
 
 /// `Set-Cookie` dropping `flow`'s own cookie: a code is exchanged once.
 fn clear_flow(gate: &Gate, flow: &Flow) -> (String, String) {
-    let names = gate.settings.sign_in.as_ref().map(|s| s.cookies.clone());
-    let value = names.and_then(|names| Some(cookies::clear(&names, &cookie_name(&names, &flow.state)?))).unwrap_or_default();
+    let names = gate.settings.sign_in.as_ref().map(|s| &s.cookies);
+    let value = names.and_then(|names| Some(cookies::clear(names, &cookie_name(names, &flow.state)?))).unwrap_or_default();
     ("set-cookie".to_owned(), value)
 }

@@ -28,6 +28,12 @@ pub fn unused(name: &str, used: usize) -> Vec<String> {
     (used..MAX_CHUNKS).map(|i| chunk_name(name, i)).collect()
 }
 
+/// The names of the chunks from `NAME-first` on that the request carries (or holds
+/// ambiguously): what clearing a shorter value, or signing out, must drop.
+pub fn carried_from(name: &str, first: usize, request: &(impl RequestHeaders + ?Sized)) -> Vec<String> {
+    unused(name, first).into_iter().filter(|chunk| single_cookie(request, chunk).map_or(true, |value| value.is_some())).collect()
+}
+
 /// The value the request's `NAME-i` cookies carry, joined; `None` if there is none,
 /// or a chunk appears twice (two browsers' cookies, or a planted one).
 pub fn join(name: &str, request: &(impl RequestHeaders + ?Sized)) -> Option<Vec<u8>> {
