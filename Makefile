@@ -27,12 +27,12 @@ DEBIAN_WASM_ENV := RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
 	CARGO_TARGET_WASM32_WASIP1_LINKER=/usr/lib/llvm-22/bin/wasm-ld \
 	CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS="-C link-self-contained=no -L native=/usr/lib/wasm32-wasi"
 
-.PHONY: help setup toolchain envoy build wasm cli run-bins run test unit harness e2e browser oci oci-tools oci-test istio-check replay lint no-wasmtime bench bench-policy bench-harness bench-verify wrk node clean
+.PHONY: help setup toolchain envoy build wasm cli run-bins run test unit harness e2e browser oci oci-tools oci-test istio-check replay lint no-wasmtime bench bench-policy bench-harness bench-verify wrk node clean playground playground-build playground-test
 
 help:
 	@echo "make run    start Envoy + wsgate + demo upstream on http://127.0.0.1:8080"
 	@echo "make test   run every test (unit, CLI, the .wasm in wasmtime, end-to-end and adversarial through real Envoy, a fuzz smoke)"
-	@echo "other: setup build browser cli harness e2e oci oci-test istio-check replay lint no-wasmtime fuzz-smoke; long runs: bench bench-policy bench-harness bench-verify profile-envoy fuzz soak; clean"
+	@echo "other: setup build browser cli harness e2e oci oci-test istio-check playground playground-test replay lint no-wasmtime fuzz-smoke; long runs: bench bench-policy bench-harness bench-verify profile-envoy fuzz soak; clean"
 
 setup: toolchain envoy
 
@@ -96,7 +96,7 @@ run: setup wasm run-bins
 	@target/debug/wsgate-demo --envoy $(ENVOY) --wasm $(WASM) --cli $(CLI) \
 		--config envoy/demo-wsgate.template.json --policy policies/demo.json --envoy-template envoy/demo.yaml
 
-test: setup build lint no-wasmtime unit harness e2e oci-test istio-check fuzz-smoke
+test: setup build lint no-wasmtime unit harness e2e playground-test oci-test istio-check fuzz-smoke
 
 unit:
 	cargo test --workspace
@@ -157,6 +157,46 @@ $(KIT_VENV)/bin/jsonschema-ok:
 	@python3 -m venv $(KIT_VENV)
 	@$(KIT_VENV)/bin/pip install -q --disable-pip-version-check pyyaml==6.0.3 jsonschema==4.26.0
 	@touch $@
+
+# The policy playground (plugin/playground): wsgate-core compiled for the browser with
+# wasm-bindgen, and the page's static files, under target/playground/. The CLI must be
+# the wasm-bindgen crate's exact version; crates.io's copy is built once into
+# target/tools (without --locked: its lock file names a webpki-roots the registry here lacks).
+WASM_BINDGEN_VERSION := $(shell sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' plugin/playground/Cargo.toml)
+WASM_BINDGEN  := target/tools/wasm-bindgen-$(WASM_BINDGEN_VERSION)/bin/wasm-bindgen
+PLAYGROUND    := target/playground
+PLAYGROUND_WASM := target/playground-wasm/wasm32-unknown-unknown/release/wsgate_playground.wasm
+PLAYGROUND_PORT ?= 8090
+DEBIAN_BROWSER_ENV := RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
+	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=/usr/lib/llvm-22/bin/wasm-ld
+
+$(WASM_BINDGEN):
+	@echo "playground: installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) from crates.io into target/tools (about 2 minutes, once)"
+	cargo install -q wasm-bindgen-cli --version =$(WASM_BINDGEN_VERSION) --root target/tools/wasm-bindgen-$(WASM_BINDGEN_VERSION)
+
+playground-build: toolchain $(WASM_BINDGEN)
+	@if rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then \
+		echo "playground: wsgate-core for wasm32-unknown-unknown with rustup's target"; \
+		cargo build --release --target wasm32-unknown-unknown --target-dir target/playground-wasm -p wsgate-playground; \
+	else \
+		echo "playground: wsgate-core for wasm32-unknown-unknown with Debian's rustc-web and -Zbuild-std (about 2 minutes the first time)"; \
+		$(DEBIAN_BROWSER_ENV) /usr/bin/cargo build --release --target wasm32-unknown-unknown \
+			-Zbuild-std=std,panic_abort --target-dir target/playground-wasm -p wsgate-playground; \
+	fi
+	@rm -rf $(PLAYGROUND) && mkdir -p $(PLAYGROUND)
+	$(WASM_BINDGEN) --target web --no-typescript --out-dir $(PLAYGROUND)/pkg $(PLAYGROUND_WASM)
+	@cp plugin/playground/www/* $(PLAYGROUND)/
+	@echo "playground: $(PLAYGROUND)/ is the whole page (static files: host them anywhere); its .wasm is $$(stat -c %s $(PLAYGROUND)/pkg/wsgate_playground_bg.wasm) bytes"
+
+# Builds the playground and serves it on 127.0.0.1 (PLAYGROUND_PORT=8090).
+playground: playground-build
+	@echo "playground: open http://127.0.0.1:$(PLAYGROUND_PORT)/ (Ctrl-C stops the server)"
+	@python3 plugin/playground/serve.py $(PLAYGROUND) $(PLAYGROUND_PORT) >/dev/null
+
+# The playground in a real headless Chromium, checked cell by cell against the core.
+playground-test: playground-build browser cli
+	WSGATE_PLAYGROUND=$(CURDIR)/$(PLAYGROUND) WSGATE_CLI=$(CURDIR)/$(CLI) \
+		cargo test -p wsgate-host-tests --test e2e_playground -- --ignored --nocapture --test-threads 1
 
 # A real browser for the sign-in tests: Debian's headless Chromium and its WebDriver.
 browser:

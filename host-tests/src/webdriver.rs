@@ -4,6 +4,7 @@
 
 use crate::http;
 use crate::ports::free_port;
+use base64::Engine;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -33,7 +34,7 @@ impl Browser {
         browser.wait_ready()?;
         let profile = dir.join("chromium-profile");
         let _ = std::fs::remove_dir_all(&profile);
-        let args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", &format!("--user-data-dir={}", profile.display())];
+        let args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--window-size=1400,1600", &format!("--user-data-dir={}", profile.display())];
         let capabilities = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {"binary": chromium_binary(), "args": args}}}});
         let answer = browser.command("POST", "/session", Some(&capabilities))?;
         browser.session = answer["sessionId"].as_str().ok_or_else(|| format!("no session: {answer}"))?.to_owned();
@@ -88,8 +89,7 @@ impl Browser {
     /// Clicks the element with this CSS selector, then waits until the page that
     /// follows has loaded.
     pub fn click(&self, selector: &str) -> Result<(), String> {
-        let element = self.session_command("POST", "/element", Some(&json!({"using": "css selector", "value": selector})))?;
-        let id = element[ELEMENT].as_str().ok_or_else(|| format!("no element {selector}"))?.to_owned();
+        let id = self.find(selector)?;
         self.session_command("POST", &format!("/element/{id}/click"), Some(&json!({})))?;
         self.wait_loaded()
     }
@@ -129,6 +129,26 @@ impl Browser {
 
     pub fn switch_to(&self, handle: &str) -> Result<(), String> {
         self.session_command("POST", "/window", Some(&json!({"handle": handle}))).map(|_| ())
+    }
+
+    /// Gives the file input at `selector` the file at `path`, as a person choosing it
+    /// would (WebDriver "element send keys" on a file input).
+    pub fn upload(&self, selector: &str, path: &Path) -> Result<(), String> {
+        let id = self.find(selector)?;
+        self.session_command("POST", &format!("/element/{id}/value"), Some(&json!({"text": path.display().to_string()}))).map(|_| ())
+    }
+
+    /// A PNG of the window, the element at `selector` scrolled to its top. (Chromium's
+    /// element screenshots misplace elements with rotated text.)
+    pub fn screenshot(&self, selector: &str) -> Result<Vec<u8>, String> {
+        self.script("document.querySelector(arguments[0]).scrollIntoView({block: 'start'});", json!([selector]))?;
+        let encoded = self.session_command("GET", "/screenshot", None)?;
+        base64::engine::general_purpose::STANDARD.decode(encoded.as_str().unwrap_or_default()).map_err(|e| format!("screenshot: {e}"))
+    }
+
+    fn find(&self, selector: &str) -> Result<String, String> {
+        let element = self.session_command("POST", "/element", Some(&json!({"using": "css selector", "value": selector})))?;
+        element[ELEMENT].as_str().map(str::to_owned).ok_or_else(|| format!("no element {selector}"))
     }
 
     /// The names of the cookies the browser holds for the current page.

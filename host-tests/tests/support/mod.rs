@@ -28,8 +28,13 @@ fn env_path(name: &str) -> PathBuf {
 }
 
 pub fn repo_file(relative: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(relative);
+    let path = repo_path(relative);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A path in the repository, from its top.
+pub fn repo_path(relative: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
 }
 
 /// Google (RS256, hd example.com) and IAP (ES256) providers; example.com admitted;

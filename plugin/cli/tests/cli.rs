@@ -122,7 +122,7 @@ fn replay_shows_a_diff_and_fails_when_a_case_does_not_hold() {
     assert!(!output.status.success());
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!((report["passed"].as_u64(), report["failed"].as_u64()), (Some(0), Some(1)));
-    assert_eq!(report["cases"][0]["differences"][0], "status: expected \"401\", got \"200\"");
+    assert_eq!(report["cases"][0]["differences"][0], json!({"field": "status", "expected": "\"401\"", "actual": "\"200\""}));
 }
 
 #[test]

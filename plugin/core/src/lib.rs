@@ -14,6 +14,8 @@ pub mod browser;
 pub mod cache;
 pub mod config;
 pub mod diagnostics;
+pub mod document;
+pub mod explain;
 pub mod extract;
 pub mod header_edit;
 pub mod header_pairs;

@@ -9,6 +9,7 @@ pub mod tap;
 
 use case::{Case, CaseFile, DEFAULT_TIME};
 use executor::Executor;
+use outcome::Difference;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -29,7 +30,7 @@ pub struct CaseResult {
     pub source: String,
     pub name: String,
     /// Empty when the case passed.
-    pub differences: Vec<String>,
+    pub differences: Vec<Difference>,
 }
 
 /// Every case in `paths` (files, or directories of `.json` files, in name order).
@@ -80,14 +81,14 @@ pub fn run(executor: &mut dyn Executor, cases: &[Loaded], key: Option<&SigningKe
             let now = loaded.time.or(fallback_time).unwrap_or(DEFAULT_TIME);
             let differences = match run_one(executor, loaded, key, now) {
                 Ok(differences) => differences,
-                Err(error) => vec![format!("could not run: {error}")],
+                Err(error) => vec![Difference { field: "run".to_owned(), expected: "a decision".to_owned(), actual: format!("could not run: {error}") }],
             };
             CaseResult { source: loaded.source.clone(), name: loaded.case.name.clone(), differences }
         })
         .collect()
 }
 
-fn run_one(executor: &mut dyn Executor, loaded: &Loaded, key: Option<&SigningKey>, now: u64) -> Result<Vec<String>, String> {
+fn run_one(executor: &mut dyn Executor, loaded: &Loaded, key: Option<&SigningKey>, now: u64) -> Result<Vec<Difference>, String> {
     let mut tokens = BTreeMap::new();
     for (name, spec) in &loaded.tokens {
         let key = key.ok_or("the case file mints tokens: pass --key")?;

@@ -2,6 +2,23 @@
 //! natively, or real Envoy), and how it is checked against an expectation.
 
 use crate::replay::case::Expectation;
+use serde::Serialize;
+use std::fmt;
+
+/// One way an outcome differs from its case's expectation, both sides as shown to
+/// people (quoted values, `(absent)`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Difference {
+    pub field: String,
+    pub expected: String,
+    pub actual: String,
+}
+
+impl fmt::Display for Difference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: expected {}, got {}", self.field, self.expected, self.actual)
+    }
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Outcome {
@@ -23,12 +40,12 @@ impl Outcome {
         self.upstream_headers.as_ref()?.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 
-    /// Every way this outcome differs from `expect`, as `field: expected …, got …`.
-    pub fn differences(&self, expect: &Expectation) -> Vec<String> {
+    /// Every way this outcome differs from `expect`.
+    pub fn differences(&self, expect: &Expectation) -> Vec<Difference> {
         let mut diffs = Vec::new();
         let mut check = |field: String, expected: Option<&str>, actual: Option<&str>| {
             if expected != actual {
-                diffs.push(format!("{field}: expected {}, got {}", shown(expected), shown(actual)));
+                diffs.push(Difference { field, expected: shown(expected), actual: shown(actual) });
             }
         };
         if let Some(status) = expect.status {
@@ -52,7 +69,7 @@ impl Outcome {
         }
         for needle in &expect.log_contains {
             if !self.logs.iter().any(|line| line.contains(needle.as_str())) {
-                diffs.push(format!("log: expected a line containing {needle:?}, got {:?}", self.logs));
+                diffs.push(Difference { field: "log".to_owned(), expected: format!("a line containing {needle:?}"), actual: format!("{:?}", self.logs) });
             }
         }
         diffs

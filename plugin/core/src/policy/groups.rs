@@ -158,6 +158,14 @@ impl Directory {
         self.memberships.get(email)
     }
 
+    /// The members (users and service accounts) of the snapshot that belong to some
+    /// referenced group, sorted.
+    pub fn members(&self) -> Vec<&str> {
+        let mut members: Vec<&str> = self.memberships.keys().map(String::as_str).collect();
+        members.sort_unstable();
+        members
+    }
+
     /// The referenced groups that group `email` of the snapshot is, itself included:
     /// what a token's claim of membership in it grants.
     pub fn groups_of_group(&self, email: &str) -> Option<&GroupSet> {

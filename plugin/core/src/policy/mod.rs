@@ -12,6 +12,7 @@ pub mod names;
 pub mod path;
 pub mod pattern;
 pub mod rule;
+pub mod samples;
 pub mod subjects;
 
 use crate::policy_config::Effect;
@@ -205,6 +206,11 @@ impl Policy {
     /// The id of the caller called `name`.
     pub fn caller_id(&self, name: &str) -> Option<CallerId> {
         self.callers.iter().position(|c| *c.name == *name).map(|i| i as CallerId)
+    }
+
+    /// The directory snapshot's members that belong to some group the policy names.
+    pub fn directory_members(&self) -> Vec<&str> {
+        self.directory.members()
     }
 
     /// The names of the referenced groups in `set`, in policy order.

@@ -149,6 +149,11 @@ impl MethodSet {
     pub fn within(self, other: MethodSet) -> bool {
         other.0 == 0 || (self.0 != 0 && self.0 & !other.0 == 0)
     }
+
+    /// The names of the methods in the set, in the standard order; none for "any".
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        METHODS.iter().enumerate().filter(move |(i, _)| self.0 & (1 << i) != 0).map(|(_, name)| *name)
+    }
 }
 
 /// A host condition.
@@ -179,6 +184,15 @@ impl HostPattern {
             HostPattern::Subdomain(suffix) => host
                 .strip_suffix(suffix.as_str())
                 .is_some_and(|rest| rest.len() > 1 && rest.ends_with('.')),
+        }
+    }
+
+    /// A host the pattern matches, to show a rule at work (`*.example.com` →
+    /// `app.example.com`).
+    pub fn example(&self) -> String {
+        match self {
+            HostPattern::Exact(host) => host.clone(),
+            HostPattern::Subdomain(suffix) => format!("app.{suffix}"),
         }
     }
 
@@ -253,6 +267,16 @@ impl PathPattern {
                     (_, None) => false,
                 }) && parts.next().is_none()
             }
+        }
+    }
+
+    /// A path the pattern matches, to show a rule at work (`/users/{id}` → `/users/1`).
+    pub fn example(&self) -> String {
+        match self {
+            PathPattern::Exact(path) => path.clone(),
+            PathPattern::Prefix(prefix) if prefix.is_empty() => "/".to_owned(),
+            PathPattern::Prefix(prefix) => prefix.clone(),
+            PathPattern::Template(segments) => segments.iter().map(|s| s.as_deref().unwrap_or("1")).fold(String::new(), |path, s| path + "/" + s),
         }
     }
 
