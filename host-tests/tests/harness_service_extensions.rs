@@ -1,8 +1,9 @@
 //! The .wasm as Google Cloud Service Extensions runs it, in the harness: the
 //! `service_extensions` profile, every host call that proxy lacks refused (outbound
 //! calls, timers, shared data, custom metrics, filter state), linear memory capped at
-//! 16 MiB, serving mixed traffic with cache misses; the per-callback time of the
-//! request hooks reported against the 1 ms budget. Run with `make harness`.
+//! 16 MiB, serving the recorded fixture traffic (`host-tests/cases`) and mixed
+//! generated traffic with cache misses; the per-callback time of the request hooks
+//! reported against the 1 ms budget. Run with `make harness`.
 
 mod support;
 
@@ -13,6 +14,7 @@ use wsgate_core::mint::TestKeys;
 use wsgate_fixtures::GoogleClaims;
 use wsgate_fixtures::configs::{AUDIENCE, IAP_AUDIENCE, google_and_iap};
 use wsgate_harness::plugin::HttpRequest;
+use wsgate_harness::replay::{self, executor::WasmExecutor};
 use wsgate_harness::status::Status;
 
 /// What Service Extensions does not offer a plugin (its documented limits).
@@ -45,6 +47,32 @@ fn config() -> serde_json::Value {
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// p50, p99 and max of `times`, as the report prints them.
+fn distribution(times: &[Duration]) -> String {
+    let mut sorted = times.to_vec();
+    sorted.sort();
+    format!("p50 {:?}, p99 {:?}, max {:?}", percentile(&sorted, 0.5), percentile(&sorted, 0.99), sorted.last().copied().unwrap_or_default())
+}
+
+#[test]
+#[ignore = "needs the built .wasm: run `make harness`"]
+fn the_recorded_fixture_traffic_replays_the_same_under_the_profile() {
+    let mut config = support::case_config();
+    config["profile"] = json!("service_extensions");
+    let config = serde_json::to_vec(&config).unwrap();
+    let cases = replay::load(&[support::cases_dir().join("traffic")]).unwrap();
+    let plugin = harness().start_restricted(&config, T0 * 1_000_000_000, &REFUSED, Status::Unimplemented, MEMORY_BYTES).unwrap();
+    let mut executor = WasmExecutor::on(plugin);
+    let results = replay::run(&mut executor, &cases, Some(&support::case_key()), None, |_| {});
+    let failed: Vec<String> = results.iter().filter(|r| !r.differences.is_empty()).map(|r| format!("{}: {:?}", r.name, r.differences)).collect();
+    assert!(failed.is_empty(), "cases that differ under the profile:\n{}", failed.join("\n"));
+    assert!(results.len() >= 19, "the fixture traffic: {} cases", results.len());
+    for import in REFUSED {
+        assert_eq!(executor.plugin().failed_calls(import), 0, "the profile never asks for {import}");
+    }
+    println!("service_extensions: the recorded fixture traffic, {} cases, all as recorded; request hooks per request: {}", results.len(), distribution(executor.hook_times()));
 }
 
 #[test]
@@ -89,11 +117,10 @@ fn the_profile_serves_mixed_traffic_within_the_limits_and_never_asks_for_a_missi
     for import in REFUSED {
         assert_eq!(plugin.failed_calls(import), 0, "the profile never asks for {import}");
     }
-    times.sort();
-    let (p50, p99, max) = (percentile(&times, 0.5), percentile(&times, 0.99), *times.last().unwrap());
     println!(
-        "service_extensions: {} requests ({allowed} allowed, {refused} refused, {misses} cache misses), 16 MiB memory cap, {} host calls refused;\n  request hooks per request (wasmtime, this machine): p50 {p50:?}, p99 {p99:?}, max {max:?}; budget 1 ms per callback",
+        "service_extensions: {} requests ({allowed} allowed, {refused} refused, {misses} cache misses), 16 MiB memory cap, {} host calls refused;\n  request hooks per request (wasmtime, this machine): {}; budget 1 ms per callback",
         times.len(),
-        REFUSED.len()
+        REFUSED.len(),
+        distribution(&times)
     );
 }

@@ -2,6 +2,12 @@
 
 mod document;
 mod explain;
+#[cfg(feature = "fetch")]
+mod fetch;
+#[cfg(not(feature = "fetch"))]
+mod fetch_unavailable;
+#[cfg(not(feature = "fetch"))]
+use fetch_unavailable as fetch;
 mod inline_keys;
 mod keys;
 #[cfg(feature = "replay")]
@@ -37,8 +43,9 @@ enum Command {
     },
     /// Show what a policy decides for one request and caller, and which rule decided.
     Explain(explain::ExplainArgs),
-    /// Write a provider's keys into a configuration as `local_jwks`, from a fetched
-    /// JWKS (for plugins that cannot fetch: the service_extensions profile).
+    /// Write a provider's keys into a configuration as `local_jwks`, fetched from
+    /// Google (--fetch) or from a file (for plugins that cannot fetch: the
+    /// service_extensions profile).
     InlineKeys(inline_keys::InlineKeysArgs),
     /// Replay recorded traffic (case files, Envoy tap traces) through the real .wasm.
     Replay(replay::ReplayArgs),

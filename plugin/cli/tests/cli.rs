@@ -156,6 +156,40 @@ fn inline_keys_puts_a_fetched_jwks_into_the_configuration_for_the_service_extens
     assert!(String::from_utf8_lossy(&other.stderr).contains("no provider named `okta`"));
 }
 
+/// Serves `body` once, as a JWKS endpoint on 127.0.0.1 would; the URL to fetch.
+fn serve_once(body: String) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/oauth2/v3/certs", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut request = [0u8; 4096];
+        let _ = stream.read(&mut request).unwrap();
+        let head = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len());
+        stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body.as_bytes())).unwrap();
+    });
+    url
+}
+
+#[test]
+fn inline_keys_fetches_the_jwks_over_http_from_loopback_and_never_over_plain_http_elsewhere() {
+    let dir = scratch("inline-keys-fetch");
+    assert!(wsgate(&["keygen", "--out", path(&dir)]).status.success());
+    let config_path = dir.join("wsgate.json");
+    let mut config = config_trusting(json!({"keys": []}));
+    config["profile"] = json!("service_extensions");
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    let url = serve_once(std::fs::read_to_string(dir.join("jwks.json")).unwrap());
+    let done = wsgate(&["inline-keys", path(&config_path), "--provider", "google", "--fetch", &url]);
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+    assert_eq!(written["providers"][0]["local_jwks"]["keys"][0]["kid"], "wsgate-demo-1");
+    let plain = wsgate(&["inline-keys", path(&config_path), "--provider", "google", "--fetch", "http://www.googleapis.com/oauth2/v3/certs"]);
+    assert!(!plain.status.success() && String::from_utf8_lossy(&plain.stderr).contains("https only"), "{}", String::from_utf8_lossy(&plain.stderr));
+    let both = wsgate(&["inline-keys", path(&config_path), "--provider", "google", "--fetch", &url, "--jwks", "-"]);
+    assert!(!both.status.success(), "--fetch and --jwks together are refused");
+}
+
 #[test]
 fn the_service_extensions_template_validates_once_its_keys_are_inline() {
     let dir = scratch("service-extensions");

@@ -35,9 +35,10 @@ pub struct Config {
     #[serde(default = "default_token_cache_entries")]
     pub token_cache_entries: usize,
     /// The most bytes that cache may hold (tokens and what is kept of their callers);
-    /// whichever bound is reached first evicts.
-    #[serde(default = "default_token_cache_bytes")]
-    pub token_cache_bytes: usize,
+    /// whichever bound is reached first evicts. Unset: 8 MiB, or 4 MiB under the
+    /// `service_extensions` profile (its VMs have 16 MiB for everything).
+    #[serde(default)]
+    pub token_cache_bytes: Option<usize>,
     /// Which decisions get a JSON line in the proxy's log.
     #[serde(default)]
     pub decision_log: DecisionLog,
@@ -528,11 +529,6 @@ fn default_max_token_bytes() -> usize {
 
 fn default_token_cache_entries() -> usize {
     4096
-}
-
-/// 8 MiB: 4,096 typical entries (about 1.5 KiB each) fit, 4,096 maximal ones do not.
-fn default_token_cache_bytes() -> usize {
-    8 << 20
 }
 
 fn default_algorithms() -> Vec<Algorithm> {

@@ -91,8 +91,18 @@ const MAX_CACHE_ENTRIES: usize = 1_000_000;
 /// 64 KiB to 1 GiB: below, not even a few dozen tokens fit.
 const TOKEN_CACHE_BYTES_RANGE: std::ops::RangeInclusive<usize> = (64 << 10)..=(1 << 30);
 const MAX_REFRESH_SECONDS: u64 = 7 * 86_400;
-/// The token cache's share of a Service Extensions VM's 16 MiB.
+/// The token cache's share of a Service Extensions VM's 16 MiB, and its default there.
 const SERVICE_EXTENSIONS_CACHE_BYTES: usize = 4 << 20;
+/// 8 MiB: 4,096 typical entries (about 1.5 KiB each) fit, 4,096 maximal ones do not.
+const DEFAULT_CACHE_BYTES: usize = 8 << 20;
+
+/// `token_cache_bytes`, or its default for the profile.
+fn token_cache_bytes(config: &Config) -> usize {
+    config.token_cache_bytes.unwrap_or(match config.profile {
+        Profile::ServiceExtensions => SERVICE_EXTENSIONS_CACHE_BYTES,
+        Profile::Envoy => DEFAULT_CACHE_BYTES,
+    })
+}
 
 impl Settings {
     /// Parses and checks a JSON configuration that needs no secrets (a `sign_in`
@@ -126,6 +136,7 @@ impl Settings {
         let sign_in = config.sign_in.as_ref().and_then(|s| crate::session::setup::check(s, &config.providers, env, &mut check.found));
         check.profile(&config);
         let Diagnostics { errors, warnings, .. } = check.found;
+        let cache_bytes = token_cache_bytes(&config);
         let Some(policy) = policy.filter(|_| errors.is_empty()) else {
             return Err(ConfigErrors(errors));
         };
@@ -137,7 +148,7 @@ impl Settings {
             strip_token: config.strip_token,
             realm: config.realm,
             token_cache_entries: config.token_cache_entries,
-            token_cache_bytes: config.token_cache_bytes,
+            token_cache_bytes: cache_bytes,
             decision_log: config.decision_log,
             decision_log_to: config.decision_log_to,
             group_lookup,
@@ -438,7 +449,7 @@ impl Checker {
         if config.decision_log_to == DecisionLogTo::AccessLog {
             self.error("decision_log_to", "Service Extensions plugins cannot set filter state: use envoy_log (the plugin's log)");
         }
-        if config.token_cache_bytes > SERVICE_EXTENSIONS_CACHE_BYTES {
+        if token_cache_bytes(config) > SERVICE_EXTENSIONS_CACHE_BYTES {
             self.error("token_cache_bytes", format!("must be at most {SERVICE_EXTENSIONS_CACHE_BYTES} under service_extensions: a VM has 16 MiB for everything"));
         }
     }
@@ -450,7 +461,7 @@ impl Checker {
         if config.token_cache_entries > MAX_CACHE_ENTRIES {
             self.error("token_cache_entries", format!("must be at most {MAX_CACHE_ENTRIES} (0 turns the cache off)"));
         }
-        if !TOKEN_CACHE_BYTES_RANGE.contains(&config.token_cache_bytes) {
+        if !TOKEN_CACHE_BYTES_RANGE.contains(&token_cache_bytes(config)) {
             let (low, high) = (TOKEN_CACHE_BYTES_RANGE.start(), TOKEN_CACHE_BYTES_RANGE.end());
             self.error("token_cache_bytes", format!("must be between {low} and {high}"));
         }

@@ -241,6 +241,7 @@ fn the_service_extensions_profile_refuses_what_would_need_a_host_call_it_lacks()
     config["providers"][0]["remote_jwks"] = serde_json::json!({"cluster": "googleapis", "authority": "www.googleapis.com", "path": "/oauth2/v3/certs"});
     config["group_lookup"] = serde_json::json!({"backend": "cloud_identity", "cluster": "cloudidentity"});
     config["decision_log_to"] = serde_json::json!("access_log");
+    config["token_cache_bytes"] = serde_json::json!(8 << 20);
     let message = Settings::from_json(config.to_string().as_bytes()).unwrap_err().to_string();
     for expected in [
         "providers[0].remote_jwks: Service Extensions plugins make no outbound calls",
@@ -254,6 +255,14 @@ fn the_service_extensions_profile_refuses_what_would_need_a_host_call_it_lacks()
     assert!(Settings::from_json(inline.to_string().as_bytes()).is_ok(), "inline keys and a bounded cache are fine");
     inline["profile"] = serde_json::json!("lambda");
     assert!(Settings::from_json(inline.to_string().as_bytes()).unwrap_err().to_string().contains("profile"));
+}
+
+#[test]
+fn the_service_extensions_profile_defaults_the_token_cache_to_its_share_of_16_mib() {
+    let mut config = support_config_for_service_extensions();
+    config.as_object_mut().unwrap().remove("token_cache_bytes");
+    let settings = Settings::from_json(config.to_string().as_bytes()).unwrap();
+    assert_eq!(settings.token_cache_bytes, 4 << 20);
 }
 
 fn support_config_for_service_extensions() -> serde_json::Value {

@@ -17,16 +17,27 @@ pub trait Executor {
 /// worker would be: its token cache stays warm across requests.
 pub struct WasmExecutor {
     plugin: Plugin,
+    /// The time each request spent in the plugin's request hooks, in order.
+    hook_times: Vec<std::time::Duration>,
 }
 
 impl WasmExecutor {
     pub fn new(harness: &Harness, config: &[u8], now: u64) -> Result<Self, String> {
         let plugin = harness.start(config, now.saturating_mul(1_000_000_000)).map_err(|e| format!("{e:#}"))?;
-        Ok(Self { plugin })
+        Ok(Self::on(plugin))
+    }
+
+    /// Replays through a plugin started otherwise (with host calls refused, say).
+    pub fn on(plugin: Plugin) -> Self {
+        Self { plugin, hook_times: Vec::new() }
     }
 
     pub fn plugin(&self) -> &Plugin {
         &self.plugin
+    }
+
+    pub fn hook_times(&self) -> &[std::time::Duration] {
+        &self.hook_times
     }
 }
 
@@ -35,6 +46,7 @@ impl Executor for WasmExecutor {
         self.plugin.set_time(now.saturating_mul(1_000_000_000));
         let request = HttpRequest { headers: headers.to_vec(), upstream_status: upstream.0, upstream_headers: upstream.1.to_vec(), ..HttpRequest::default() };
         let exchange = self.plugin.send(&request).map_err(|e| format!("{e:#}"))?;
+        self.hook_times.push(exchange.request_hooks);
         let local = exchange.local_reply.as_ref();
         Ok(Outcome {
             status: exchange.status,
