@@ -190,8 +190,7 @@ playground-build: toolchain $(WASM_BINDGEN)
 
 # Builds the playground and serves it on 127.0.0.1 (PLAYGROUND_PORT=8090).
 playground: playground-build
-	@echo "playground: open http://127.0.0.1:$(PLAYGROUND_PORT)/ (Ctrl-C stops the server)"
-	@python3 plugin/playground/serve.py $(PLAYGROUND) $(PLAYGROUND_PORT) >/dev/null
+	@python3 plugin/playground/serve.py $(PLAYGROUND) $(PLAYGROUND_PORT)
 
 # The playground in a real headless Chromium, checked cell by cell against the core.
 playground-test: playground-build browser cli

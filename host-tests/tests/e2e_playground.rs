@@ -21,7 +21,6 @@ use wsgate_core::policy::samples::sample_requests;
 use wsgate_core::session::setup::no_environment;
 use wsgate_host_tests::webdriver::Browser;
 
-
 /// `plugin/playground/serve.py` serving the built page, and a browser on it.
 struct Playground {
     server: Child,
@@ -46,12 +45,13 @@ fn playground(test: &str) -> Playground {
         .stderr(Stdio::null())
         .spawn()
         .expect("python3 runs the playground's server");
-    let mut url = String::new();
-    BufReader::new(server.stdout.take().expect("piped")).read_line(&mut url).expect("the server prints its URL");
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().expect("piped")).read_line(&mut line).expect("the server prints its URL");
+    let url = line.split_whitespace().find(|word| word.starts_with("http://")).unwrap_or_else(|| panic!("no URL in {line:?}")).to_owned();
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-playground").join(test);
     std::fs::create_dir_all(&dir).unwrap();
     let browser = Browser::start(&dir).unwrap_or_else(|e| panic!("{e}"));
-    let playground = Playground { server, url: url.trim().to_owned(), browser, dir };
+    let playground = Playground { server, url, browser, dir };
     playground.browser.open(&playground.url).unwrap();
     playground.wait_for("return document.body.dataset.ready === 'true';", "the page to load wsgate-core");
     playground
@@ -99,6 +99,7 @@ impl Playground {
             outcome: c["outcome"].as_str().unwrap().to_owned(),
             rule: c["rule"].as_str().unwrap().to_owned(),
             flipped: c["flipped"].as_str().map(str::to_owned),
+            title: c["title"].as_str().unwrap().to_owned(),
         };
         RenderedMatrix { rows: texts(&shown["rows"]), columns: texts(&shown["columns"]), cells: shown["cells"].as_array().unwrap().iter().map(cell).collect(), render: shown["render"].clone() }
     }
@@ -117,6 +118,8 @@ struct RenderedCell {
     outcome: String,
     rule: String,
     flipped: Option<String>,
+    /// What hovering shows.
+    title: String,
 }
 
 fn policy(text: &str) -> Box<Policy> {
@@ -126,9 +129,9 @@ fn policy(text: &str) -> Box<Policy> {
     }
 }
 
-/// The native core's outcome and rule for a directory member and a request label.
-fn native(policy: &Policy, email: &str, method: &str, host: &str, path: &str) -> (String, String) {
-    let question = Question { email: Some(email), groups: &[], domain: None, via: None, provider: None, request: RequestLine { method, host, path } };
+/// The native core's outcome and rule for a caller (`None`: anonymous) and a request.
+fn native(policy: &Policy, email: Option<&str>, method: &str, host: &str, path: &str) -> (String, String) {
+    let question = Question { email, groups: &[], domain: None, via: None, provider: None, request: RequestLine { method, host, path } };
     let answer = explain(policy, &question).unwrap();
     (answer.outcome.to_owned(), answer.decision.rule.unwrap_or_default())
 }
@@ -160,7 +163,7 @@ fn alice_in_eng_gets_the_decision_and_rule_wsgate_explain_gives() {
     }
     page.value("document.querySelector('#ask button[type=submit]').click(); return true;");
     page.wait_for("return document.querySelector('#answer .decision, #answer .error') !== null;", "the answer");
-    let shown = page.value("return {decision: document.querySelector('#answer .decision')?.textContent, rule: document.getElementById('answer-rule')?.textContent, matched: document.getElementById('answer-path')?.textContent, marked: document.querySelector('#backdrop-a mark.rule')?.textContent, error: document.querySelector('#answer .error')?.textContent};");
+    let shown = page.value("return {decision: document.querySelector('#answer .decision')?.textContent, rule: document.getElementById('answer-rule')?.textContent, matched: document.getElementById('answer-path')?.textContent, marked: document.querySelector('#rule-layer-a mark.rule')?.textContent, error: document.querySelector('#answer .error')?.textContent};");
     assert!(shown["error"].is_null(), "{shown}");
     let cli = std::env::var("WSGATE_CLI").expect("WSGATE_CLI: the wsgate CLI (make cli)");
     let output = Command::new(cli)
@@ -168,6 +171,7 @@ fn alice_in_eng_gets_the_decision_and_rule_wsgate_explain_gives() {
         .output()
         .unwrap();
     let said = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(output.status.success(), "wsgate explain: {said}{}", String::from_utf8_lossy(&output.stderr));
     let line = |name: &str| said.lines().find_map(|l| l.strip_prefix(name)).map(str::trim).unwrap_or_else(|| panic!("no `{name}` in:\n{said}")).to_owned();
     // `decision: allow (200 allowed)` and `allow — 200 allowed`.
     let decision = line("decision:");
@@ -188,23 +192,27 @@ fn the_matrix_agrees_with_the_native_core_cell_by_cell() {
     page.paste("config-a", &text);
     let shown = page.render();
     let policy = policy(&text);
-    let members = policy.directory_members();
+    let mut callers: Vec<Option<&str>> = policy.directory_members().into_iter().map(Some).collect();
+    callers.push(None);
     let samples = sample_requests(&policy);
-    assert_eq!(shown.rows, members, "rows: the directory's members");
+    let names: Vec<&str> = callers.iter().map(|c| c.unwrap_or("anonymous")).collect();
+    assert_eq!(shown.rows, names, "rows: the directory's members, then anonymous");
     let labels: Vec<String> = samples.iter().map(|s| format!("{} {}{}", s.method, s.host, s.path)).collect();
     assert_eq!(shown.columns, labels, "columns: a request per rule");
-    assert_eq!(shown.cells.len(), members.len() * samples.len(), "every cell drawn");
+    assert_eq!(shown.cells.len(), callers.len() * samples.len(), "every cell drawn");
     for cell in &shown.cells {
         let sample = &samples[cell.column];
-        let expected = native(&policy, members[cell.row], &sample.method, &sample.host, &sample.path);
-        assert_eq!((cell.outcome.clone(), cell.rule.clone()), expected, "{} × {}", members[cell.row], labels[cell.column]);
+        let expected = native(&policy, callers[cell.row], &sample.method, &sample.host, &sample.path);
+        assert_eq!((cell.outcome.clone(), cell.rule.clone()), expected, "{} × {}", names[cell.row], labels[cell.column]);
+        let by = if cell.rule.is_empty() { "by the default".to_owned() } else { format!("by rule {}", cell.rule) };
+        assert!(cell.title.contains(&by), "hovering says which rule decided: {}", cell.title);
     }
     assert!(shown.cells.iter().any(|c| c.outcome == "allow") && shown.cells.iter().any(|c| c.outcome == "deny"));
     let png = page.browser.screenshot("#matrix-section").unwrap();
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
     let saved = page.dir.join("matrix.png");
     std::fs::write(&saved, png).unwrap();
-    println!("playground: {} × {} matrix checked cell by cell; screenshot {}", members.len(), samples.len(), saved.display());
+    println!("playground: {} × {} matrix checked cell by cell; screenshot {}", callers.len(), samples.len(), saved.display());
 }
 
 #[test]
@@ -219,7 +227,14 @@ fn a_changed_rule_marks_exactly_the_cells_it_flips() {
     page.paste("callers", "fred@example.com\npetra@example.com\nanonymous\nzoe@example.com people-team@example.com");
     let shown = page.render();
     let (old, new) = (policy(&before), policy(&after));
-    let samples: Vec<_> = sample_requests(&old);
+    let mut samples = sample_requests(&old);
+    for sample in sample_requests(&new) {
+        if !samples.contains(&sample) {
+            samples.push(sample);
+        }
+    }
+    let labels: Vec<String> = samples.iter().map(|s| format!("{} {}{}", s.method, s.host, s.path)).collect();
+    assert_eq!(shown.columns, labels, "columns: both configurations' requests");
     let callers: [(Option<&str>, &[&str]); 4] = [(Some("fred@example.com"), &[]), (Some("petra@example.com"), &[]), (None, &[]), (Some("zoe@example.com"), &["people-team@example.com"])];
     assert_eq!(shown.cells.len(), callers.len() * samples.len(), "every cell drawn");
     let mut flipped = 0;

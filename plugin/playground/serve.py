@@ -2,7 +2,7 @@
 """Serves the playground's static files on 127.0.0.1: `make playground` and
 e2e_playground run this same server. Browsers load a page's .wasm over HTTP, not from
 file://, and only with the application/wasm type. Port 0 picks a free port; the first
-line printed is the page's URL."""
+line printed names the page's URL."""
 
 import functools
 import http.server
@@ -35,7 +35,7 @@ def main():
     directory, port = sys.argv[1], int(sys.argv[2])
     handler = functools.partial(StaticFiles, directory=directory)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
-    print(f"http://127.0.0.1:{server.server_port}/", flush=True)
+    print(f"playground: open http://127.0.0.1:{server.server_port}/ (Ctrl-C stops the server)", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -78,8 +78,8 @@ fn print_explanation(answer: &Explanation) {
         None => println!("caller:   anonymous"),
     }
     println!("matched:  {} {}", answer.decision.host, answer.decision.path);
-    if let Some(dry_run) = &answer.dry_run {
-        println!("dry-run:  {dry_run}");
+    for line in &answer.dry_run {
+        println!("dry-run:  {line}");
     }
 }
 

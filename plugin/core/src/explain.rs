@@ -76,8 +76,8 @@ pub struct Explanation {
     pub outcome: &'static str,
     /// `None`: an anonymous caller.
     pub caller: Option<CallerFacts>,
-    /// Dry-run: what would happen were the dry-run rules or policy enforced.
-    pub dry_run: Option<String>,
+    /// Dry-run: what would happen were the dry-run policy or rules enforced.
+    pub dry_run: Vec<String>,
 }
 
 /// The caller as the rules saw it.
@@ -141,11 +141,13 @@ pub fn explain(policy: &Policy, question: &Question<'_>) -> Result<Explanation, 
     let rule = decision.rule.and_then(|id| policy.rule_name(id)).map(|name| name.to_string());
     let shadow_rule = decision.dry_run.map(|(effect, id)| (effect, id.and_then(|id| policy.rule_name(id)).map_or("default".to_owned(), |n| n.to_string())));
     let would_deny = (policy.dry_run && !reason.admits()) || shadow_rule.as_ref().is_some_and(|(effect, _)| effect.name() == "deny");
-    let dry_run = match (&shadow_rule, policy.dry_run && !reason.admits()) {
-        (_, true) => Some(format!("the policy is in dry-run: the filter lets this through and logs would_deny={}", reason.code())),
-        (Some((effect, name)), false) => Some(format!("rule `{name}` would make it {}", effect.name())),
-        (None, false) => None,
-    };
+    let mut dry_run = Vec::new();
+    if policy.dry_run && !reason.admits() {
+        dry_run.push(format!("the policy is in dry-run: the filter lets this through and logs would_deny={}", reason.code()));
+    }
+    if let Some((effect, name)) = &shadow_rule {
+        dry_run.push(format!("rule `{name}` would make it {}", effect.name()));
+    }
     let caller = question.email.map(|email| CallerFacts {
         email: email.to_owned(),
         domain: domain.clone(),
@@ -237,7 +239,7 @@ mod tests {
     fn a_dry_run_deny_is_a_would_deny() {
         let answer = ask(Some("alice@example.com"), "/api/beta");
         assert_eq!((answer.decision.effect, answer.outcome, answer.decision.rule.as_deref()), ("allow", "would_deny", Some("eng")));
-        assert!(answer.dry_run.unwrap().contains("try-deny"));
+        assert_eq!(answer.dry_run, ["rule `try-deny` would make it deny"]);
     }
 
     #[test]

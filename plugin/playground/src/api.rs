@@ -2,21 +2,18 @@
 //! `wsgate validate`/`explain` answer them; JSON in, JSON out, so the browser layer
 //! ([`crate`]'s exports) only passes strings.
 
-use crate::locate::{Span, locate};
+use crate::locate::{Span, locate, syntax_error_span};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use wsgate_core::{Gate, Reason};
+use wsgate_core::Gate;
 use wsgate_core::diagnostics::ConfigError;
 use wsgate_core::document::{Document, load};
 use wsgate_core::explain::{Explanation, Question, RequestLine, TokenExplanation, explain, explain_token};
 use wsgate_core::policy::Policy;
 use wsgate_core::policy::samples::{SampleRequest, sample_requests};
-
-/// The browser has no VM environment: a configuration whose sign-in names secrets is
-/// refused for want of them, as `wsgate validate` refuses it without them.
-fn no_environment(_: &str) -> Option<String> {
-    None
-}
+// The browser has no VM environment: a configuration whose sign-in names secrets is
+// refused for want of them, as `wsgate validate` refuses it without them.
+use wsgate_core::session::setup::no_environment;
 
 /// A configuration's problems, each with its place in the text.
 #[derive(Debug, Serialize)]
@@ -28,17 +25,33 @@ pub struct Checked {
     pub warnings: Vec<Problem>,
 }
 
+/// An error or a warning.
 #[derive(Debug, Serialize)]
 pub struct Problem {
+    /// The field path (`policy.rules[2].effect`); empty for the document itself.
     pub path: String,
     pub message: String,
     /// The problem as `wsgate validate` prints it.
     pub text: String,
+    /// Where the field is in the text (a syntax error: the character it is at).
     pub span: Option<Span>,
 }
 
+impl Problem {
+    fn found(text: &str, error: ConfigError) -> Problem {
+        // A syntax error's path ends where the parser lost its way (`rules[1].?`);
+        // its line and column say exactly where.
+        let syntax = error.path.is_empty() || error.path.ends_with('?');
+        let span = match syntax {
+            true => syntax_error_span(text, &error.message).or_else(|| locate(text, &error.path)),
+            false => locate(text, &error.path),
+        };
+        Problem { span, text: error.to_string(), path: error.path, message: error.message }
+    }
+}
+
 pub fn check(text: &str) -> Checked {
-    let problems = |found: Vec<ConfigError>| found.into_iter().map(|e| Problem { span: locate(text, &e.path), text: e.to_string(), path: e.path, message: e.message }).collect();
+    let problems = |found: Vec<ConfigError>| found.into_iter().map(|error| Problem::found(text, error)).collect();
     match load(text.as_bytes(), &no_environment) {
         Ok((document, warnings)) => Checked { ok: true, kind: Some(kind(&document)), errors: Vec::new(), warnings: problems(warnings) },
         Err(errors) => Checked { ok: false, kind: None, errors: problems(errors), warnings: Vec::new() },
@@ -97,6 +110,7 @@ impl Answered {
 
 pub fn ask(text: &str, asked: &Asked) -> Result<Answer, String> {
     let document = loaded(text)?;
+    let base = document.policy_base();
     let request = RequestLine { method: &asked.method, host: &asked.host, path: &asked.path };
     let answered = match (&asked.token, document) {
         (Some(token), Document::Config(settings)) => {
@@ -110,7 +124,7 @@ pub fn ask(text: &str, asked: &Asked) -> Result<Answer, String> {
             Answered::Caller(explain(document.policy(), &question).map_err(|e| e.to_string())?)
         }
     };
-    let rule_span = answered.rule().and_then(|rule| rule_path(text, rule)).and_then(|path| locate(text, &path));
+    let rule_span = answered.rule().and_then(|rule| rule_path(text, base, rule)).and_then(|path| locate(text, &path));
     Ok(Answer { answered, rule_span })
 }
 
@@ -121,23 +135,32 @@ fn loaded(text: &str) -> Result<Document, String> {
     })
 }
 
-/// The field path of the rule called `name` in the text (`policy.rules[3]`).
-fn rule_path(text: &str, name: &str) -> Option<String> {
+/// The field path of the rule called `name` in the text (`policy.rules[3]`); the
+/// shorthands are rules of their own names (`public_paths`, `allow`), which `rules`
+/// may not use.
+fn rule_path(text: &str, base: &str, name: &str) -> Option<String> {
+    if matches!(name, "public_paths" | "allow") {
+        return Some(format!("{base}{name}"));
+    }
     let value: Value = serde_json::from_str(text).ok()?;
-    let (base, rules) = match value.pointer("/policy/rules") {
-        Some(rules) => ("policy.", rules),
-        None => ("", value.get("rules")?),
-    };
+    let rules = if base.is_empty() { value.get("rules")? } else { value.pointer("/policy/rules")? };
     let index = rules.as_array()?.iter().position(|rule| rule.get("name").and_then(Value::as_str) == Some(name))?;
     Some(format!("{base}rules[{index}]"))
 }
 
-/// A row of the matrix: a caller by email and the groups a token would claim.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A row of the matrix: a caller as a token would describe it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Row {
     /// `None`: anonymous.
     pub email: Option<String>,
+    /// The groups its token claims (the directory adds its own).
     pub groups: Vec<String>,
+    /// Its `hd`; `None`: the email's domain.
+    pub domain: Option<String>,
+    /// The named caller (`callers[].name`) it comes through; `None`: directly.
+    pub via: Option<String>,
+    /// The provider that verified it, for rules with `match.providers`.
+    pub provider: Option<String>,
 }
 
 /// One cell: what the policy decides for that caller and request.
@@ -162,13 +185,15 @@ pub struct Matrix {
 }
 
 /// Callers × requests. Rows are `callers` (one per line: an email, or `anonymous`,
-/// then the groups its token claims) or else the directory's members; columns are
-/// `requests` (`METHOD host path` per line) or else a request per rule.
+/// then the groups its token claims and `provider=`, `via=`, `domain=`) or else the
+/// directory's members and an anonymous caller; columns are `requests` (`METHOD host
+/// path` per line) or else a request per rule.
 pub fn matrix(text: &str, callers: &str, requests: &str) -> Result<Matrix, String> {
     let document = loaded(text)?;
     let policy = document.policy();
     let rows = rows_of(callers, &[policy])?;
     let columns = columns_of(requests, &[policy])?;
+    within_size(&rows, &columns)?;
     let cells = decide_all(policy, &rows, &columns);
     Ok(Matrix { rows, columns, cells, flipped: 0 })
 }
@@ -176,10 +201,12 @@ pub fn matrix(text: &str, callers: &str, requests: &str) -> Result<Matrix, Strin
 /// The matrix of `after`, each cell that `before` decides otherwise carrying
 /// `before`'s answer. Rows and columns are both configurations' (or those typed).
 pub fn compare(before: &str, after: &str, callers: &str, requests: &str) -> Result<Matrix, String> {
-    let (old, new) = (loaded(before)?, loaded(after)?);
+    let old = loaded(before)?;
+    let new = loaded(after).map_err(|e| format!("the proposed change: {e}"))?;
     let policies = [old.policy(), new.policy()];
     let rows = rows_of(callers, &policies)?;
     let columns = columns_of(requests, &policies)?;
+    within_size(&rows, &columns)?;
     let previous = decide_all(old.policy(), &rows, &columns);
     let mut cells = decide_all(new.policy(), &rows, &columns);
     let mut flipped = 0;
@@ -198,35 +225,56 @@ fn decide_all(policy: &Policy, rows: &[Row], columns: &[SampleRequest]) -> Vec<V
 
 fn decide(policy: &Policy, row: &Row, column: &SampleRequest) -> Cell {
     let request = RequestLine { method: &column.method, host: &column.host, path: &column.path };
-    let question = Question { email: row.email.as_deref(), groups: &row.groups, domain: None, via: None, provider: None, request };
+    let question = Question { email: row.email.as_deref(), groups: &row.groups, domain: row.domain.as_deref(), via: row.via.as_deref(), provider: row.provider.as_deref(), request };
     match explain(policy, &question) {
         Ok(answer) => Cell { outcome: answer.outcome, status: answer.decision.status, code: answer.decision.code, rule: answer.decision.rule, before: None },
-        // Rows never name a `via`, so only the filter's 400s come here.
-        Err(error) => {
-            let reason = error.refusal().unwrap_or(Reason::AmbiguousPath);
-            Cell { outcome: "deny", status: reason.status(), code: reason.code(), rule: None, before: None }
-        }
+        Err(error) => match error.refusal() {
+            Some(reason) => Cell { outcome: "deny", status: reason.status(), code: reason.code(), rule: None, before: None },
+            // A `via` the policy does not name: no request comes through it.
+            None => Cell { outcome: "deny", status: 0, code: "unknown_caller", rule: None, before: None },
+        },
     }
 }
 
 const MAX_LINES: usize = 1000;
+/// A bigger matrix is no longer read by a person, and would hold the page up.
+const MAX_CELLS: usize = 40_000;
 
+/// The rows: typed (see [`row_of`]), or the directory's members and an anonymous caller.
 fn rows_of(typed: &str, policies: &[&Policy]) -> Result<Vec<Row>, String> {
     let lines = lines_of(typed)?;
-    if lines.is_empty() {
-        let mut members: Vec<&str> = policies.iter().flat_map(|p| p.directory_members()).collect();
-        members.sort_unstable();
-        members.dedup();
-        return Ok(members.into_iter().map(|email| Row { email: Some(email.to_owned()), groups: Vec::new() }).collect());
+    if !lines.is_empty() {
+        return lines.iter().map(|line| row_of(line)).collect();
     }
-    Ok(lines
-        .iter()
-        .map(|line| {
-            let mut words = line.split(|c: char| c.is_whitespace() || c == ',').filter(|w| !w.is_empty());
-            let email = words.next().filter(|w| *w != "anonymous").map(str::to_owned);
-            Row { email, groups: words.map(str::to_owned).collect() }
-        })
-        .collect())
+    let mut members: Vec<&str> = policies.iter().flat_map(|p| p.directory_members()).collect();
+    members.sort_unstable();
+    members.dedup();
+    let mut rows: Vec<Row> = members.into_iter().map(|email| Row { email: Some(email.to_owned()), ..Row::default() }).collect();
+    rows.push(Row::default());
+    Ok(rows)
+}
+
+/// `email group,group provider=NAME via=NAME domain=DOMAIN`, or `anonymous`.
+fn row_of(line: &str) -> Result<Row, String> {
+    let mut words = line.split(|c: char| c.is_whitespace() || c == ',').filter(|w| !w.is_empty());
+    let mut row = Row { email: words.next().filter(|w| *w != "anonymous").map(str::to_owned), ..Row::default() };
+    for word in words {
+        match word.split_once('=') {
+            Some(("provider", name)) => row.provider = Some(name.to_owned()),
+            Some(("via", name)) => row.via = Some(name.to_owned()),
+            Some(("domain", name)) => row.domain = Some(name.to_owned()),
+            Some((other, _)) => return Err(format!("caller `{line}`: `{other}=` is not one of provider=, via=, domain=")),
+            None => row.groups.push(word.to_owned()),
+        }
+    }
+    Ok(row)
+}
+
+fn within_size(rows: &[Row], columns: &[SampleRequest]) -> Result<(), String> {
+    match rows.len().saturating_mul(columns.len()) {
+        cells if cells > MAX_CELLS => Err(format!("{} callers × {} requests is {cells} cells, more than {MAX_CELLS}: type the callers or requests to look at", rows.len(), columns.len())),
+        _ => Ok(()),
+    }
 }
 
 fn columns_of(typed: &str, policies: &[&Policy]) -> Result<Vec<SampleRequest>, String> {

@@ -76,8 +76,8 @@ fn a_pasted_token_is_verified_against_inline_keys_at_the_chosen_time() {
 #[test]
 fn the_matrix_is_the_directory_by_the_rules_requests() {
     let shown = matrix(GATEWAY, "", "").unwrap();
-    let rows: Vec<_> = shown.rows.iter().map(|r| r.email.clone().unwrap()).collect();
-    assert_eq!(rows, ["fred@example.com", "petra@example.com"]);
+    let rows: Vec<_> = shown.rows.iter().map(|r| r.email.clone()).collect();
+    assert_eq!(rows, [Some("fred@example.com".to_owned()), Some("petra@example.com".to_owned()), None], "the directory, then anonymous");
     assert!(shown.columns.iter().any(|c| c.method == "PUT" && c.path == "/employees/1/salary"));
     let fred_billing = shown.columns.iter().position(|c| c.host == "billing.example.com").unwrap();
     assert_eq!(shown.cells[0][fred_billing].outcome, "allow");
@@ -108,4 +108,46 @@ fn a_comparison_marks_exactly_the_cells_a_change_flips() {
     }
     assert_eq!(after.flipped, expected);
     assert_eq!(after.flipped, 4, "billing's two hosts, for fred and for petra");
+}
+
+#[test]
+fn typed_callers_may_name_their_provider_via_and_domain() {
+    let policy = r#"{"rules": [{"name": "iap-only", "effect": "allow", "match": {"providers": ["iap"]}, "subjects": {"domains": ["partner.example"]}}]}"#;
+    let shown = matrix(policy, "ann@example.com provider=iap domain=partner.example\nann@example.com provider=google domain=partner.example\nann@example.com", "GET h /").unwrap();
+    let outcomes: Vec<&str> = shown.cells.iter().map(|row| row[0].outcome).collect();
+    assert_eq!(outcomes, ["allow", "deny", "deny"]);
+    assert!(matrix(policy, "ann@example.com colour=blue", "GET h /").unwrap_err().contains("`colour=`"));
+}
+
+#[test]
+fn a_matrix_too_big_to_read_is_refused_with_what_to_do() {
+    let requests: Vec<String> = (0..1000).map(|i| format!("GET h /{i}")).collect();
+    let callers: Vec<String> = (0..41).map(|i| format!("u{i}@example.com")).collect();
+    let refused = matrix(GATEWAY, &callers.join("\n"), &requests.join("\n")).unwrap_err();
+    assert!(refused.contains("41000 cells") && refused.contains("type the callers or requests"), "{refused}");
+}
+
+#[test]
+fn a_syntax_error_and_a_warning_are_placed_too() {
+    let broken = GATEWAY.replacen(r#""name": "hr","#, r#""name": "hr""#, 1);
+    let checked = check(&broken);
+    assert_eq!(checked.errors[0].path, "rules[1].?");
+    assert_eq!(at(&broken, checked.errors[0].span), "\"", "the character serde_json stopped at: {}", checked.errors[0].message);
+    let shadowed = r#"{"rules": [
+        {"name": "all", "effect": "deny", "subjects": {"authenticated": true}},
+        {"name": "some", "effect": "allow", "match": {"paths": [{"prefix": "/a"}]}, "subjects": {"authenticated": true}}
+    ]}"#;
+    let checked = check(shadowed);
+    let warning = checked.warnings.iter().find(|w| w.path.contains("some")).expect("a warning about the shadowed rule");
+    assert!(at(shadowed, warning.span).starts_with(r#"{"name": "some""#), "{warning:?}");
+}
+
+#[test]
+fn a_dry_run_deny_is_allowed_with_its_would_deny_and_the_shorthand_rules_are_placed() {
+    let policy = r#"{"public_paths": ["/healthz"], "rules": [{"name": "try", "effect": "deny", "dry_run": true, "subjects": {"authenticated": true}}], "allow": {"domains": ["example.com"]}}"#;
+    let answer = serde_json::to_value(ask(policy, &asked("a@example.com", "GET", "h", "/x")).unwrap()).unwrap();
+    assert_eq!((answer["effect"].as_str(), answer["outcome"].as_str(), answer["rule"].as_str()), (Some("allow"), Some("would_deny"), Some("allow")), "{answer}");
+    assert_eq!(answer["dry_run"], json!(["rule `try` would make it deny"]));
+    let answer = ask(policy, &asked("", "GET", "h", "/healthz")).unwrap();
+    assert_eq!(at(policy, answer.rule_span), r#"["/healthz"]"#);
 }

@@ -22,28 +22,45 @@ function answerOf(json) {
 
 // ---- Configurations, their problems, and marks over the text ----
 
+// Nothing can be asked before the core is loaded.
+await init();
+
 const editors = {
-  a: { text: $("config-a"), backdrop: $("backdrop-a"), problems: $("problems-a"), marks: [] },
-  b: { text: $("config-b"), backdrop: $("backdrop-b"), problems: $("problems-b"), marks: [] },
+  a: { text: $("config-a"), layers: [$("backdrop-a"), $("rule-layer-a")], problems: $("problems-a"), marks: [] },
+  b: { text: $("config-b"), layers: [$("backdrop-b"), $("rule-layer-b")], problems: $("problems-b"), marks: [] },
 };
 
-// Draws the editor's text behind the textarea with its marks (UTF-16 offsets, as the
-// core reports them and as JavaScript strings count).
-function drawMarks(editor) {
-  const text = editor.text.value;
-  const marks = [...editor.marks].sort((x, y) => x.start - y.start);
-  editor.backdrop.replaceChildren();
+// Draws `marks` over `text` into `layer` (UTF-16 offsets, as the core reports them and
+// as JavaScript strings count). A mark inside an earlier one is left out.
+function drawLayer(layer, text, marks) {
+  layer.replaceChildren();
   let at = 0;
-  for (const mark of marks) {
+  for (const mark of [...marks].sort((x, y) => x.start - y.start)) {
     if (mark.start < at) continue;
-    editor.backdrop.append(document.createTextNode(text.slice(at, mark.start)));
+    layer.append(document.createTextNode(text.slice(at, mark.start)));
     const node = element("mark", mark.kind, text.slice(mark.start, mark.end));
     node.dataset.path = mark.path || "";
-    editor.backdrop.append(node);
+    layer.append(node);
     at = mark.end;
   }
-  editor.backdrop.append(document.createTextNode(text.slice(at) + "\n"));
-  editor.backdrop.scrollTop = editor.text.scrollTop;
+  layer.append(document.createTextNode(text.slice(at) + "\n"));
+}
+
+// Problems on the lower layer, the deciding rule on its own above it, both behind the
+// textarea and scrolled with it.
+function drawMarks(editor) {
+  const text = editor.text.value;
+  const [problems, rule] = editor.layers;
+  drawLayer(problems, text, editor.marks.filter((mark) => mark.kind !== "rule"));
+  drawLayer(rule, text, editor.marks.filter((mark) => mark.kind === "rule"));
+  syncScroll(editor);
+}
+
+function syncScroll(editor) {
+  for (const layer of editor.layers) {
+    layer.scrollTop = editor.text.scrollTop;
+    layer.scrollLeft = editor.text.scrollLeft;
+  }
 }
 
 function select(editor, span) {
@@ -59,7 +76,14 @@ function check(editor) {
     drawMarks(editor);
     return null;
   }
-  const checked = answerOf(core.check(text));
+  let checked;
+  try {
+    checked = answerOf(core.check(text));
+  } catch (error) {
+    editor.problems.append(element("li", "error", error.message));
+    drawMarks(editor);
+    return null;
+  }
   const list = [...checked.errors.map((p) => ["error", p]), ...checked.warnings.map((p) => ["warning", p])];
   for (const [kind, problem] of list) {
     const item = element("li", kind);
@@ -69,6 +93,9 @@ function check(editor) {
       editor.marks.push({ ...problem.span, kind, path: problem.path });
       item.tabIndex = 0;
       item.addEventListener("click", () => select(editor, problem.span));
+      item.addEventListener("keydown", (event) => {
+        if (event.key === "Enter") select(editor, problem.span);
+      });
     }
     editor.problems.append(item);
   }
@@ -87,10 +114,7 @@ for (const editor of Object.values(editors)) {
     pending = setTimeout(() => check(editor), 150);
     drawMarks(editor);
   });
-  editor.text.addEventListener("scroll", () => {
-    editor.backdrop.scrollTop = editor.text.scrollTop;
-    editor.backdrop.scrollLeft = editor.text.scrollLeft;
-  });
+  editor.text.addEventListener("scroll", () => syncScroll(editor));
 }
 
 function loadFileInto(input, onText) {
@@ -144,8 +168,10 @@ function ask() {
   editor.marks = editor.marks.filter((mark) => mark.kind !== "rule");
   try {
     const answer = answerOf(core.ask(editor.text.value, JSON.stringify(question())));
-    const outcome = answer.outcome || answer.effect;
-    out.append(element("p", `decision cell ${outcome}`, `${outcome.replace("_", " ")} — ${answer.status} ${answer.code}`));
+    // The decision as `wsgate explain` prints it; dry-run's "would deny" beside it.
+    const decision = element("p", `decision cell ${answer.effect}`, `${answer.effect} — ${answer.status} ${answer.code}`);
+    out.append(decision);
+    if (answer.outcome === "would_deny") out.append(element("span", "badge cell would_deny", "dry-run: would deny"));
     const facts = element("dl");
     const fact = (name, value, id) => {
       facts.append(element("dt", "", name));
@@ -168,7 +194,7 @@ function ask() {
     } else if (answer.caller === null) {
       fact("caller", "anonymous");
     }
-    if (answer.dry_run) fact("dry-run", answer.dry_run);
+    for (const line of answer.dry_run ?? []) fact("dry-run", line);
     if (answer.log) fact("log", answer.log);
     out.append(facts);
   } catch (error) {
@@ -242,6 +268,7 @@ function renderMatrix() {
     const requests = $("requests").value;
     const matrix = answerOf(after ? core.compare(before, after, callers, requests) : core.matrix(before, callers, requests));
     target.replaceChildren(drawMatrix(matrix));
+    void target.offsetHeight; // lay the table out before the clock stops
     const elapsed = performance.now() - started;
     window.wsgateLastRender = { ms: elapsed, rows: matrix.rows.length, columns: matrix.columns.length, flipped: matrix.flipped };
     const change = after ? `; the proposed change flips ${matrix.flipped} cell${matrix.flipped === 1 ? "" : "s"}` : "";
@@ -277,9 +304,11 @@ function showReport(text) {
     const table = li.appendChild(element("table", "diff"));
     const head = table.appendChild(element("tr"));
     head.append(element("th", "", "field"), element("th", "", "expected"), element("th", "", "actual"));
-    for (const difference of item.differences) {
+    for (const difference of item.differences ?? []) {
+      // Reports before structured differences carried one line of text each.
+      const { field, expected, actual } = typeof difference === "string" ? { field: difference, expected: "", actual: "" } : difference;
       const row = table.appendChild(element("tr"));
-      row.append(element("td", "field", difference.field), element("td", "expected", difference.expected), element("td", "actual", difference.actual));
+      row.append(element("td", "field", field), element("td", "expected", expected), element("td", "actual", actual));
     }
   }
 }
@@ -290,8 +319,12 @@ loadFileInto($("report-file"), (text) => {
 });
 $("show-report").addEventListener("click", () => showReport($("report-text").value));
 
-// ---- Start ----
+// ---- Ready ----
 
-await init();
+// Text typed or dropped in while the core was loading is checked now.
+for (const editor of Object.values(editors)) {
+  if (editor.text.value.trim() !== "") check(editor);
+}
+
 $("status").textContent = "Ready: wsgate-core is loaded.";
 document.body.dataset.ready = "true";
