@@ -5,20 +5,9 @@
 use std::io::Read;
 use std::time::Duration;
 
-/// Google's keys for its ID tokens, and IAP's for its assertions, as the providers'
-/// issuers name them.
-const KNOWN_JWKS: [(&str, &str); 2] = [
-    ("https://accounts.google.com", "https://www.googleapis.com/oauth2/v3/certs"),
-    ("https://cloud.google.com/iap", "https://www.gstatic.com/iap/verify/public_key-jwk"),
-];
 /// Google's JWKS documents are a few KiB; anything near this is not one.
 const MAX_BYTES: u64 = 1 << 20;
 const TIMEOUT: Duration = Duration::from_secs(15);
-
-/// The URL of the JWKS for a provider that issues as `issuer`, if Google publishes it.
-pub fn known_jwks_url(issuer: &str) -> Option<&'static str> {
-    KNOWN_JWKS.iter().find(|(known, _)| *known == issuer).map(|(_, url)| *url)
-}
 
 /// The body of `url`, which must be `https:` (or `http:` to loopback) and answer 200.
 pub fn fetch(url: &str) -> Result<String, String> {
@@ -52,12 +41,5 @@ mod tests {
         for refused in ["http://www.googleapis.com/oauth2/v3/certs", "http://127.0.0.1.evil.example/certs", "http://localhost.evil.example/", "ftp://x", "file:///etc/passwd"] {
             assert!(check_scheme(refused).is_err(), "{refused}");
         }
-    }
-
-    #[test]
-    fn google_and_iap_issuers_have_known_key_urls() {
-        assert_eq!(known_jwks_url("https://accounts.google.com"), Some("https://www.googleapis.com/oauth2/v3/certs"));
-        assert_eq!(known_jwks_url("https://cloud.google.com/iap"), Some("https://www.gstatic.com/iap/verify/public_key-jwk"));
-        assert_eq!(known_jwks_url("accounts.google.com"), None);
     }
 }

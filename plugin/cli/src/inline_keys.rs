@@ -8,7 +8,19 @@ use serde_json::Value;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use wsgate_core::jwks::parse_jwks;
-use crate::fetch::{fetch, known_jwks_url};
+use crate::fetch::fetch;
+
+/// Google's keys for its ID tokens, and IAP's for its assertions, as the providers'
+/// issuers name them.
+const KNOWN_JWKS: [(&str, &str); 2] = [
+    ("https://accounts.google.com", "https://www.googleapis.com/oauth2/v3/certs"),
+    ("https://cloud.google.com/iap", "https://www.gstatic.com/iap/verify/public_key-jwk"),
+];
+
+/// The URL of the JWKS for a provider that issues as `issuer`, if Google publishes it.
+fn known_jwks_url(issuer: &str) -> Option<&'static str> {
+    KNOWN_JWKS.iter().find(|(known, _)| *known == issuer).map(|(_, url)| *url)
+}
 
 #[derive(Args)]
 pub struct InlineKeysArgs {

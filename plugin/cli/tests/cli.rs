@@ -157,6 +157,7 @@ fn inline_keys_puts_a_fetched_jwks_into_the_configuration_for_the_service_extens
 }
 
 /// Serves `body` once, as a JWKS endpoint on 127.0.0.1 would; the URL to fetch.
+#[cfg(feature = "fetch")]
 fn serve_once(body: String) -> String {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -171,6 +172,7 @@ fn serve_once(body: String) -> String {
     url
 }
 
+#[cfg(feature = "fetch")]
 #[test]
 fn inline_keys_fetches_the_jwks_over_http_from_loopback_and_never_over_plain_http_elsewhere() {
     let dir = scratch("inline-keys-fetch");
@@ -188,6 +190,17 @@ fn inline_keys_fetches_the_jwks_over_http_from_loopback_and_never_over_plain_htt
     assert!(!plain.status.success() && String::from_utf8_lossy(&plain.stderr).contains("https only"), "{}", String::from_utf8_lossy(&plain.stderr));
     let both = wsgate(&["inline-keys", path(&config_path), "--provider", "google", "--fetch", &url, "--jwks", "-"]);
     assert!(!both.status.success(), "--fetch and --jwks together are refused");
+}
+
+#[cfg(not(feature = "fetch"))]
+#[test]
+fn a_cli_without_fetch_says_how_to_fetch() {
+    let dir = scratch("inline-keys-no-fetch");
+    let config_path = dir.join("wsgate.json");
+    std::fs::write(&config_path, config_trusting(json!({"keys": []})).to_string()).unwrap();
+    let refused = wsgate(&["inline-keys", path(&config_path), "--provider", "google", "--fetch"]);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && said.contains("built without `fetch`") && said.contains("make cli"), "{said}");
 }
 
 #[test]
