@@ -7,6 +7,7 @@ use crate::policy::Policy;
 use crate::policy::callers::DIRECT;
 use crate::policy::pattern::{RequestShape, Unmatchable};
 use crate::policy::subjects::Caller;
+use crate::policy_config::Effect;
 use crate::reason::Reason;
 use crate::request::RequestSnapshot;
 use serde::Serialize;
@@ -140,9 +141,10 @@ pub fn explain(policy: &Policy, question: &Question<'_>) -> Result<Explanation, 
     let reason = reason_for(&decision, question.email.is_none().then_some(Reason::MissingToken));
     let rule = decision.rule.and_then(|id| policy.rule_name(id)).map(|name| name.to_string());
     let shadow_rule = decision.dry_run.map(|(effect, id)| (effect, id.and_then(|id| policy.rule_name(id)).map_or("default".to_owned(), |n| n.to_string())));
-    let would_deny = (policy.dry_run && !reason.admits()) || shadow_rule.as_ref().is_some_and(|(effect, _)| effect.name() == "deny");
+    let policy_lets_through = policy.dry_run && !reason.admits();
+    let would_deny = policy_lets_through || shadow_rule.as_ref().is_some_and(|(effect, _)| *effect == Effect::Deny);
     let mut dry_run = Vec::new();
-    if policy.dry_run && !reason.admits() {
+    if policy_lets_through {
         dry_run.push(format!("the policy is in dry-run: the filter lets this through and logs would_deny={}", reason.code()));
     }
     if let Some((effect, name)) = &shadow_rule {

@@ -4,7 +4,6 @@
 
 use crate::locate::{Span, locate, syntax_error_span};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use wsgate_core::Gate;
 use wsgate_core::diagnostics::ConfigError;
 use wsgate_core::document::{Document, load};
@@ -124,7 +123,7 @@ pub fn ask(text: &str, asked: &Asked) -> Result<Answer, String> {
             Answered::Caller(explain(document.policy(), &question).map_err(|e| e.to_string())?)
         }
     };
-    let rule_span = answered.rule().and_then(|rule| rule_path(text, base, rule)).and_then(|path| locate(text, &path));
+    let rule_span = answered.rule().and_then(|rule| locate(text, &rule_path(base, rule)));
     Ok(Answer { answered, rule_span })
 }
 
@@ -135,17 +134,14 @@ fn loaded(text: &str) -> Result<Document, String> {
     })
 }
 
-/// The field path of the rule called `name` in the text (`policy.rules[3]`); the
-/// shorthands are rules of their own names (`public_paths`, `allow`), which `rules`
-/// may not use.
-fn rule_path(text: &str, base: &str, name: &str) -> Option<String> {
-    if matches!(name, "public_paths" | "allow") {
-        return Some(format!("{base}{name}"));
+/// The field path of the rule called `name` (`policy.rules.NAME`, found by its name
+/// as warnings are); the shorthands are rules of their own names (`public_paths`,
+/// `allow`), which `rules` may not use.
+fn rule_path(base: &str, name: &str) -> String {
+    match name {
+        "public_paths" | "allow" => format!("{base}{name}"),
+        _ => format!("{base}rules.{name}"),
     }
-    let value: Value = serde_json::from_str(text).ok()?;
-    let rules = if base.is_empty() { value.get("rules")? } else { value.pointer("/policy/rules")? };
-    let index = rules.as_array()?.iter().position(|rule| rule.get("name").and_then(Value::as_str) == Some(name))?;
-    Some(format!("{base}rules[{index}]"))
 }
 
 /// A row of the matrix: a caller as a token would describe it.

@@ -67,7 +67,9 @@ fn a_pasted_token_is_verified_against_inline_keys_at_the_chosen_time() {
     let issued = 1_800_000_000;
     let token = key.sign(&GoogleClaims::id_token("alice@example.com", AUDIENCE, issued).groups(&["eng@example.com"]).build()).unwrap();
     let question = |time: u64| Asked { token: Some(token.clone()), time: Some(time), ..asked("", "GET", "api.example.com", "/") };
-    let fresh = serde_json::to_value(ask(&text, &question(issued + 10)).unwrap()).unwrap();
+    let answer = ask(&text, &question(issued + 10)).unwrap();
+    assert!(at(&text, answer.rule_span).contains(r#""name": "eng""#), "the rule is placed under `policy.rules`");
+    let fresh = serde_json::to_value(answer).unwrap();
     assert_eq!((fresh["effect"].as_str(), fresh["rule"].as_str()), (Some("allow"), Some("eng")), "{fresh}");
     let later = serde_json::to_value(ask(&text, &question(issued + 86_400)).unwrap()).unwrap();
     assert_eq!((later["effect"].as_str(), later["status"].as_u64()), (Some("deny"), Some(401)), "{later}");
