@@ -153,3 +153,14 @@ fn a_dry_run_deny_is_allowed_with_its_would_deny_and_the_shorthand_rules_are_pla
     let answer = ask(policy, &asked("", "GET", "h", "/healthz")).unwrap();
     assert_eq!(at(policy, answer.rule_span), r#"["/healthz"]"#);
 }
+
+#[test]
+fn a_matrix_cell_only_dry_run_lets_through_is_a_would_deny() {
+    let policy = r#"{"rules": [
+        {"name": "staff", "effect": "allow", "subjects": {"domains": ["example.com"]}},
+        {"name": "beta-off", "effect": "deny", "dry_run": true, "match": {"paths": [{"prefix": "/beta"}]}, "subjects": {"authenticated": true}}
+    ]}"#;
+    let shown = matrix(policy, "ann@example.com\nanonymous", "GET h /beta\nGET h /stable").unwrap();
+    let cells: Vec<Vec<(&str, Option<&str>)>> = shown.cells.iter().map(|row| row.iter().map(|c| (c.outcome, c.rule.as_deref())).collect()).collect();
+    assert_eq!(cells, [vec![("would_deny", Some("staff")), ("allow", Some("staff"))], vec![("deny", None), ("deny", None)]]);
+}
